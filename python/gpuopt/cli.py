@@ -1,0 +1,106 @@
+"""The `gpuopt` command line: rich tables for people, --json for machines, exit code 2 on bad input."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from enum import Enum
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from . import catalog
+from .errors import GpuoptError
+from .fit import fit as run_fit
+from .report import fit_table, gpu_table, model_table, new_table
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Plan GPU fleets for LLM serving and training.")
+out = Console()
+err = Console(stderr=True)
+
+EXIT_BAD_INPUT = 2
+
+
+def _errors_to_exit(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GpuoptError as e:
+            err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+    return wrapper
+
+
+def _print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+class Kind(str, Enum):
+    gpus = "gpus"
+    models = "models"
+    engines = "engines"
+    prices = "prices"
+    mig = "mig"
+
+
+@app.command("catalog")
+@_errors_to_exit
+def catalog_cmd(kind: Kind = typer.Argument(Kind.gpus, help="what to list"),
+                as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table")) -> None:
+    """List the shipped accelerators, models, engine profiles, prices or MIG profiles, with sources."""
+    if kind is Kind.gpus:
+        items = list(catalog.gpus().values())
+        return _print_json([g.model_dump() for g in items]) if as_json else out.print(gpu_table(items))
+    if kind is Kind.models:
+        items = list(catalog.models().values())
+        return _print_json([m.model_dump() for m in items]) if as_json else out.print(model_table(items))
+    if kind is Kind.engines:
+        rows = [e.model_dump() for e in catalog.engines().values()]
+    elif kind is Kind.prices:
+        rows = [p.model_dump() for p in catalog.prices()]
+    else:
+        rows = [{**p, "allowed_starts": ";".join(map(str, p["allowed_starts"])), "names": ", ".join(p["names"].values())}
+                for p in catalog.mig_profiles()]
+    if as_json:
+        return _print_json(rows)
+    t = new_table(kind.value)
+    for col in rows[0]:
+        t.add_column(col)
+    for r in rows:
+        t.add_row(*(str(v) for v in r.values()))
+    out.print(t)
+
+
+@app.command("fit")
+@_errors_to_exit
+def fit_cmd(
+    model: str = typer.Argument(..., help="model id, e.g. llama-2-7b (see `gpuopt catalog models`)"),
+    gpu: str = typer.Argument(..., help="accelerator id, e.g. a100-40gb (see `gpuopt catalog gpus`)"),
+    precision: str = typer.Option("fp16", help="weight precision: fp16, bf16, fp8, int8, int4"),
+    kv_precision: Optional[str] = typer.Option(None, help="KV-cache precision (default 16-bit)"),
+    batch: int = typer.Option(1, help="concurrent sequences"),
+    context: int = typer.Option(4096, help="tokens per sequence (prompt + output)"),
+    tp: int = typer.Option(1, help="tensor-parallel GPUs"),
+    engine: str = typer.Option("vllm", help="serving engine: vllm, trtllm, llama.cpp, hf"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+) -> None:
+    """Does MODEL fit on GPU? Weights, KV cache, activations and overhead per GPU, itemised."""
+    r = run_fit(model, gpu, precision=precision, kv_precision=kv_precision, batch=batch, context=context, tp=tp,
+                engine=engine)
+    if as_json:
+        return _print_json(r.model_dump())
+    out.print(fit_table(r))
+    for w in r.warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

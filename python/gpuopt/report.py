@@ -1,0 +1,56 @@
+"""Human-readable renderings (rich tables) of gpuopt's results, shared by the CLI and scripts."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.table import Table
+
+from .schema import Accelerator, FitReport, ModelSpec
+from .units import gb
+
+
+def new_table(title: str) -> Table:
+    """A compact table that fits an 80-column terminal."""
+    return Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+
+
+def fit_table(r: FitReport) -> Table:
+    t = new_table(f"{r.model} on {r.gpu} ({r.precision} weights, {r.kv_precision} KV, batch {r.batch}, "
+                    f"context {r.context}, tp {r.tp}, {r.engine})")
+    t.add_column("per GPU")
+    t.add_column("GB", justify="right")
+    t.add_column("share of usable", justify="right")
+    for name, n in r.breakdown():
+        t.add_row(name, f"{gb(n):.2f}", f"{n / r.capacity_bytes:.1%}")
+    t.caption = (f"verdict: {r.verdict} ({r.utilization:.1%} of {gb(r.capacity_bytes):.1f} GB usable, "
+                 f"{gb(r.memory_bytes):.1f} GB physical); max batch at this context: {r.max_batch}")
+    return t
+
+
+def _fmt(x, spec: str = ",.0f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def gpu_table(gpus: list[Accelerator]) -> Table:
+    t = new_table("Accelerators (dense peaks, TF = TFLOPS; * unconfirmed)")
+    t.add_column("id", no_wrap=True)
+    for col in ("mem GB", "GB/s", "fp16 TF", "fp8 TF", "int8 TOPS", "TDP W", "MIG"):
+        t.add_column(col, justify="right", min_width=len(col))
+    for g in gpus:
+        star = lambda f: "*" if f in g.unconfirmed else ""
+        t.add_row(g.id, f"{gb(g.memory_bytes):.1f}", _fmt(g.mem_bw_gb_s) + star("mem_bw_gb_s"),
+                  _fmt(g.fp16_tflops) + star("fp16_tflops"), _fmt(g.fp8_tflops) + star("fp8_tflops"),
+                  _fmt(g.int8_tops) + star("int8_tops"), _fmt(g.tdp_w) + star("tdp_w"), "yes" if g.mig else "no")
+    return t
+
+
+def model_table(models: list[ModelSpec]) -> Table:
+    t = new_table("Models (params in billions; KV per token at 16 bits)")
+    t.add_column("id", no_wrap=True)
+    for col in ("params", "active", "layers", "heads/kv", "experts", "KV KiB", "max ctx"):
+        t.add_column(col, justify="right", min_width=len(col))
+    for m in models:
+        t.add_row(m.id, f"{m.total_params / 1e9:.3f}", f"{m.active_params / 1e9:.3f}", str(m.layers),
+                  f"{m.heads}/{m.kv_heads}", f"{m.experts_per_token}/{m.experts}" if m.experts > 1 else "-",
+                  f"{m.kv_bytes_per_token / 1024:.0f}", str(m.max_context))
+    return t

@@ -1,0 +1,199 @@
+"""pydantic models for what gpuopt reads and returns: accelerators, models, engines, fit reports."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+
+from . import _core
+from .units import GB, MiB
+
+PRECISIONS: tuple[str, ...] = tuple(_core.PRECISIONS)
+Precision = Literal["fp16", "bf16", "fp8", "int8", "int4"]
+Verdict = Literal["fits", "tight", "no-fit", "invalid"]
+
+# Bounds that reject typos and absurd values with a clear error instead of a wrong number.
+MAX_DIM = 2**31
+MAX_MEMORY_BYTES = 1e15  # 1 PB: beyond any accelerator
+Dim = Annotated[int, Field(ge=1, le=MAX_DIM)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Accelerator(_Frozen):
+    """One accelerator (or one MIG slice of one). Figures are dense datasheet peaks."""
+
+    id: str = Field(min_length=1)
+    name: str = ""
+    memory_bytes: Annotated[float, Field(gt=0, le=MAX_MEMORY_BYTES, allow_inf_nan=False)]
+    memory_gb: Optional[PositiveFloat] = Field(None, description="marketed size in GB")
+    mem_bw_gb_s: PositiveFloat
+    fp16_tflops: PositiveFloat
+    fp8_tflops: Optional[PositiveFloat] = None
+    int8_tops: Optional[PositiveFloat] = None
+    int4_tops: Optional[PositiveFloat] = None
+    tdp_w: Optional[PositiveFloat] = None
+    interconnect: Optional[str] = None
+    interconnect_gb_s: Optional[PositiveFloat] = None
+    mig: bool = False
+    source: str = "user"
+    unconfirmed: tuple[str, ...] = Field((), description="figures not confirmed by a primary datasheet")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _memory_from_gb_or_mib(cls, data):
+        """Users may give memory as memory_bytes, memory_mib (as nvidia-smi reports) or memory_gb."""
+        if isinstance(data, dict) and data.get("memory_bytes") is None:
+            data = dict(data)
+            mib = data.pop("memory_mib", None)
+            if mib is not None:
+                data["memory_bytes"] = float(mib) * MiB
+            elif data.get("memory_gb") is not None:
+                data["memory_bytes"] = float(data["memory_gb"]) * GB
+        elif isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k != "memory_mib"}
+        if isinstance(data, dict) and not data.get("name"):
+            data = {**data, "name": data.get("id", "")}
+        return data
+
+
+class ModelSpec(_Frozen):
+    """A decoder-only transformer's architecture (Llama/Mistral style, optionally MoE)."""
+
+    id: str = Field(min_length=1)
+    name: str = ""
+    layers: Dim
+    hidden: Dim
+    heads: Dim
+    kv_heads: Dim
+    head_dim: Dim
+    ffn: Dim
+    vocab: Dim
+    tied_embeddings: bool = False
+    experts: Dim = 1
+    experts_per_token: Dim = 1
+    max_context: Dim
+    sliding_window: Optional[Dim] = None
+    attention_bias: bool = False
+    source: str = "user"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data):
+        if isinstance(data, dict):
+            data = dict(data)
+            if data.get("kv_heads") is None and data.get("heads") is not None:
+                data["kv_heads"] = data["heads"]
+            if data.get("head_dim") is None and data.get("heads") and data.get("hidden"):
+                data["head_dim"] = int(data["hidden"]) // int(data["heads"])
+            if not data.get("name"):
+                data["name"] = data.get("id", "")
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.heads % self.kv_heads:
+            raise ValueError(
+                f"heads={self.heads} is not a multiple of kv_heads={self.kv_heads}: "
+                "grouped-query attention shares each KV head among a whole group of query heads"
+            )
+        if self.experts_per_token > self.experts:
+            raise ValueError(f"experts_per_token={self.experts_per_token} exceeds experts={self.experts}")
+        return self
+
+    def row(self) -> tuple[int, ...]:
+        """The architecture in _core.MODEL_FIELDS order (booleans as 0/1, no window as 0)."""
+        values = {f: getattr(self, f) for f in _core.MODEL_FIELDS}
+        values["sliding_window"] = self.sliding_window or 0
+        return tuple(int(v) for v in values.values())
+
+    @computed_field
+    @property
+    def total_params(self) -> int:
+        return int(_params(self.row())["total_params"])
+
+    @computed_field
+    @property
+    def active_params(self) -> int:
+        return int(_params(self.row())["active_params"])
+
+    @computed_field
+    @property
+    def kv_bytes_per_token(self) -> int:
+        """KV-cache bytes per token at 16 bits, all layers, keys and values."""
+        return int(_params(self.row())["kv_bytes_per_token"])
+
+    def valid_tp(self, limit: int = 64) -> list[int]:
+        """Tensor-parallel degrees up to `limit` that split this model's heads evenly."""
+        return [
+            t
+            for t in range(1, limit + 1)
+            if self.heads % t == 0
+            and (self.kv_heads % t == 0 if self.kv_heads >= t else t % self.kv_heads == 0)
+        ]
+
+
+@lru_cache(maxsize=4096)
+def _params(row: tuple[int, ...]) -> dict:
+    return _core.model_params(list(row))
+
+
+class EngineProfile(_Frozen):
+    """How a serving engine uses memory; see data/engines.yaml for each figure's source."""
+
+    id: str
+    memory_utilization: Annotated[float, Field(gt=0, le=1)]
+    overhead_bytes: Annotated[float, Field(ge=0, le=MAX_MEMORY_BYTES, allow_inf_nan=False)]
+    max_batched_tokens: Annotated[int, Field(ge=1)]
+    logits_bytes_per_entry: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    source: str = "user"
+
+    def row(self) -> tuple[float, ...]:
+        return tuple(float(getattr(self, f)) for f in _core.ENGINE_FIELDS)
+
+
+class Price(_Frozen):
+    id: str
+    kind: Literal["cloud_hour", "capex"]
+    usd: PositiveFloat
+    source: str
+
+
+class FitReport(_Frozen):
+    """Per-GPU memory of one deployment, itemised, and whether it fits."""
+
+    model: str
+    gpu: str
+    engine: str
+    precision: Precision
+    kv_precision: Precision
+    batch: int
+    context: int
+    tp: int
+    weights_bytes: float
+    kv_cache_bytes: float
+    activation_bytes: float
+    overhead_bytes: float
+    total_bytes: float
+    memory_bytes: float = Field(description="the GPU's physical memory")
+    capacity_bytes: float = Field(description="memory the engine may use (its reserve rule applied)")
+    utilization: float = Field(description="total_bytes / capacity_bytes")
+    verdict: Verdict
+    max_batch: int = Field(description="largest batch that fits at this context")
+    warnings: tuple[str, ...] = ()
+
+    def breakdown(self) -> list[tuple[str, float]]:
+        """(item, bytes) per GPU, in the order the report prints them."""
+        return [
+            ("weights", self.weights_bytes),
+            ("kv cache", self.kv_cache_bytes),
+            ("activations", self.activation_bytes),
+            ("runtime overhead", self.overhead_bytes),
+            ("total", self.total_bytes),
+            ("usable capacity", self.capacity_bytes),
+        ]

@@ -1,0 +1,199 @@
+//! gpuopt._core: thin bindings over gpuopt-core. Arrays cross once per call; long calls release
+//! the GIL; engine errors become gpuopt.errors exceptions and panics never reach Python.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use gpuopt_core::arch::{ModelArch, MODEL_FIELDS};
+use gpuopt_core::error::CoreError;
+use gpuopt_core::fit::{self, EngineMemory, FitColumns, FitTables, ENGINE_FIELDS, VERDICT_NAMES};
+use gpuopt_core::precision::PRECISION_NAMES;
+use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// Builds an instance of the exception class `name` from gpuopt.errors (defined in Python).
+fn py_error(py: Python<'_>, name: &str, msg: String) -> PyErr {
+    let made = py
+        .import("gpuopt.errors")
+        .and_then(|m| m.getattr(name))
+        .and_then(|cls| cls.call1((msg.clone(),)));
+    match made {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(e) => e,
+    }
+}
+
+fn core_error(py: Python<'_>, e: CoreError) -> PyErr {
+    match e {
+        CoreError::InvalidInput(msg) => py_error(py, "InvalidInputError", msg),
+    }
+}
+
+/// Runs `f` without the GIL, turning a panic into gpuopt.errors.InternalError.
+fn run_detached<T, F>(py: Python<'_>, f: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce() -> Result<T, CoreError> + Send,
+{
+    let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(f)));
+    match outcome {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(core_error(py, e)),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(py_error(py, "InternalError", format!("gpuopt engine failed: {what}")))
+        }
+    }
+}
+
+fn slice<'a, T: numpy::Element>(py: Python<'_>, name: &str, a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| py_error(py, "InvalidInputError", format!("{name} must be a contiguous 1-D array")))
+}
+
+fn rows<'a, T: numpy::Element>(
+    py: Python<'_>,
+    name: &str,
+    a: &'a PyReadonlyArray2<'_, T>,
+    width: usize,
+) -> PyResult<std::slice::ChunksExact<'a, T>> {
+    let cols = a.shape()[1];
+    if cols != width {
+        return Err(py_error(py, "InvalidInputError", format!("{name} must have {width} columns, got {cols}")));
+    }
+    let flat = a
+        .as_slice()
+        .map_err(|_| py_error(py, "InvalidInputError", format!("{name} must be a contiguous 2-D array")))?;
+    Ok(flat.chunks_exact(width))
+}
+
+fn model_table(py: Python<'_>, models: &PyReadonlyArray2<'_, i64>) -> PyResult<Vec<ModelArch>> {
+    rows(py, "models", models, MODEL_FIELDS.len())?
+        .map(ModelArch::from_row)
+        .collect::<Result<_, _>>()
+        .map_err(|e| core_error(py, e))
+}
+
+fn engine_table(py: Python<'_>, engines: &PyReadonlyArray2<'_, f64>) -> PyResult<Vec<EngineMemory>> {
+    rows(py, "engines", engines, ENGINE_FIELDS.len())?
+        .map(EngineMemory::from_row)
+        .collect::<Result<_, _>>()
+        .map_err(|e| core_error(py, e))
+}
+
+/// Parameter counts of one architecture row (MODEL_FIELDS order).
+#[pyfunction]
+fn model_params<'py>(py: Python<'py>, row: Vec<i64>) -> PyResult<Bound<'py, PyDict>> {
+    let m = ModelArch::from_row(&row).map_err(|e| core_error(py, e))?;
+    let p = m.params();
+    let d = PyDict::new(py);
+    d.set_item("total_params", p.total())?;
+    d.set_item("active_params", p.active())?;
+    d.set_item("embedding_params", p.embedding + p.lm_head)?;
+    d.set_item("attention_params", p.attention + p.attention_bias)?;
+    d.set_item("mlp_params", p.mlp)?;
+    d.set_item("kv_bytes_per_token", m.kv_bytes_per_token(gpuopt_core::Precision::Fp16))?;
+    Ok(d)
+}
+
+type FitFn = fn(&FitTables, &FitColumns) -> Result<fit::FitOutput, CoreError>;
+
+#[allow(clippy::too_many_arguments)]
+fn fit_call<'py>(
+    py: Python<'py>,
+    run: FitFn,
+    models: PyReadonlyArray2<'py, i64>,
+    gpu_memory_bytes: PyReadonlyArray1<'py, f64>,
+    engines: PyReadonlyArray2<'py, f64>,
+    columns: [PyReadonlyArray1<'py, i64>; 8],
+) -> PyResult<Bound<'py, PyDict>> {
+    let models = model_table(py, &models)?;
+    let engines = engine_table(py, &engines)?;
+    let tables = FitTables {
+        models: &models,
+        gpu_memory_bytes: slice(py, "gpu_memory_bytes", &gpu_memory_bytes)?,
+        engines: &engines,
+    };
+    let names = ["model", "gpu", "engine", "precision", "kv_precision", "batch", "context", "tp"];
+    let mut s: [&[i64]; 8] = [&[]; 8];
+    for (k, col) in columns.iter().enumerate() {
+        s[k] = slice(py, names[k], col)?;
+    }
+    let cols = FitColumns {
+        model: s[0], gpu: s[1], engine: s[2], precision: s[3], kv_precision: s[4], batch: s[5], context: s[6], tp: s[7],
+    };
+    let out = run_detached(py, || run(&tables, &cols))?;
+    let d = PyDict::new(py);
+    d.set_item("weights_bytes", out.weights_bytes.into_pyarray(py))?;
+    d.set_item("kv_cache_bytes", out.kv_cache_bytes.into_pyarray(py))?;
+    d.set_item("activation_bytes", out.activation_bytes.into_pyarray(py))?;
+    d.set_item("overhead_bytes", out.overhead_bytes.into_pyarray(py))?;
+    d.set_item("total_bytes", out.total_bytes.into_pyarray(py))?;
+    d.set_item("capacity_bytes", out.capacity_bytes.into_pyarray(py))?;
+    d.set_item("utilization", out.utilization.into_pyarray(py))?;
+    d.set_item("verdict", out.verdict.into_pyarray(py))?;
+    d.set_item("max_batch", out.max_batch.into_pyarray(py))?;
+    Ok(d)
+}
+
+/// Memory fit of many configurations: tables, then one equal-length column per input.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn fit_many<'py>(
+    py: Python<'py>,
+    models: PyReadonlyArray2<'py, i64>,
+    gpu_memory_bytes: PyReadonlyArray1<'py, f64>,
+    engines: PyReadonlyArray2<'py, f64>,
+    model: PyReadonlyArray1<'py, i64>,
+    gpu: PyReadonlyArray1<'py, i64>,
+    engine: PyReadonlyArray1<'py, i64>,
+    precision: PyReadonlyArray1<'py, i64>,
+    kv_precision: PyReadonlyArray1<'py, i64>,
+    batch: PyReadonlyArray1<'py, i64>,
+    context: PyReadonlyArray1<'py, i64>,
+    tp: PyReadonlyArray1<'py, i64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let columns = [model, gpu, engine, precision, kv_precision, batch, context, tp];
+    fit_call(py, fit::fit_many, models, gpu_memory_bytes, engines, columns)
+}
+
+/// Memory fit of the full factorial of the axes (same arguments as fit_many, each an axis),
+/// last axis fastest.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn fit_grid<'py>(
+    py: Python<'py>,
+    models: PyReadonlyArray2<'py, i64>,
+    gpu_memory_bytes: PyReadonlyArray1<'py, f64>,
+    engines: PyReadonlyArray2<'py, f64>,
+    model: PyReadonlyArray1<'py, i64>,
+    gpu: PyReadonlyArray1<'py, i64>,
+    engine: PyReadonlyArray1<'py, i64>,
+    precision: PyReadonlyArray1<'py, i64>,
+    kv_precision: PyReadonlyArray1<'py, i64>,
+    batch: PyReadonlyArray1<'py, i64>,
+    context: PyReadonlyArray1<'py, i64>,
+    tp: PyReadonlyArray1<'py, i64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let columns = [model, gpu, engine, precision, kv_precision, batch, context, tp];
+    fit_call(py, fit::fit_grid, models, gpu_memory_bytes, engines, columns)
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("PRECISIONS", PRECISION_NAMES.to_vec())?;
+    m.add("MODEL_FIELDS", MODEL_FIELDS.to_vec())?;
+    m.add("ENGINE_FIELDS", ENGINE_FIELDS.to_vec())?;
+    m.add("VERDICTS", VERDICT_NAMES.to_vec())?;
+    m.add("FITS_THRESHOLD", fit::FITS_THRESHOLD)?;
+    m.add("MAX_COUNT", fit::MAX_COUNT)?;
+    m.add_function(wrap_pyfunction!(model_params, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_many, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_grid, m)?)?;
+    Ok(())
+}
