@@ -1,0 +1,74 @@
+"""Memory-fit benchmarks and the speed gate: the vectorized Rust fit must be at least 50x the
+plain-Python reference (gpuopt.reference) on one million configurations, both measured here."""
+
+import time
+
+import numpy as np
+
+import gpuopt
+from gpuopt import reference
+
+GATE_RATIO = 50.0
+
+# 8 models x 14 accelerators x 5 precisions x 25 batches x 20 contexts x 4 tp = 1,120,000 configurations
+AXES = dict(
+    precisions=list(gpuopt.PRECISIONS),
+    batches=list(range(1, 26)),
+    contexts=[2**i for i in range(7, 17)] + [3000 * i for i in range(1, 11)],
+    tps=[1, 2, 4, 8],
+)
+
+
+def _grid():
+    return gpuopt.fit_grid(list(gpuopt.models()), list(gpuopt.gpus()), **AXES)
+
+
+def _reference_inputs(grid):
+    """The same configurations as the grid, as the plain lists the reference takes."""
+    models = [gpuopt.model(m).row() for m in grid["model"].values]
+    memory = [gpuopt.gpu(g).memory_bytes for g in grid["gpu"].values]
+    engines = [gpuopt.engine(e).row() for e in grid["engine"].values]
+    code = {p: i for i, p in enumerate(gpuopt.PRECISIONS)}
+    prec = np.array([code[p] for p in grid["precision"].values])[grid["precision"].codes]
+    kv = np.array([code[p] for p in grid["kv_precision"].values])[grid["kv_precision"].codes]
+    cols = [grid["model"].codes, grid["gpu"].codes, grid["engine"].codes, prec, kv,
+            grid["batch"], grid["context"], grid["tp"]]
+    return models, memory, engines, [c.tolist() for c in cols]
+
+
+def _best_of(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def test_fit_grid_speed_gate(report_gate):
+    grid = _grid()
+    n = grid.size
+    assert n >= 1_000_000
+    rust_s = _best_of(_grid, repeat=5)
+    models, memory, engines, cols = _reference_inputs(grid)
+    t = time.perf_counter()
+    ref = reference.fit_many(models, memory, engines, *cols)
+    python_s = time.perf_counter() - t
+    # Same numbers, not only faster ones: spot-check every 997th configuration.
+    idx = np.arange(0, n, 997)
+    np.testing.assert_array_equal(grid["max_batch"][idx], [ref[i][8] for i in idx])
+    np.testing.assert_array_equal(grid["total_bytes"][idx], [ref[i][4] for i in idx])
+    ratio = python_s / rust_s
+    report_gate("fit_gate", configurations=n, rust_s=rust_s, python_s=python_s, ratio=ratio,
+                rust_configs_per_s=n / rust_s)
+    assert ratio >= GATE_RATIO, f"Rust fit is only {ratio:.1f}x the Python reference (gate {GATE_RATIO}x)"
+
+
+def test_bench_fit_grid_1m(benchmark):
+    out = benchmark(_grid)
+    assert out.size == 1_120_000
+
+
+def test_bench_scalar_fit(benchmark):
+    r = benchmark(gpuopt.fit, "llama-2-13b", "a100-sxm-80gb", batch=16, context=8192)
+    assert r.verdict == "no-fit"

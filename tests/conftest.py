@@ -1,0 +1,30 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def run_cli():
+    """Runs `gpuopt ...` as a user would (a subprocess), returning the CompletedProcess."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "gpuopt", *args], capture_output=True, text=True,
+                              cwd=ROOT, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"}, timeout=120)
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def _isolated_registry():
+    """User registrations made by one test never leak into another."""
+    from gpuopt import catalog
+
+    saved = (dict(catalog._user_gpus), dict(catalog._user_models), dict(catalog._user_engines))
+    yield
+    for reg, old in zip((catalog._user_gpus, catalog._user_models, catalog._user_engines), saved):
+        reg.clear()
+        reg.update(old)

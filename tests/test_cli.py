@@ -1,0 +1,50 @@
+import json
+
+
+def test_fit_prints_itemised_breakdown(run_cli):
+    p = run_cli("fit", "llama-2-7b", "a100-40gb", "--precision", "fp16", "--batch", "4", "--context", "2048",
+                "--tp", "1")
+    assert p.returncode == 0, p.stderr
+    for item in ("weights", "kv cache", "activations", "runtime overhead", "total", "usable capacity"):
+        assert item in p.stdout
+    assert "13.48" in p.stdout and "4.29" in p.stdout and "verdict: fits" in p.stdout
+
+
+def test_fit_no_fit_and_warning(run_cli):
+    p = run_cli("fit", "llama-2-13b", "a100-sxm-80gb", "--batch", "16", "--context", "8192")
+    assert p.returncode == 0
+    assert "verdict: no-fit" in p.stdout and "107.37" in p.stdout
+    assert "trained maximum" in p.stderr
+
+
+def test_fit_json(run_cli):
+    p = run_cli("fit", "mixtral-8x7b", "h100-sxm", "--precision", "fp8", "--tp", "2", "--batch", "64", "--json")
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert d["model"] == "mixtral-8x7b" and d["tp"] == 2 and d["verdict"] in ("fits", "tight")
+    assert d["total_bytes"] == d["weights_bytes"] + d["kv_cache_bytes"] + d["activation_bytes"] + d["overhead_bytes"]
+
+
+def test_bad_input_exits_2_with_a_fix(run_cli):
+    p = run_cli("fit", "llama-2-7b", "h100")
+    assert p.returncode == 2 and "did you mean" in p.stderr and "h100-sxm" in p.stderr
+    assert "Traceback" not in p.stderr
+    p = run_cli("fit", "llama-2-7b", "a100-40gb", "--batch", "0")
+    assert p.returncode == 2 and "batch" in p.stderr
+    p = run_cli("fit", "llama-2-7b", "a100-40gb", "--precision", "fp4")
+    assert p.returncode == 2 and "fp16, bf16, fp8, int8, int4" in p.stderr
+    p = run_cli("fit", "llama-2-7b", "a100-40gb", "--tp", "3")
+    assert p.returncode == 2 and "valid tp" in p.stderr
+
+
+def test_catalog(run_cli):
+    p = run_cli("catalog", "models")
+    assert p.returncode == 0 and "mixtral-8x7b" in p.stdout and "46.703" in p.stdout
+    p = run_cli("catalog", "gpus", "--json")
+    ids = {g["id"] for g in json.loads(p.stdout)}
+    assert {"h100-sxm", "a100-40gb", "mi300x", "rtx-4090"} <= ids
+    for kind in ("engines", "prices", "mig"):
+        p = run_cli("catalog", kind)
+        assert p.returncode == 0 and p.stdout.strip(), kind
+    p = run_cli("catalog", "nonsense")
+    assert p.returncode == 2
