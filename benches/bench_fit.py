@@ -26,7 +26,7 @@ def _grid():
 def _reference_inputs(grid):
     """The same configurations as the grid, as the plain lists the reference takes."""
     models = [gpuopt.model(m).row() for m in grid["model"].values]
-    memory = [gpuopt.gpu(g).memory_bytes for g in grid["gpu"].values]
+    memory = [gpuopt.gpu(g).row() for g in grid["gpu"].values]
     engines = [gpuopt.engine(e).row() for e in grid["engine"].values]
     code = {p: i for i, p in enumerate(gpuopt.PRECISIONS)}
     prec = np.array([code[p] for p in grid["precision"].values])[grid["precision"].codes]

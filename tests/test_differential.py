@@ -35,8 +35,14 @@ def row_of(a: dict) -> list[int]:
 
 
 engines = st.builds(
-    lambda u, o, t, l: [u, o, float(t), l],
-    st.floats(0.05, 1.0), st.floats(0.0, 5e9), st.integers(1, 1 << 20), st.sampled_from([0.0, 4.0, 8.0]))
+    lambda u, o, t, l, timing: [u, o, float(t), l, *timing],
+    st.floats(0.05, 1.0), st.floats(0.0, 5e9), st.integers(1, 1 << 20), st.sampled_from([0.0, 4.0, 8.0]),
+    st.tuples(st.floats(0.05, 1.0), st.floats(0.05, 1.0), st.floats(0.0, 100.0), st.floats(0.0, 10.0),
+              st.floats(0.0, 50.0), st.floats(0.05, 1.0), st.floats(0.0, 50.0)))
+
+
+def gpu_row(memory: float) -> list[float]:
+    return [memory, 312.0, 0.0, 2039.0, 600.0]
 
 configs = st.lists(st.tuples(
     st.integers(0, 4), st.integers(0, 4), st.integers(1, 1 << 16), st.integers(1, 1 << 20),
@@ -52,9 +58,10 @@ def test_rust_matches_reference(models, memories, engs, cfgs, rnd):
             [rnd.randrange(len(engs)) for _ in range(n)], [c[0] for c in cfgs], [c[1] for c in cfgs],
             [c[2] for c in cfgs], [c[3] for c in cfgs], [c[4] for c in cfgs]]
     rows = [row_of(m) for m in models]
-    rust = _core.fit_many(np.array(rows, dtype=np.int64), np.array(memories), np.array(engs),
+    gpus = [gpu_row(m) for m in memories]
+    rust = _core.fit_many(np.array(rows, dtype=np.int64), np.array(gpus), np.array(engs),
                           *[np.array(c, dtype=np.int64) for c in cols])
-    ref = np.array(reference.fit_many(rows, memories, engs, *cols), dtype=float)
+    ref = np.array(reference.fit_many(rows, gpus, engs, *cols), dtype=float)
     for j, k in enumerate(RESULT_COLUMNS):
         np.testing.assert_array_equal(rust[k].astype(float), ref[:, j], err_msg=k)
 
@@ -77,7 +84,7 @@ def test_more_memory_never_makes_a_fit_fail(a, eng, mem, factor, prec, batch, co
     rows = np.array([row_of(a)], dtype=np.int64)
     cols = [np.zeros(2, dtype=np.int64)] * 3 + [np.full(2, prec), np.zeros(2, dtype=np.int64), np.full(2, batch),
                                                 np.full(2, context), np.full(2, tp)]
-    out = _core.fit_many(rows, np.array([mem, mem * factor]), np.array([eng]),
+    out = _core.fit_many(rows, np.array([gpu_row(mem), gpu_row(mem * factor)]), np.array([eng]),
                          cols[0], np.array([0, 1]), *cols[2:])
     if out["verdict"][0] == 3:  # tp cannot split this model: flagged either way
         assert out["verdict"][1] == 3
@@ -95,9 +102,9 @@ def test_max_batch_is_exact(a, eng, mem, prec, context, tp):
         return
     rows = np.array([row_of(a)], dtype=np.int64)
     z = np.zeros(1, dtype=np.int64)
-    mb = int(_core.fit_many(rows, np.array([mem]), np.array([eng]), z, z, z, z + prec, z, z + 1, z + context,
+    mb = int(_core.fit_many(rows, np.array([gpu_row(mem)]), np.array([eng]), z, z, z, z + prec, z, z + 1, z + context,
                             z + tp)["max_batch"][0])
-    terms = reference.memory_terms(ref, eng, reference.PRECISIONS[prec], "fp16", float(context), float(tp))
+    terms = reference.memory_terms(ref, eng[:4], reference.PRECISIONS[prec], "fp16", float(context), float(tp))
     cap = mem * eng[0]
     assert mb == 0 or terms.total(float(mb)) <= cap
     assert terms.total(float(mb + 1)) > cap

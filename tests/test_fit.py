@@ -182,17 +182,18 @@ def test_core_rejects_malformed_tables_without_panicking():
     from gpuopt import _core
     one = np.zeros(1, dtype=np.int64)
     eng = np.array([gpuopt.engine("vllm").row()])
+    gpu = np.array([gpuopt.gpu("l4").row()])
     with pytest.raises(InvalidInputError, match="columns"):
-        _core.fit_many(np.zeros((1, 3), dtype=np.int64), np.ones(1), eng, *[one] * 8)
+        _core.fit_many(np.zeros((1, 3), dtype=np.int64), gpu, eng, *[one] * 8)
     row = np.array([gpuopt.model("llama-2-7b").row()], dtype=np.int64)
     with pytest.raises(InvalidInputError, match="model\\[0\\] = 5"):
-        _core.fit_many(row, np.ones(1), eng, one + 5, *[one] * 4, one + 1, one + 1, one + 1)
+        _core.fit_many(row, gpu, eng, one + 5, *[one] * 4, one + 1, one + 1, one + 1)
     with pytest.raises(InvalidInputError, match="memory_bytes"):
-        _core.fit_many(row, np.array([np.nan]), eng, *[one] * 5, one + 1, one + 1, one + 1)
+        _core.fit_many(row, np.array([[np.nan, 1, 0, 1, 0]]), eng, *[one] * 5, one + 1, one + 1, one + 1)
     with pytest.raises(InvalidInputError, match="differ in length"):
-        _core.fit_many(row, np.ones(1), eng, *[one] * 5, one + 1, one + 1, np.ones(2, dtype=np.int64))
+        _core.fit_many(row, gpu, eng, *[one] * 5, one + 1, one + 1, np.ones(2, dtype=np.int64))
     with pytest.raises(InvalidInputError, match="memory_utilization"):
-        _core.fit_many(row, np.ones(1), np.array([[1.5, 0, 1, 0]]), *[one] * 5, one + 1, one + 1, one + 1)
+        _core.fit_many(row, gpu, np.array([[1.5, *eng[0, 1:]]]), *[one] * 5, one + 1, one + 1, one + 1)
     with pytest.raises(InvalidInputError, match="contiguous"):
         two = np.zeros(2, dtype=np.int64)
-        _core.fit_many(row, np.ones(1), eng, *[two] * 5, two + 1, two + 1, np.ones(4, dtype=np.int64)[::2])
+        _core.fit_many(row, gpu, eng, *[two] * 5, two + 1, two + 1, np.ones(4, dtype=np.int64)[::2])

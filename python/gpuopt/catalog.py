@@ -73,12 +73,33 @@ def _shipped_models() -> dict[str, ModelSpec]:
 
 
 @cache
-def _shipped_engines() -> dict[str, EngineProfile]:
+def engine_priors() -> dict[str, EngineProfile]:
+    """Shipped engines with their hand-set timing figures (engines.yaml): the starting point and
+    prior of calibration, before the fitted figures of engine_timing.yaml replace them."""
     out = {}
     for eid, spec in yaml.safe_load(_data_text("engines.yaml")).items():
         spec = dict(spec)
         spec["overhead_bytes"] = spec.pop("overhead_gb") * GB
+        spec.pop("timing_from", None)
+        spec.setdefault("calibration", "hand-set prior (engines.yaml), not fitted to measurements")
         out[eid] = EngineProfile(id=eid, **spec)
+    return out
+
+
+@cache
+def _shipped_engines() -> dict[str, EngineProfile]:
+    fitted = yaml.safe_load(_data_text("engine_timing.yaml")) or {}
+    specs = yaml.safe_load(_data_text("engines.yaml"))
+    out = {}
+    for eid, prior in engine_priors().items():
+        donor = specs[eid].get("timing_from", eid)  # engines without public measurements borrow a fit
+        timing = fitted.get(donor)
+        if timing is None:
+            out[eid] = prior
+            continue
+        calibration = timing["calibration"] if donor == eid else f"borrowed from {donor}: {timing['calibration']}"
+        figures = {k: v for k, v in timing.items() if k != "calibration"}
+        out[eid] = EngineProfile.model_validate({**prior.model_dump(), **figures, "calibration": calibration})
     return out
 
 

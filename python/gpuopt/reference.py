@@ -113,7 +113,7 @@ class Terms(NamedTuple):
 
 
 def memory_terms(a: Arch, engine: Sequence[float], precision: str, kv: str, context: float, tp: float) -> Terms:
-    _util, overhead, max_batched_tokens, logits_bytes = engine
+    _util, overhead, max_batched_tokens, logits_bytes = engine[:4]
     p = params(a)
     quantizable = p["attention"] + p["mlp"]
     sharded = p["embedding"] + p["lm_head"] + p["attention_bias"]
@@ -143,13 +143,230 @@ def fit_one(a: Arch, memory_bytes: float, engine: Sequence[float], precision: st
             int(t.max_batch(capacity)))
 
 
-def fit_many(models, gpu_memory_bytes, engines, model, gpu, engine, precision, kv_precision,
+def fit_many(models, gpus, engines, model, gpu, engine, precision, kv_precision,
              batch, context, tp) -> list[tuple]:
     """Same inputs as _core.fit_many (tables, then one list per configuration column)."""
     archs = [Arch.from_row(r) for r in models]
     out = []
     for i in range(len(model)):
-        out.append(fit_one(archs[model[i]], float(gpu_memory_bytes[gpu[i]]), engines[engine[i]],
+        out.append(fit_one(archs[model[i]], float(gpus[gpu[i]][0]), engines[engine[i]],
                            PRECISIONS[precision[i]], PRECISIONS[kv_precision[i]],
                            float(batch[i]), float(context[i]), float(tp[i])))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Estimator (rust/gpuopt-core/src/estimate.rs)
+
+THROUGHPUT_CANDIDATES = 48
+
+
+class Gpu(NamedTuple):
+    memory_bytes: float
+    fp16_flops: float
+    fp8_flops: float
+    mem_bw: float
+    link_bw: float
+
+    @classmethod
+    def from_row(cls, row: Sequence[float]) -> "Gpu":
+        return cls(float(row[0]), row[1] * 1e12, row[2] * 1e12, row[3] * 1e9, row[4] * 1e9)
+
+    def peak_flops(self, precision: str) -> float:
+        return self.fp8_flops if precision == "fp8" and self.fp8_flops > 0.0 else self.fp16_flops
+
+
+class Engine(NamedTuple):
+    memory: tuple  # the four memory fields, as memory_terms takes them
+    compute_efficiency: float
+    memory_efficiency: float
+    activation_traffic: float
+    step_overhead_ms: float
+    request_overhead_ms: float
+    comm_efficiency: float
+    allreduce_latency_us: float
+
+    @classmethod
+    def from_row(cls, row: Sequence[float]) -> "Engine":
+        return cls(tuple(row[:4]), *[float(v) for v in row[4:]])
+
+
+class Step(NamedTuple):
+    compute_ms: float
+    memory_ms: float
+    activation_ms: float
+    comm_ms: float
+    overhead_ms: float
+
+    def total(self) -> float:
+        return max(self.compute_ms, self.memory_ms) + self.activation_ms + self.comm_ms + self.overhead_ms
+
+    def scaled(self, k: float) -> "Step":
+        return Step(*(v * k for v in self))
+
+
+class Roofline:
+    def __init__(self, a: Arch, g: Gpu, e: Engine, precision: str, kv: str, tp: float):
+        p = params(a)
+        wb = WEIGHT_BYTES[precision]
+        q_dim = a.heads * a.head_dim
+        self.bw = g.mem_bw * e.memory_efficiency
+        lm_head_bytes = a.vocab * a.hidden * 2.0
+        moe = a.experts > 1.0
+        dense_mlp, self.expert_bytes = (0.0, p["mlp"] * wb / tp) if moe else (p["mlp"] * wb, 0.0)
+        allreduces = 2.0 * a.layers
+        if tp > 1.0:
+            ring = 2.0 * (tp - 1.0) / tp * a.hidden * 2.0 / (g.link_bw * e.comm_efficiency)
+            self.comm_per_token, self.comm_fixed = allreduces * ring * 1e3, allreduces * e.allreduce_latency_us * 1e-3
+        else:
+            self.comm_per_token, self.comm_fixed = 0.0, 0.0
+        self.flops_per_token = 2.0 * (p["attention"] + p["mlp_active"] + p["router"]) / tp
+        self.flops_per_seq = 2.0 * a.vocab * a.hidden / tp
+        self.flops_per_pair = 4.0 * a.layers * q_dim / tp
+        self.peak = g.peak_flops(precision) * e.compute_efficiency
+        self.dense_bytes = ((p["attention"] * wb + dense_mlp + lm_head_bytes + p["attention_bias"] * 2.0) / tp
+                            + (p["router"] + p["norms"]) * 2.0)
+        self.experts, self.experts_per_token = a.experts, a.experts_per_token
+        kv_heads = max(float(math.ceil(a.kv_heads / tp)), 1.0)
+        self.kv_per_token = 2.0 * a.layers * kv_heads * a.head_dim * KV_BYTES[kv]
+        self.act_per_token = e.activation_traffic * a.layers * a.hidden * 2.0
+        self.step_overhead_ms = e.step_overhead_ms
+
+    def expert_share(self, tokens: float) -> float:
+        if self.experts > 1.0:
+            return 1.0 - (1.0 - self.experts_per_token / self.experts) ** tokens
+        return 0.0
+
+    def step(self, tokens: float, seqs: float, kv_read: float, pairs: float) -> Step:
+        flops = self.flops_per_token * tokens + self.flops_per_seq * seqs + self.flops_per_pair * pairs
+        nbytes = (self.dense_bytes + self.expert_bytes * self.expert_share(tokens)
+                  + self.kv_per_token * (kv_read + tokens))
+        return Step(flops / self.peak * 1e3, nbytes / self.bw * 1e3, self.act_per_token * tokens / self.bw * 1e3,
+                    self.comm_per_token * tokens + self.comm_fixed, self.step_overhead_ms)
+
+
+def mean_of_max(a0: float, a1: float, b0: float, b1: float, lo: float, hi: float) -> float:
+    def f(c: float) -> float:
+        return max(a0 + a1 * c, b0 + b1 * c)
+
+    if hi <= lo:
+        return f(lo)
+    slope = a1 - b1
+    cross = (b0 - a0) / slope if slope != 0.0 else float("nan")
+    if lo < cross < hi:
+        left = (cross - lo) * (f(lo) + f(cross)) / 2.0
+        right = (hi - cross) * (f(cross) + f(hi)) / 2.0
+        return (left + right) / (hi - lo)
+    return (f(lo) + f(hi)) / 2.0
+
+
+NAN = float("nan")
+INVALID_STEP = Step(NAN, NAN, NAN, NAN, NAN)
+
+
+def _row(ttft, tpot, e2e, tps, batch, verdict, pre_bound, dec_bound, prefill: Step, decode: Step) -> tuple:
+    """A row of _core.ESTIMATE_COLUMNS."""
+    return (ttft, tpot, e2e, tps, batch, float(verdict), pre_bound, dec_bound, *prefill, *decode)
+
+
+def _estimate_with(r: Roofline, e: Engine, terms: Terms, capacity: float, batch: float, input_: float,
+                   output: float) -> tuple:
+    b = batch
+    tokens = b * input_
+    chunks = float(math.ceil(tokens / e.memory[2]))
+    pairs = b * input_ * (input_ + 1.0) / 2.0
+    chunk = r.step(tokens / chunks, b / chunks, 0.0, pairs / chunks)
+    prefill = chunk.scaled(chunks)
+    prefill = prefill._replace(overhead_ms=prefill.overhead_ms + e.request_overhead_ms)
+    ttft = chunk.total() * chunks + e.request_overhead_ms
+    lo = input_ + 1.0
+    hi = max(input_ + output - 1.0, lo)
+    at_lo = r.step(b, b, b * lo, b * lo)
+    at_hi = r.step(b, b, b * hi, b * hi)
+    if hi > lo:
+        a1 = (at_hi.compute_ms - at_lo.compute_ms) / (hi - lo)
+        b1 = (at_hi.memory_ms - at_lo.memory_ms) / (hi - lo)
+    else:
+        a1, b1 = 0.0, 0.0
+    a0 = at_lo.compute_ms - a1 * lo
+    b0 = at_lo.memory_ms - b1 * lo
+    decode = at_lo._replace(compute_ms=(at_lo.compute_ms + at_hi.compute_ms) / 2.0,
+                            memory_ms=(at_lo.memory_ms + at_hi.memory_ms) / 2.0)
+    tpot = mean_of_max(a0, a1, b0, b1, lo, hi) + decode.activation_ms + decode.comm_ms + decode.overhead_ms
+    e2e = ttft + (output - 1.0) * tpot
+    u = terms.total(b) / capacity
+    verdict = 0 if u <= FITS_THRESHOLD else 1 if u <= 1.0 else 2
+    bound = lambda s: 0.0 if s.compute_ms >= s.memory_ms else 1.0  # noqa: E731
+    return _row(ttft, tpot, e2e, b * output / (e2e / 1e3), b, verdict, bound(prefill), bound(decode), prefill, decode)
+
+
+def _setup(a: Arch, g: Gpu, e: Engine, precision: str, kv: str, input_: float, output: float, tp: float):
+    r = Roofline(a, g, e, precision, kv, tp)
+    terms = memory_terms(a, e.memory, precision, kv, input_ + output, tp)
+    return r, terms, g.memory_bytes * e.memory[0]
+
+
+def _buildable(a: Arch, g: Gpu, tp: float) -> bool:
+    return tp_is_valid(a, tp) and (tp == 1.0 or g.link_bw > 0.0)
+
+
+def estimate_one(a: Arch, g: Gpu, e: Engine, precision: str, kv: str, batch: float, input_: float, output: float,
+                 tp: float) -> tuple:
+    if not _buildable(a, g, tp):
+        return _row(NAN, NAN, NAN, 0.0, batch, 3, NAN, NAN, INVALID_STEP, INVALID_STEP)
+    r, terms, capacity = _setup(a, g, e, precision, kv, input_, output, tp)
+    return _estimate_with(r, e, terms, capacity, batch, input_, output)
+
+
+def throughput_candidates(max_batch: float) -> list[float]:
+    out: list[float] = []
+    last = float(THROUGHPUT_CANDIDATES - 1)
+    for k in range(THROUGHPUT_CANDIDATES):
+        b = min(max(float(math.floor(max_batch ** (k / last) + 0.5)), 1.0), max_batch)
+        if not out or out[-1] != b:
+            out.append(b)
+    if out[-1] != max_batch:
+        out.append(max_batch)
+    return out
+
+
+def max_throughput_one(a: Arch, g: Gpu, e: Engine, precision: str, kv: str, input_: float, output: float,
+                       tp: float) -> tuple:
+    if not _buildable(a, g, tp):
+        return _row(NAN, NAN, NAN, 0.0, 0.0, 3, NAN, NAN, INVALID_STEP, INVALID_STEP)
+    r, terms, capacity = _setup(a, g, e, precision, kv, input_, output, tp)
+    max_batch = terms.max_batch(capacity)
+    if max_batch < 1.0:
+        row = list(_estimate_with(r, e, terms, capacity, 1.0, input_, output))
+        row[3], row[4] = 0.0, 0.0
+        return tuple(row)
+    best = None
+    for b in throughput_candidates(max_batch):
+        est = _estimate_with(r, e, terms, capacity, b, input_, output)
+        if best is None or est[3] > best[3]:
+            best = est
+    return best
+
+
+def _many(fn, models, gpus, engines, model, gpu, engine, precision, kv_precision, batch, input_, output, tp,
+          with_batch: bool) -> list[tuple]:
+    archs = [Arch.from_row(r) for r in models]
+    gs = [Gpu.from_row(r) for r in gpus]
+    es = [Engine.from_row(r) for r in engines]
+    out = []
+    for i in range(len(model)):
+        args = [archs[model[i]], gs[gpu[i]], es[engine[i]], PRECISIONS[precision[i]], PRECISIONS[kv_precision[i]]]
+        if with_batch:
+            args.append(float(batch[i]))
+        out.append(fn(*args, float(input_[i]), float(output[i]), float(tp[i])))
+    return out
+
+
+def estimate_many(*args) -> list[tuple]:
+    """Same inputs as _core.estimate_many; one row of _core.ESTIMATE_COLUMNS per configuration."""
+    return _many(estimate_one, *args, with_batch=True)
+
+
+def max_throughput_many(*args) -> list[tuple]:
+    """Same inputs as _core.max_throughput_many."""
+    return _many(max_throughput_one, *args, with_batch=False)

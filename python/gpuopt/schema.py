@@ -62,6 +62,12 @@ class Accelerator(_Frozen):
         return data
 
 
+    def row(self) -> tuple[float, ...]:
+        """The figures the engine uses, in _core.GPU_FIELDS order (0 where absent)."""
+        return (float(self.memory_bytes), float(self.fp16_tflops), float(self.fp8_tflops or 0.0),
+                float(self.mem_bw_gb_s), float(self.interconnect_gb_s or 0.0))
+
+
 class ModelSpec(_Frozen):
     """A decoder-only transformer's architecture (Llama/Mistral style, optionally MoE)."""
 
@@ -143,18 +149,37 @@ def _params(row: tuple[int, ...]) -> dict:
     return _core.model_params(list(row))
 
 
+Share = Annotated[float, Field(gt=0, le=1)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
 class EngineProfile(_Frozen):
-    """How a serving engine uses memory; see data/engines.yaml for each figure's source."""
+    """A serving engine: how it uses memory (data/engines.yaml, with sources) and how close it gets
+    to the roofline (fitted to measurements by gpuopt.calibrate; data/engine_timing.yaml)."""
 
     id: str
-    memory_utilization: Annotated[float, Field(gt=0, le=1)]
+    # memory
+    memory_utilization: Share = Field(description="share of GPU memory the engine may use")
     overhead_bytes: Annotated[float, Field(ge=0, le=MAX_MEMORY_BYTES, allow_inf_nan=False)]
-    max_batched_tokens: Annotated[int, Field(ge=1)]
-    logits_bytes_per_entry: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    max_batched_tokens: Annotated[int, Field(ge=1)] = Field(description="tokens per forward pass")
+    logits_bytes_per_entry: NonNegative
+    # timing (defaults: generic, uncalibrated values)
+    compute_efficiency: Share = 0.5
+    memory_efficiency: Share = 0.8
+    activation_traffic: NonNegative = Field(40.0, description="elementwise bytes per token and layer, in hidden x 2 B")
+    step_overhead_ms: NonNegative = 1.0
+    request_overhead_ms: NonNegative = 5.0
+    comm_efficiency: Share = 0.7
+    allreduce_latency_us: NonNegative = 10.0
     source: str = "user"
+    calibration: str = Field("not calibrated: generic defaults", description="where the timing figures come from")
 
     def row(self) -> tuple[float, ...]:
         return tuple(float(getattr(self, f)) for f in _core.ENGINE_FIELDS)
+
+
+TIMING_FIELDS: tuple[str, ...] = ("compute_efficiency", "memory_efficiency", "activation_traffic", "step_overhead_ms",
+                                  "request_overhead_ms", "comm_efficiency", "allreduce_latency_us")
 
 
 class Price(_Frozen):

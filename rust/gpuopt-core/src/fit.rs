@@ -4,16 +4,9 @@
 use rayon::prelude::*;
 
 use crate::arch::{ModelArch, ParamCounts};
+use crate::engine::EngineMemory;
 use crate::error::{invalid, CoreError};
 use crate::precision::Precision;
-
-/// Column order of an engine row as it crosses the Python boundary.
-pub const ENGINE_FIELDS: [&str; 4] = [
-    "memory_utilization",
-    "overhead_bytes",
-    "max_batched_tokens",
-    "logits_bytes_per_entry",
-];
 
 /// Verdict names in code order.
 pub const VERDICT_NAMES: [&str; 4] = ["fits", "tight", "no-fit", "invalid"];
@@ -35,51 +28,6 @@ pub enum Verdict {
     NoFit = 2,
     /// The configuration cannot be built (tensor parallelism does not divide the heads).
     Invalid = 3,
-}
-
-/// How a serving engine spends memory beyond weights and KV cache.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct EngineMemory {
-    /// Share of the GPU's memory the engine lets itself use (vLLM's gpu_memory_utilization).
-    pub memory_utilization: f64,
-    /// CUDA context, kernels' workspaces, graphs, communicator buffers: bytes per GPU.
-    pub overhead_bytes: f64,
-    /// Most tokens one forward pass processes (chunked-prefill budget): bounds activations.
-    pub max_batched_tokens: f64,
-    /// Bytes per (sequence, vocabulary entry) for logits and sampling buffers.
-    pub logits_bytes_per_entry: f64,
-}
-
-impl EngineMemory {
-    pub fn from_row(row: &[f64]) -> Result<Self, CoreError> {
-        if row.len() != ENGINE_FIELDS.len() {
-            return invalid(format!(
-                "an engine row has {} fields, expected {} ({})",
-                row.len(),
-                ENGINE_FIELDS.len(),
-                ENGINE_FIELDS.join(", ")
-            ));
-        }
-        let e = EngineMemory {
-            memory_utilization: row[0],
-            overhead_bytes: row[1],
-            max_batched_tokens: row[2],
-            logits_bytes_per_entry: row[3],
-        };
-        if !(e.memory_utilization > 0.0 && e.memory_utilization <= 1.0) {
-            return invalid(format!("memory_utilization = {} must be in (0, 1]", row[0]));
-        }
-        if !(e.overhead_bytes >= 0.0 && e.overhead_bytes.is_finite()) {
-            return invalid(format!("overhead_bytes = {} must be finite and >= 0", row[1]));
-        }
-        if !(e.max_batched_tokens >= 1.0 && e.max_batched_tokens.is_finite()) {
-            return invalid(format!("max_batched_tokens = {} must be finite and >= 1", row[2]));
-        }
-        if !(e.logits_bytes_per_entry >= 0.0 && e.logits_bytes_per_entry.is_finite()) {
-            return invalid(format!("logits_bytes_per_entry = {} must be finite and >= 0", row[3]));
-        }
-        Ok(e)
-    }
 }
 
 /// One configuration to fit.
@@ -263,16 +211,25 @@ pub struct FitColumns<'a> {
 /// Largest batch, context or tp accepted: beyond any deployment, exact in f64.
 pub const MAX_COUNT: i64 = 1 << 40;
 
-fn check_index(name: &str, column: &[i64], len: usize) -> Result<(), CoreError> {
+pub(crate) fn check_index(name: &str, column: &[i64], len: usize) -> Result<(), CoreError> {
     if let Some((i, v)) = column.iter().enumerate().find(|(_, &v)| v < 0 || v as usize >= len) {
         return invalid(format!("{name}[{i}] = {v} is not an index into a table of {len}"));
     }
     Ok(())
 }
 
-fn check_count(name: &str, column: &[i64]) -> Result<(), CoreError> {
+pub(crate) fn check_count(name: &str, column: &[i64]) -> Result<(), CoreError> {
     if let Some((i, v)) = column.iter().enumerate().find(|(_, &v)| !(1..=MAX_COUNT).contains(&v)) {
         return invalid(format!("{name}[{i}] = {v} must be a whole number from 1 to {MAX_COUNT}"));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_precisions(name: &str, column: &[i64]) -> Result<(), CoreError> {
+    for (i, &v) in column.iter().enumerate() {
+        if let Err(e) = Precision::from_code(v) {
+            return invalid(format!("{name}[{i}]: {e}"));
+        }
     }
     Ok(())
 }
@@ -315,13 +272,8 @@ impl FitColumns<'_> {
         check_index("model", self.model, t.models.len())?;
         check_index("gpu", self.gpu, t.gpu_memory_bytes.len())?;
         check_index("engine", self.engine, t.engines.len())?;
-        for (name, col) in [("precision", self.precision), ("kv_precision", self.kv_precision)] {
-            if let Some((i, &v)) = col.iter().enumerate().find(|(_, &v)| Precision::from_code(v).is_err()) {
-                return Precision::from_code(v)
-                    .map(|_| ())
-                    .map_err(|e| CoreError::InvalidInput(format!("{name}[{i}]: {e}")));
-            }
-        }
+        check_precisions("precision", self.precision)?;
+        check_precisions("kv_precision", self.kv_precision)?;
         check_count("batch", self.batch)?;
         check_count("context", self.context)?;
         check_count("tp", self.tp)

@@ -5,9 +5,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use gpuopt_core::arch::{ModelArch, MODEL_FIELDS};
 use gpuopt_core::error::CoreError;
-use gpuopt_core::fit::{self, EngineMemory, FitColumns, FitTables, ENGINE_FIELDS, VERDICT_NAMES};
+use gpuopt_core::engine::{EngineMemory, EngineProfile, ENGINE_FIELDS};
+use gpuopt_core::estimate::{self, EstimateColumns, EstimateTables, BOUND_NAMES, ESTIMATE_COLUMNS};
+use gpuopt_core::fit::{self, FitColumns, FitTables, VERDICT_NAMES};
+use gpuopt_core::gpu::{GpuSpec, GPU_FIELDS};
 use gpuopt_core::precision::PRECISION_NAMES;
-use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -78,9 +81,16 @@ fn model_table(py: Python<'_>, models: &PyReadonlyArray2<'_, i64>) -> PyResult<V
         .map_err(|e| core_error(py, e))
 }
 
-fn engine_table(py: Python<'_>, engines: &PyReadonlyArray2<'_, f64>) -> PyResult<Vec<EngineMemory>> {
+fn engine_table(py: Python<'_>, engines: &PyReadonlyArray2<'_, f64>) -> PyResult<Vec<EngineProfile>> {
     rows(py, "engines", engines, ENGINE_FIELDS.len())?
-        .map(EngineMemory::from_row)
+        .map(EngineProfile::from_row)
+        .collect::<Result<_, _>>()
+        .map_err(|e| core_error(py, e))
+}
+
+fn gpu_table(py: Python<'_>, gpus: &PyReadonlyArray2<'_, f64>) -> PyResult<Vec<GpuSpec>> {
+    rows(py, "gpus", gpus, GPU_FIELDS.len())?
+        .map(GpuSpec::from_row)
         .collect::<Result<_, _>>()
         .map_err(|e| core_error(py, e))
 }
@@ -107,17 +117,14 @@ fn fit_call<'py>(
     py: Python<'py>,
     run: FitFn,
     models: PyReadonlyArray2<'py, i64>,
-    gpu_memory_bytes: PyReadonlyArray1<'py, f64>,
+    gpus: PyReadonlyArray2<'py, f64>,
     engines: PyReadonlyArray2<'py, f64>,
     columns: [PyReadonlyArray1<'py, i64>; 8],
 ) -> PyResult<Bound<'py, PyDict>> {
     let models = model_table(py, &models)?;
-    let engines = engine_table(py, &engines)?;
-    let tables = FitTables {
-        models: &models,
-        gpu_memory_bytes: slice(py, "gpu_memory_bytes", &gpu_memory_bytes)?,
-        engines: &engines,
-    };
+    let memory: Vec<f64> = gpu_table(py, &gpus)?.iter().map(|g| g.memory_bytes).collect();
+    let engines: Vec<EngineMemory> = engine_table(py, &engines)?.iter().map(|e| e.memory).collect();
+    let tables = FitTables { models: &models, gpu_memory_bytes: &memory, engines: &engines };
     let names = ["model", "gpu", "engine", "precision", "kv_precision", "batch", "context", "tp"];
     let mut s: [&[i64]; 8] = [&[]; 8];
     for (k, col) in columns.iter().enumerate() {
@@ -146,7 +153,7 @@ fn fit_call<'py>(
 fn fit_many<'py>(
     py: Python<'py>,
     models: PyReadonlyArray2<'py, i64>,
-    gpu_memory_bytes: PyReadonlyArray1<'py, f64>,
+    gpus: PyReadonlyArray2<'py, f64>,
     engines: PyReadonlyArray2<'py, f64>,
     model: PyReadonlyArray1<'py, i64>,
     gpu: PyReadonlyArray1<'py, i64>,
@@ -158,7 +165,7 @@ fn fit_many<'py>(
     tp: PyReadonlyArray1<'py, i64>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let columns = [model, gpu, engine, precision, kv_precision, batch, context, tp];
-    fit_call(py, fit::fit_many, models, gpu_memory_bytes, engines, columns)
+    fit_call(py, fit::fit_many, models, gpus, engines, columns)
 }
 
 /// Memory fit of the full factorial of the axes (same arguments as fit_many, each an axis),
@@ -168,7 +175,7 @@ fn fit_many<'py>(
 fn fit_grid<'py>(
     py: Python<'py>,
     models: PyReadonlyArray2<'py, i64>,
-    gpu_memory_bytes: PyReadonlyArray1<'py, f64>,
+    gpus: PyReadonlyArray2<'py, f64>,
     engines: PyReadonlyArray2<'py, f64>,
     model: PyReadonlyArray1<'py, i64>,
     gpu: PyReadonlyArray1<'py, i64>,
@@ -180,7 +187,80 @@ fn fit_grid<'py>(
     tp: PyReadonlyArray1<'py, i64>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let columns = [model, gpu, engine, precision, kv_precision, batch, context, tp];
-    fit_call(py, fit::fit_grid, models, gpu_memory_bytes, engines, columns)
+    fit_call(py, fit::fit_grid, models, gpus, engines, columns)
+}
+
+type EstimateFn = fn(&EstimateTables, &EstimateColumns) -> Result<Vec<f64>, CoreError>;
+
+#[allow(clippy::too_many_arguments)]
+fn estimate_call<'py>(
+    py: Python<'py>,
+    run: EstimateFn,
+    models: PyReadonlyArray2<'py, i64>,
+    gpus: PyReadonlyArray2<'py, f64>,
+    engines: PyReadonlyArray2<'py, f64>,
+    columns: [PyReadonlyArray1<'py, i64>; 9],
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let models = model_table(py, &models)?;
+    let gpus = gpu_table(py, &gpus)?;
+    let engines = engine_table(py, &engines)?;
+    let tables = EstimateTables { models: &models, gpus: &gpus, engines: &engines };
+    let names = ["model", "gpu", "engine", "precision", "kv_precision", "batch", "input", "output", "tp"];
+    let mut s: [&[i64]; 9] = [&[]; 9];
+    for (k, col) in columns.iter().enumerate() {
+        s[k] = slice(py, names[k], col)?;
+    }
+    let cols = EstimateColumns {
+        model: s[0], gpu: s[1], engine: s[2], precision: s[3], kv_precision: s[4], batch: s[5], input: s[6],
+        output: s[7], tp: s[8],
+    };
+    let flat = run_detached(py, || run(&tables, &cols))?;
+    let n = cols.model.len();
+    flat.into_pyarray(py).reshape([n, ESTIMATE_COLUMNS.len()])
+}
+
+/// Latency and throughput of many configurations; an n x len(ESTIMATE_COLUMNS) array.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn estimate_many<'py>(
+    py: Python<'py>,
+    models: PyReadonlyArray2<'py, i64>,
+    gpus: PyReadonlyArray2<'py, f64>,
+    engines: PyReadonlyArray2<'py, f64>,
+    model: PyReadonlyArray1<'py, i64>,
+    gpu: PyReadonlyArray1<'py, i64>,
+    engine: PyReadonlyArray1<'py, i64>,
+    precision: PyReadonlyArray1<'py, i64>,
+    kv_precision: PyReadonlyArray1<'py, i64>,
+    batch: PyReadonlyArray1<'py, i64>,
+    input: PyReadonlyArray1<'py, i64>,
+    output: PyReadonlyArray1<'py, i64>,
+    tp: PyReadonlyArray1<'py, i64>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let columns = [model, gpu, engine, precision, kv_precision, batch, input, output, tp];
+    estimate_call(py, estimate::estimate_many, models, gpus, engines, columns)
+}
+
+/// As estimate_many, at the batch with the most output tokens/s that still fits (batch ignored).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn max_throughput_many<'py>(
+    py: Python<'py>,
+    models: PyReadonlyArray2<'py, i64>,
+    gpus: PyReadonlyArray2<'py, f64>,
+    engines: PyReadonlyArray2<'py, f64>,
+    model: PyReadonlyArray1<'py, i64>,
+    gpu: PyReadonlyArray1<'py, i64>,
+    engine: PyReadonlyArray1<'py, i64>,
+    precision: PyReadonlyArray1<'py, i64>,
+    kv_precision: PyReadonlyArray1<'py, i64>,
+    batch: PyReadonlyArray1<'py, i64>,
+    input: PyReadonlyArray1<'py, i64>,
+    output: PyReadonlyArray1<'py, i64>,
+    tp: PyReadonlyArray1<'py, i64>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let columns = [model, gpu, engine, precision, kv_precision, batch, input, output, tp];
+    estimate_call(py, estimate::max_throughput_many, models, gpus, engines, columns)
 }
 
 #[pymodule]
@@ -189,11 +269,16 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PRECISIONS", PRECISION_NAMES.to_vec())?;
     m.add("MODEL_FIELDS", MODEL_FIELDS.to_vec())?;
     m.add("ENGINE_FIELDS", ENGINE_FIELDS.to_vec())?;
+    m.add("GPU_FIELDS", GPU_FIELDS.to_vec())?;
+    m.add("ESTIMATE_COLUMNS", ESTIMATE_COLUMNS.to_vec())?;
+    m.add("BOUNDS", BOUND_NAMES.to_vec())?;
     m.add("VERDICTS", VERDICT_NAMES.to_vec())?;
     m.add("FITS_THRESHOLD", fit::FITS_THRESHOLD)?;
     m.add("MAX_COUNT", fit::MAX_COUNT)?;
     m.add_function(wrap_pyfunction!(model_params, m)?)?;
     m.add_function(wrap_pyfunction!(fit_many, m)?)?;
     m.add_function(wrap_pyfunction!(fit_grid, m)?)?;
+    m.add_function(wrap_pyfunction!(estimate_many, m)?)?;
+    m.add_function(wrap_pyfunction!(max_throughput_many, m)?)?;
     Ok(())
 }

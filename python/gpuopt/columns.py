@@ -1,0 +1,198 @@
+"""Columns of many configurations, as they cross into the Rust engine and come back.
+
+Categorical columns (model, gpu, engine, precisions) travel as a small table plus one integer
+code per configuration; counts (batch, context, tokens, tp) as int64 arrays. Results come back as
+numpy arrays in a lazy Mapping, so a grid of millions costs nothing for columns nobody reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from . import _core
+from .catalog import engine as get_engine, gpu as get_gpu, model as get_model, precision as get_precision
+from .errors import InvalidInputError
+
+VERDICTS: tuple[str, ...] = tuple(_core.VERDICTS)
+CATEGORICAL = ("model", "gpu", "engine", "precision", "kv_precision")
+_PRECISION_CODE = {p: i for i, p in enumerate(_core.PRECISIONS)}
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """A column given as a table of distinct values and one code (index into it) per configuration:
+    how sweeps pass millions of configurations without repeating names."""
+
+    values: Sequence[Any]
+    codes: np.ndarray
+
+    def __len__(self) -> int:
+        return int(np.size(self.codes))
+
+    def __getitem__(self, i: int) -> Any:
+        return self.values[int(np.asarray(self.codes).reshape(-1)[i])]
+
+    def decode(self) -> np.ndarray:
+        """One value per configuration (materialised; costs memory on large sweeps)."""
+        return np.asarray(self.values)[self.codes]
+
+
+def whole_numbers(name: str, value: Any) -> np.ndarray:
+    """An int64 scalar or 1-D array of whole numbers >= 1; any other entry is named in the error."""
+    arr = np.asarray(value)
+    if arr.dtype == bool or arr.dtype.kind not in "iuf":
+        raise InvalidInputError(f"{name} must be whole numbers >= 1, got {arr.dtype} values")
+    if arr.ndim > 1:
+        raise InvalidInputError(f"{name} must be a scalar or a 1-D array, got shape {arr.shape}")
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.floor(arr)) | (arr < 1) | (arr > _core.MAX_COUNT)
+    else:
+        bad = (arr < 1) | (arr > _core.MAX_COUNT)
+    if bad.any():
+        i = int(np.flatnonzero(np.atleast_1d(bad))[0])
+        v = np.atleast_1d(arr)[i].item()
+        where = f"{name}[{i}]" if arr.ndim else name
+        raise InvalidInputError(f"{where} = {v!r}: {name} must be a whole number from 1 to {_core.MAX_COUNT}")
+    return arr.astype(np.int64, copy=False)
+
+
+def scalar_count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidInputError(f"{name} must be a whole number >= 1, got {value!r}")
+    return int(whole_numbers(name, value))
+
+
+def _kv(p: Any) -> str:
+    return get_precision("fp16" if p is None else p, what="kv_precision")
+
+
+RESOLVERS: dict[str, Callable[[Any], Any]] = {
+    "model": get_model, "gpu": get_gpu, "engine": get_engine, "precision": get_precision, "kv_precision": _kv,
+}
+
+
+def categorical(name: str, value: Any) -> tuple[list, np.ndarray]:
+    """(resolved distinct values, int64 codes) for a scalar, a sequence, or a Categorical."""
+    resolve = RESOLVERS[name]
+    if isinstance(value, Categorical):
+        table = [resolve(v) for v in value.values]
+        codes = np.asarray(value.codes)
+        if codes.dtype.kind not in "iu":
+            raise InvalidInputError(f"{name} codes must be integers, got {codes.dtype}")
+        if codes.size and (codes.min() < 0 or codes.max() >= len(table)):
+            raise InvalidInputError(f"{name} codes must index its {len(table)} values")
+        return table, codes.astype(np.int64, copy=False)
+    if value is None or isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        return [resolve(value)], np.zeros((), dtype=np.int64)
+    items = list(value)
+    if items and all(isinstance(v, str) for v in items):
+        distinct, codes = np.unique(np.asarray(items, dtype=str), return_inverse=True)
+        return [resolve(str(v)) for v in distinct], codes.astype(np.int64, copy=False).reshape(-1)
+    table, index, codes = [], {}, np.empty(len(items), dtype=np.int64)
+    for i, v in enumerate(items):  # objects or dicts: resolve each once by identity
+        key = id(v)
+        if key not in index:
+            index[key] = len(table)
+            table.append(resolve(v))
+        codes[i] = index[key]
+    return table, codes
+
+
+def id_of(obj: Any) -> str:
+    return obj if isinstance(obj, str) else obj.id
+
+
+def tables(models: list, gpus: list, engines: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lookup tables _core indexes into, built once per call."""
+    return (np.array([m.row() for m in models], dtype=np.int64).reshape(len(models), -1),
+            np.array([g.row() for g in gpus], dtype=np.float64).reshape(len(gpus), -1),
+            np.array([e.row() for e in engines], dtype=np.float64).reshape(len(engines), -1))
+
+
+def precision_codes(precs: Iterable[str]) -> np.ndarray:
+    return np.array([_PRECISION_CODE[p] for p in precs], dtype=np.int64)
+
+
+@dataclass
+class Prepared:
+    """Validated configuration columns, ready for _core."""
+
+    tables: dict[str, list]          # resolved distinct values per categorical column
+    columns: dict[str, np.ndarray]   # one contiguous int64 array per column, all the same length
+
+    def core_args(self) -> list[np.ndarray]:
+        t = self.tables
+        c = self.columns
+        return [*tables(t["model"], t["gpu"], t["engine"]), c["model"], c["gpu"], c["engine"],
+                precision_codes(t["precision"])[c["precision"]], precision_codes(t["kv_precision"])[c["kv_precision"]]]
+
+    def inputs(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: Categorical(tuple(id_of(x) for x in self.tables[name]), self.columns[name])
+                               for name in CATEGORICAL}
+        out.update({k: v for k, v in self.columns.items() if k not in CATEGORICAL})
+        return out
+
+
+def prepare(categoricals: dict[str, Any], counts: dict[str, Any]) -> Prepared:
+    """Resolves, validates and broadcasts per-configuration columns (scalars, sequences, Categoricals)."""
+    resolved = {name: categorical(name, categoricals[name]) for name in CATEGORICAL}
+    arrays = [codes for _, codes in resolved.values()] + [whole_numbers(k, v) for k, v in counts.items()]
+    try:
+        arrays = [np.ascontiguousarray(a).reshape(-1) for a in np.broadcast_arrays(*arrays)]
+    except ValueError as e:
+        raise InvalidInputError(f"configuration columns do not broadcast together: {e}") from None
+    names = list(CATEGORICAL) + list(counts)
+    return Prepared({k: t for k, (t, _) in resolved.items()}, dict(zip(names, arrays)))
+
+
+class Results(Mapping):
+    """Columns over many configurations, one entry per configuration.
+
+    Result columns are numpy arrays; `verdict` codes index VERDICTS. Input columns (categoricals as
+    Categorical ids, counts as arrays) are built on first access.
+    """
+
+    kind = "result"
+    decoded: dict[str, tuple[str, ...]] = {"verdict": VERDICTS}
+
+    def __init__(self, results: Mapping[str, np.ndarray], input_names: Sequence[str],
+                 inputs: Callable[[], dict[str, Any]]):
+        self._results, self._input_names = dict(results), tuple(input_names)
+        self._make_inputs, self._inputs = inputs, None
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._results:
+            return self._results[key]
+        if key not in self._input_names:
+            raise KeyError(f"{key!r} is not a {self.kind} column; columns: {', '.join(self)}")
+        if self._inputs is None:
+            self._inputs = self._make_inputs()
+        return self._inputs[key]
+
+    def __iter__(self):
+        return iter(self._input_names + tuple(self._results))
+
+    def __len__(self) -> int:
+        return len(self._input_names) + len(self._results)
+
+    @property
+    def size(self) -> int:
+        """Number of configurations."""
+        return int(next(iter(self._results.values())).shape[0])
+
+    def row(self, i: int) -> dict[str, Any]:
+        """Configuration i as plain Python values, coded columns by name."""
+        out = {k: self[k][i] for k in self._input_names}
+        out.update({k: v[i] for k, v in self._results.items()})
+        out = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in out.items()}
+        for k, names in self.decoded.items():
+            if k in out:
+                out[k] = names[int(out[k])]
+        return out
+
+    def verdict_counts(self) -> dict[str, int]:
+        counts = np.bincount(np.asarray(self._results["verdict"], dtype=np.int64), minlength=len(VERDICTS))
+        return {name: int(c) for name, c in zip(VERDICTS, counts)}

@@ -1,0 +1,128 @@
+//! A serving engine's profile: how it uses memory and how close it gets to the hardware's peaks.
+
+use crate::error::{invalid, CoreError};
+
+/// Column order of an engine row as it crosses the Python boundary.
+pub const ENGINE_FIELDS: [&str; 11] = [
+    "memory_utilization",
+    "overhead_bytes",
+    "max_batched_tokens",
+    "logits_bytes_per_entry",
+    "compute_efficiency",
+    "memory_efficiency",
+    "activation_traffic",
+    "step_overhead_ms",
+    "request_overhead_ms",
+    "comm_efficiency",
+    "allreduce_latency_us",
+];
+
+/// How a serving engine spends memory beyond weights and KV cache.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EngineMemory {
+    /// Share of the GPU's memory the engine lets itself use (vLLM's gpu_memory_utilization).
+    pub memory_utilization: f64,
+    /// CUDA context, kernels' workspaces, graphs, communicator buffers: bytes per GPU.
+    pub overhead_bytes: f64,
+    /// Most tokens one forward pass processes (chunked-prefill budget): bounds activations and
+    /// splits long prefills into several steps.
+    pub max_batched_tokens: f64,
+    /// Bytes per (sequence, vocabulary entry) for logits and sampling buffers.
+    pub logits_bytes_per_entry: f64,
+}
+
+/// How fast an engine runs, as fractions of the roofline and fixed costs (fitted to measurements).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EngineTiming {
+    /// Share of the tensor peak its matrix products reach.
+    pub compute_efficiency: f64,
+    /// Share of the memory bandwidth its weight and KV reads reach.
+    pub memory_efficiency: f64,
+    /// Memory traffic of the elementwise work (norms, rotary, activations, residuals) per token
+    /// and layer, in units of `hidden` 16-bit values: it runs beside the matrix products.
+    pub activation_traffic: f64,
+    /// Fixed cost of one forward step (launches, scheduling, sampling), ms.
+    pub step_overhead_ms: f64,
+    /// Fixed cost added once to a request's first token (admission, tokenisation), ms.
+    pub request_overhead_ms: f64,
+    /// Share of the interconnect bandwidth its all-reduces reach.
+    pub comm_efficiency: f64,
+    /// Latency of one all-reduce, µs.
+    pub allreduce_latency_us: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EngineProfile {
+    pub memory: EngineMemory,
+    pub timing: EngineTiming,
+}
+
+fn share(name: &str, v: f64) -> Result<f64, CoreError> {
+    if v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        invalid(format!("{name} = {v} must be in (0, 1]"))
+    }
+}
+
+fn non_negative(name: &str, v: f64) -> Result<f64, CoreError> {
+    if v >= 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        invalid(format!("{name} = {v} must be finite and >= 0"))
+    }
+}
+
+impl EngineProfile {
+    pub fn from_row(row: &[f64]) -> Result<Self, CoreError> {
+        if row.len() != ENGINE_FIELDS.len() {
+            return invalid(format!(
+                "an engine row has {} fields, expected {} ({})",
+                row.len(),
+                ENGINE_FIELDS.len(),
+                ENGINE_FIELDS.join(", ")
+            ));
+        }
+        let f = |i: usize| (ENGINE_FIELDS[i], row[i]);
+        let memory = EngineMemory {
+            memory_utilization: share(f(0).0, f(0).1)?,
+            overhead_bytes: non_negative(f(1).0, f(1).1)?,
+            max_batched_tokens: non_negative(f(2).0, f(2).1)?,
+            logits_bytes_per_entry: non_negative(f(3).0, f(3).1)?,
+        };
+        if memory.max_batched_tokens < 1.0 {
+            return invalid(format!("max_batched_tokens = {} must be >= 1", row[2]));
+        }
+        let timing = EngineTiming {
+            compute_efficiency: share(f(4).0, f(4).1)?,
+            memory_efficiency: share(f(5).0, f(5).1)?,
+            activation_traffic: non_negative(f(6).0, f(6).1)?,
+            step_overhead_ms: non_negative(f(7).0, f(7).1)?,
+            request_overhead_ms: non_negative(f(8).0, f(8).1)?,
+            comm_efficiency: share(f(9).0, f(9).1)?,
+            allreduce_latency_us: non_negative(f(10).0, f(10).1)?,
+        };
+        Ok(EngineProfile { memory, timing })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub const ROW: [f64; 11] = [0.9, 0.8e9, 2048.0, 8.0, 0.6, 0.8, 40.0, 0.5, 3.0, 0.7, 10.0];
+
+    #[test]
+    fn parses_and_validates() {
+        let e = EngineProfile::from_row(&ROW).unwrap();
+        assert_eq!(e.memory.max_batched_tokens, 2048.0);
+        assert_eq!(e.timing.request_overhead_ms, 3.0);
+        for (i, bad) in [(0, 1.5), (1, -1.0), (2, 0.5), (4, 0.0), (6, f64::NAN), (9, 2.0)] {
+            let mut row = ROW;
+            row[i] = bad;
+            let err = EngineProfile::from_row(&row).unwrap_err().to_string();
+            assert!(err.contains(ENGINE_FIELDS[i]), "{err}");
+        }
+        assert!(EngineProfile::from_row(&ROW[..4]).is_err());
+    }
+}
