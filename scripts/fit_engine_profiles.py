@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from gpuopt.calibrate import FITTED, calibrate, load_measurements
+from gpuopt.calibration import FITTED, calibrate, load_measurements
 
 OUT = Path(__file__).resolve().parents[1] / "python" / "gpuopt" / "data" / "engine_timing.yaml"
 
@@ -22,8 +22,8 @@ def fitted_profiles() -> dict[str, dict]:
         group = [r for r in rows if r.engine == name]
         cal = calibrate(group, engine=name)
         figures = {f: float(f"{getattr(cal.profile, f):.4g}") for f in FITTED}
-        sources = sorted({r.source for r in group})
-        figures["calibration"] = (f"fitted on {cal.rows} rows of measured_calibration.csv ({'; '.join(sources)}); "
+        sources = sorted({r.source.split()[0] for r in group})
+        figures["calibration"] = (f"fitted on {cal.rows} rows of measured_calibration.csv ({', '.join(sources)}); "
                                   f"in-sample MAPE {cal.mape:.1%}")
         out[name] = figures
     return out
@@ -31,7 +31,7 @@ def fitted_profiles() -> dict[str, dict]:
 
 def main() -> None:
     header = ("# Written by scripts/fit_engine_profiles.py: timing figures fitted by least squares on\n"
-              "# data/measured_calibration.csv (see gpuopt.calibrate). Do not edit by hand.\n")
+              "# data/measured_calibration.csv (see gpuopt.calibration). Do not edit by hand.\n")
     OUT.write_text(header + yaml.safe_dump(fitted_profiles(), sort_keys=True, width=120))
     print(f"wrote {OUT}")
 

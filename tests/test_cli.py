@@ -48,3 +48,25 @@ def test_catalog(run_cli):
         assert p.returncode == 0 and p.stdout.strip(), kind
     p = run_cli("catalog", "nonsense")
     assert p.returncode == 2
+
+
+def test_estimate_cli(run_cli):
+    p = run_cli("estimate", "llama-2-7b", "a100-40gb", "--batch", "4", "--input", "512", "--output", "128")
+    assert p.returncode == 0, p.stderr
+    assert "prefill (TTFT)" in p.stdout and "decode step (TPOT)" in p.stdout and "output tokens/s" in p.stdout
+    p = run_cli("estimate", "mixtral-8x7b", "h100-sxm", "--precision", "fp8", "--tp", "2", "--max-throughput",
+                "--input", "1000", "--output", "1000", "--engine", "trtllm", "--json")
+    d = json.loads(p.stdout)
+    assert d["batch"] > 1 and d["bound"]["decode"] in ("compute", "memory") and d["fit"]["verdict"] != "no-fit"
+    p = run_cli("estimate", "llama-2-70b", "l4", "--max-throughput")
+    assert p.returncode == 2 and "does not fit" in p.stderr
+
+
+def test_validate_cli(run_cli):
+    p = run_cli("validate")
+    assert p.returncode == 0, p.stderr
+    assert "MAPE in-sample" in p.stdout and "leave-one-out" in p.stdout
+    d = json.loads(run_cli("validate", "--json").stdout)
+    assert d["mape"] <= 0.15 and d["loo_mape"] <= 0.25 and len(d["rows"]) == 17
+    p = run_cli("validate", "/nonexistent.csv")
+    assert p.returncode == 2 and "cannot read" in p.stderr

@@ -33,3 +33,15 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert blocks[1] in ci.splitlines(), "README's test command and .ci/run differ"
     assert "examples/" in blocks[0] and "pip install" in blocks[0]
+
+
+def test_seed_scenarios_side_by_side():
+    p = subprocess.run([sys.executable, str(ROOT / "examples" / "seed_scenarios.py"), "--json"], capture_output=True,
+                       text=True, cwd=ROOT, timeout=120)
+    rows = json.loads(p.stdout)
+    assert len(rows) == 9 and all(r["judgement"] for r in rows)
+    by = {r["scenario"]: r for r in rows}
+    assert by["summarize / balanced"]["judgement"].startswith("impossible as stated")
+    assert by["chatbot / recommended"]["verdict"] == "fits"
+    # a 7B fp16 model on an A100 40GB decodes at tens of tokens/s per user at batch 4, not hundreds
+    assert 20 < by["chatbot / recommended"]["tok_s_per_user"] < 120

@@ -20,15 +20,20 @@ from .catalog import (
     register_gpu,
     register_model,
 )
+from .calibration import Calibration, Measurement, Validation, calibrate, load_measurements, validate
+from .columns import VERDICTS, Categorical
 from .errors import GpuoptError, InternalError, InvalidInputError, UnknownNameError
-from .fit import VERDICTS, Categorical, FitResults, fit, fit_grid, fit_many
+from .estimate import EstimateReport, EstimateResults, estimate, estimate_many, max_throughput, max_throughput_many
+from .fit import FitResults, fit, fit_grid, fit_many
 from .schema import PRECISIONS, Accelerator, EngineProfile, FitReport, ModelSpec, Price
 
 __version__ = _core.__version__
 
 __all__ = [
-    "Accelerator", "Categorical", "EngineProfile", "FitResults", "FitReport", "GpuoptError", "InternalError",
-    "InvalidInputError", "ModelSpec", "PRECISIONS", "Price", "UnknownNameError", "VERDICTS",
-    "engine", "engines", "fit", "fit_grid", "fit_many", "gpu", "gpus", "mig_profiles", "model",
-    "model_from_hf_config", "models", "prices", "register_engine", "register_gpu", "register_model",
+    "Accelerator", "Calibration", "Categorical", "EngineProfile", "EstimateReport", "EstimateResults", "FitReport",
+    "FitResults", "GpuoptError", "InternalError", "InvalidInputError", "Measurement", "ModelSpec", "PRECISIONS",
+    "Price", "UnknownNameError", "VERDICTS", "Validation",
+    "calibrate", "engine", "engines", "estimate", "estimate_many", "fit", "fit_grid", "fit_many", "gpu", "gpus",
+    "load_measurements", "max_throughput", "max_throughput_many", "mig_profiles", "model", "model_from_hf_config",
+    "models", "prices", "register_engine", "register_gpu", "register_model", "validate",
 ]

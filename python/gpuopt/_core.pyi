@@ -10,7 +10,13 @@ PRECISIONS: list[str]
 MODEL_FIELDS: list[str]
 """Column order of a model row."""
 ENGINE_FIELDS: list[str]
-"""Column order of an engine row."""
+"""Column order of an engine row (memory, then timing figures)."""
+GPU_FIELDS: list[str]
+"""Column order of a GPU row (fp8_tflops and interconnect_gb_s 0 where absent)."""
+ESTIMATE_COLUMNS: list[str]
+"""Columns of estimate_many / max_throughput_many results."""
+BOUNDS: list[str]
+"""Roofline limb names; a bound code is its index."""
 VERDICTS: list[str]
 """Verdict names; a verdict's code is its index."""
 FITS_THRESHOLD: float
@@ -23,7 +29,7 @@ def model_params(row: list[int]) -> dict[str, float]:
 
 def fit_many(
     models: npt.NDArray[np.int64],
-    gpu_memory_bytes: npt.NDArray[np.float64],
+    gpus: npt.NDArray[np.float64],
     engines: npt.NDArray[np.float64],
     model: npt.NDArray[np.int64],
     gpu: npt.NDArray[np.int64],
@@ -34,14 +40,14 @@ def fit_many(
     context: npt.NDArray[np.int64],
     tp: npt.NDArray[np.int64],
 ) -> dict[str, np.ndarray]:
-    """Memory fit of many configurations: tables (models n x len(MODEL_FIELDS), GPU memory in
-    bytes, engines n x len(ENGINE_FIELDS)), then one equal-length column per input (indices into
+    """Memory fit of many configurations: tables (models n x len(MODEL_FIELDS), gpus n x
+    len(GPU_FIELDS), engines n x len(ENGINE_FIELDS)), then one equal-length column per input (indices into
     the tables, precision codes, counts). Returns result columns; raises InvalidInputError naming
     the first bad entry."""
 
 def fit_grid(
     models: npt.NDArray[np.int64],
-    gpu_memory_bytes: npt.NDArray[np.float64],
+    gpus: npt.NDArray[np.float64],
     engines: npt.NDArray[np.float64],
     model: npt.NDArray[np.int64],
     gpu: npt.NDArray[np.int64],
@@ -53,3 +59,37 @@ def fit_grid(
     tp: npt.NDArray[np.int64],
 ) -> dict[str, np.ndarray]:
     """As fit_many, but each column is an axis and every combination is fitted (last axis fastest)."""
+
+def estimate_many(
+    models: npt.NDArray[np.int64],
+    gpus: npt.NDArray[np.float64],
+    engines: npt.NDArray[np.float64],
+    model: npt.NDArray[np.int64],
+    gpu: npt.NDArray[np.int64],
+    engine: npt.NDArray[np.int64],
+    precision: npt.NDArray[np.int64],
+    kv_precision: npt.NDArray[np.int64],
+    batch: npt.NDArray[np.int64],
+    input: npt.NDArray[np.int64],
+    output: npt.NDArray[np.int64],
+    tp: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """Latency and throughput of static batches: an n x len(ESTIMATE_COLUMNS) array (verdict and
+    bound columns hold codes; NaN where the configuration is invalid)."""
+
+def max_throughput_many(
+    models: npt.NDArray[np.int64],
+    gpus: npt.NDArray[np.float64],
+    engines: npt.NDArray[np.float64],
+    model: npt.NDArray[np.int64],
+    gpu: npt.NDArray[np.int64],
+    engine: npt.NDArray[np.int64],
+    precision: npt.NDArray[np.int64],
+    kv_precision: npt.NDArray[np.int64],
+    batch: npt.NDArray[np.int64],
+    input: npt.NDArray[np.int64],
+    output: npt.NDArray[np.int64],
+    tp: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """As estimate_many at the batch with the most output tokens/s that fits (batch ignored; the
+    batch column holds the choice, 0 when nothing fits)."""

@@ -13,8 +13,10 @@ from rich.console import Console
 
 from . import catalog
 from .errors import GpuoptError
+from .calibration import validate as run_validate
+from .estimate import estimate as run_estimate, max_throughput as run_max_throughput
 from .fit import fit as run_fit
-from .report import fit_table, gpu_table, model_table, new_table
+from .report import estimate_table, fit_table, gpu_table, model_table, new_table, validation_table
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Plan GPU fleets for LLM serving and training.")
@@ -96,6 +98,46 @@ def fit_cmd(
     out.print(fit_table(r))
     for w in r.warnings:
         err.print(f"[yellow]warning:[/] {w}", highlight=False)
+
+
+@app.command("estimate")
+@_errors_to_exit
+def estimate_cmd(
+    model: str = typer.Argument(..., help="model id (see `gpuopt catalog models`)"),
+    gpu: str = typer.Argument(..., help="accelerator id (see `gpuopt catalog gpus`)"),
+    input_tokens: int = typer.Option(512, "--input", help="prompt tokens per request"),
+    output_tokens: int = typer.Option(128, "--output", help="generated tokens per request"),
+    batch: int = typer.Option(1, help="concurrent requests (a static batch)"),
+    max_throughput: bool = typer.Option(False, "--max-throughput", help="pick the batch with the most tokens/s"),
+    precision: str = typer.Option("fp16", help="weight precision: fp16, bf16, fp8, int8, int4"),
+    kv_precision: Optional[str] = typer.Option(None, help="KV-cache precision (default 16-bit)"),
+    tp: int = typer.Option(1, help="tensor-parallel GPUs"),
+    engine: str = typer.Option("vllm", help="serving engine: vllm, trtllm, llama.cpp, hf"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+) -> None:
+    """TTFT, TPOT, end-to-end latency and tokens/s of MODEL on GPU, with where the time goes."""
+    kw = dict(precision=precision, kv_precision=kv_precision, input_tokens=input_tokens, output_tokens=output_tokens,
+              tp=tp, engine=engine)
+    r = run_max_throughput(model, gpu, **kw) if max_throughput else run_estimate(model, gpu, batch=batch, **kw)
+    if as_json:
+        return _print_json(r.model_dump())
+    out.print(estimate_table(r))
+    for w in r.warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+
+
+@app.command("validate")
+@_errors_to_exit
+def validate_cmd(
+    csv: Optional[str] = typer.Argument(None, help="measurements CSV/YAML/JSON (default: the shipped public ones)"),
+    loo: bool = typer.Option(True, help="also refit leaving each row out"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+) -> None:
+    """Each measured row beside gpuopt's estimate, its error, and the MAPE in-sample and leave-one-out."""
+    v = run_validate(csv, loo=loo)
+    if as_json:
+        return _print_json(v.model_dump(exclude={"profiles"}))
+    out.print(validation_table(v))
 
 
 def main() -> None:

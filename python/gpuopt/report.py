@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich import box
 from rich.table import Table
 
+from .calibration import Validation
+from .estimate import EstimateReport
 from .schema import Accelerator, FitReport, ModelSpec
 from .units import gb
 
@@ -53,4 +55,40 @@ def model_table(models: list[ModelSpec]) -> Table:
         t.add_row(m.id, f"{m.total_params / 1e9:.3f}", f"{m.active_params / 1e9:.3f}", str(m.layers),
                   f"{m.heads}/{m.kv_heads}", f"{m.experts_per_token}/{m.experts}" if m.experts > 1 else "-",
                   f"{m.kv_bytes_per_token / 1024:.0f}", str(m.max_context))
+    return t
+
+
+def estimate_table(r: EstimateReport) -> Table:
+    t = new_table(f"{r.model} on {r.tp}x {r.gpu} ({r.precision} weights, {r.kv_precision} KV, {r.engine}): "
+                  f"batch {r.batch}, {r.input_tokens} in / {r.output_tokens} out")
+    t.add_column("ms")
+    for col in ("compute", "memory", "elementwise", "comm", "fixed", "total", "bound"):
+        t.add_column(col, justify="right")
+    for name, ph, total in (("prefill (TTFT)", r.prefill, r.ttft_ms), ("decode step (TPOT)", r.decode, r.tpot_ms)):
+        t.add_row(name, f"{ph.compute_ms:.3f}", f"{ph.memory_ms:.3f}", f"{ph.activation_ms:.3f}", f"{ph.comm_ms:.3f}",
+                  f"{ph.overhead_ms:.3f}", f"{total:.3f}", ph.bound or "-")
+    t.caption = (f"end-to-end {r.e2e_ms:,.0f} ms; {r.output_tokens_per_s:,.0f} output tokens/s, "
+                 f"{r.requests_per_s:.2f} requests/s; memory {r.fit.verdict} ({r.fit.utilization:.0%} of "
+                 f"{gb(r.fit.capacity_bytes):.1f} GB usable per GPU)\nengine timing: {r.engine_calibration}")
+    return t
+
+
+def _num(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
+def validation_table(v: Validation) -> Table:
+    t = new_table("Estimates against public measurements (error = estimate / measured - 1)")
+    t.add_column("configuration")
+    for col in ("metric", "measured", "estimate", "error", "LOO est.", "LOO err."):
+        t.add_column(col, justify="right", min_width=len(col))
+    for row in v.rows:
+        m = row.measurement
+        batch = "max batch" if m.batch == "max" else f"batch {m.batch}"
+        t.add_row(f"{m.model} {m.precision} {m.n_gpu}x {m.gpu} {m.engine}, {batch}, {m.isl}/{m.osl}", m.metric,
+                  _num(m.value), _num(row.estimate), f"{row.error:+.1%}",
+                  "-" if row.loo_estimate is None else _num(row.loo_estimate),
+                  "-" if row.loo_error is None else f"{row.loo_error:+.1%}")
+    loo = "-" if v.loo_mape is None else f"{v.loo_mape:.1%}"
+    t.caption = (f"MAPE in-sample {v.mape:.1%}, leave-one-out {loo}; worst row off by {v.worst_ratio:.2f}x")
     return t

@@ -155,7 +155,7 @@ NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 class EngineProfile(_Frozen):
     """A serving engine: how it uses memory (data/engines.yaml, with sources) and how close it gets
-    to the roofline (fitted to measurements by gpuopt.calibrate; data/engine_timing.yaml)."""
+    to the roofline (fitted to measurements by gpuopt.calibrate(); data/engine_timing.yaml)."""
 
     id: str
     # memory

@@ -1,0 +1,97 @@
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import gpuopt
+from gpuopt import InvalidInputError
+from gpuopt.calibration import FITTED, Measurement, load_measurements, predict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_measurements_load_with_sources():
+    rows = load_measurements()
+    assert len(rows) == 17 and all(r.source for r in rows)
+    assert {r.engine for r in rows} == {"trtllm", "llama.cpp"}
+
+
+def test_validation_meets_the_accuracy_bar():
+    v = gpuopt.validate()
+    assert v.mape <= 0.15, v.mape
+    assert v.loo_mape is not None and v.loo_mape <= 0.25, v.loo_mape
+    assert v.worst_ratio < 2.0
+    assert len(v.rows) == 17 and all(r.loo_error is not None for r in v.rows)
+
+
+def test_shipped_profiles_are_what_the_fit_script_writes():
+    spec = importlib.util.spec_from_file_location("fit_script", ROOT / "scripts" / "fit_engine_profiles.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    shipped = yaml.safe_load((Path(gpuopt.__file__).parent / "data" / "engine_timing.yaml").read_text())
+    refit = script.fitted_profiles()
+    assert set(refit) == set(shipped)
+    for engine, figures in refit.items():
+        for f in FITTED:
+            assert figures[f] == pytest.approx(shipped[engine][f], rel=0.02), (engine, f)
+        assert gpuopt.engine(engine).calibration.startswith("fitted on")
+    assert gpuopt.engine("vllm").calibration.startswith("borrowed from trtllm")
+
+
+def _synthetic(profile, n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    models = ["llama-2-7b", "llama-3-8b", "mistral-7b", "llama-2-13b"]
+    rows = []
+    for i in range(n):
+        kind = ("ttft_ms", "decode_tok_s", "out_tok_s_static", "out_tok_s_max")[i % 4]
+        rows.append(Measurement(model=models[i % 4], gpu=("a100-sxm-80gb", "h100-sxm", "l40s")[i % 3],
+                                precision="fp16", engine=profile.id, batch="max" if kind == "out_tok_s_max" else
+                                int(rng.integers(1, 64)) if kind == "out_tok_s_static" else 1,
+                                isl=int(rng.integers(64, 2048)), osl=1 if kind == "ttft_ms" else int(rng.integers(16, 512)),
+                                metric=kind, value=1.0))
+    values = predict(rows, profile)
+    return [r.model_copy(update={"value": float(v)}) for r, v in zip(rows, values)]
+
+
+def test_calibrate_recovers_a_known_profile():
+    truth = gpuopt.engine("trtllm").model_copy(update={"id": "mine", "compute_efficiency": 0.45,
+                                                       "memory_efficiency": 0.9, "step_overhead_ms": 2.0})
+    gpuopt.register_engine(truth.model_copy(update={"compute_efficiency": 0.3, "memory_efficiency": 0.5,
+                                                    "step_overhead_ms": 0.5}))
+    rows = _synthetic(truth)
+    cal = gpuopt.calibrate(rows, engine="mine", fit=("compute_efficiency", "memory_efficiency", "step_overhead_ms"),
+                           prior_weight=1e-4)
+    assert cal.mape < 0.005
+    assert cal.profile.compute_efficiency == pytest.approx(0.45, rel=0.02)
+    assert cal.profile.memory_efficiency == pytest.approx(0.9, rel=0.02)
+    assert cal.profile.id == "mine" and "fitted on 12 measurements" in cal.profile.calibration
+
+
+def test_calibrate_from_a_users_csv(tmp_path):
+    f = tmp_path / "mine.csv"
+    f.write_text("# my measurements\nmodel,gpu,n_gpu,precision,engine,batch,isl,osl,metric,value,source\n"
+                 "llama-2-7b,l4,1,fp16,vllm,1,1,128,decode_tok_s,18.5,my lab\n"
+                 "llama-2-7b,l4,1,fp16,vllm,1,512,1,ttft_ms,95,my lab\n"
+                 "llama-3-8b,l4,1,fp8,vllm,1,1,128,decode_tok_s,30.1,my lab\n")
+    cal = gpuopt.calibrate(f)
+    assert cal.rows == 3 and cal.mape < 0.15
+    assert gpuopt.validate(f).loo_mape is not None
+
+
+def test_bad_measurements_are_explained(tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_text("model,gpu,isl,osl,metric,value\nllama-2-7b,l4,1,128,tokens_per_day,5\n")
+    with pytest.raises(InvalidInputError, match="measurement 1: metric"):
+        load_measurements(f)
+    f.write_text("model,gpu,isl,osl,metric,value\nllama-2-7b,l4,1,128,ttft_ms,-5\n")
+    with pytest.raises(InvalidInputError, match="value"):
+        load_measurements(f)
+    with pytest.raises(InvalidInputError, match="cannot read"):
+        load_measurements(tmp_path / "missing.csv")
+    rows = load_measurements()
+    with pytest.raises(InvalidInputError, match="several engines"):
+        gpuopt.calibrate(rows)
+    with pytest.raises(InvalidInputError, match="cannot fit"):
+        gpuopt.calibrate([r for r in rows if r.engine == "trtllm"], fit=("warp_speed",))
