@@ -25,6 +25,7 @@ from .columns import VERDICTS, Categorical
 from .errors import GpuoptError, InternalError, InvalidInputError, UnknownNameError
 from .estimate import EstimateReport, EstimateResults, estimate, estimate_many, max_throughput, max_throughput_many
 from .fit import FitResults, fit, fit_grid, fit_many
+from .sharing import Interference, Slot, fraction, mig_layouts, mig_slice, slots
 from .schema import PRECISIONS, Accelerator, EngineProfile, FitReport, ModelSpec, Price
 
 __version__ = _core.__version__
@@ -32,7 +33,8 @@ __version__ = _core.__version__
 __all__ = [
     "Accelerator", "Calibration", "Categorical", "EngineProfile", "EstimateReport", "EstimateResults", "FitReport",
     "FitResults", "GpuoptError", "InternalError", "InvalidInputError", "Measurement", "ModelSpec", "PRECISIONS",
-    "Price", "UnknownNameError", "VERDICTS", "Validation",
+    "Price", "UnknownNameError", "VERDICTS", "Validation", "Interference", "Slot", "fraction", "mig_layouts",
+    "mig_slice", "slots",
     "calibrate", "engine", "engines", "estimate", "estimate_many", "fit", "fit_grid", "fit_many", "gpu", "gpus",
     "load_measurements", "max_throughput", "max_throughput_many", "mig_profiles", "model", "model_from_hf_config",
     "models", "prices", "register_engine", "register_gpu", "register_model", "validate",

@@ -93,3 +93,7 @@ def max_throughput_many(
 ) -> npt.NDArray[np.float64]:
     """As estimate_many at the batch with the most output tokens/s that fits (batch ignored; the
     batch column holds the choice, 0 when nothing fits)."""
+
+def mig_layouts(profiles: list[tuple[int, int, list[int], int]], maximal: bool) -> list[list[int]]:
+    """Legal MIG layouts as counts per profile. Profiles: (compute slices, memory slices, allowed
+    start slices, max per GPU). `maximal` keeps layouts no further instance fits into."""

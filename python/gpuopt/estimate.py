@@ -20,6 +20,7 @@ from .columns import VERDICTS, Results, prepare, scalar_count
 from .errors import InvalidInputError
 from .fit import check_tp, context_warnings, fit
 from .schema import FitReport, Precision
+from .sharing import Slot
 
 INPUT_COLUMNS = ("model", "gpu", "engine", "precision", "kv_precision", "batch", "input_tokens", "output_tokens", "tp")
 ESTIMATE_COLUMNS: tuple[str, ...] = tuple(_core.ESTIMATE_COLUMNS)
@@ -154,7 +155,11 @@ def _report(m, g, e, p: str, kv: str, row: dict, input_tokens: int, output_token
 
 
 def _scalar_inputs(model, gpu, engine, precision, kv_precision, input_tokens, output_tokens, tp):
-    m, g, e = get_model(model), get_gpu(gpu), get_engine(engine)
+    m, e = get_model(model), get_engine(engine)
+    if isinstance(gpu, Slot):  # a shared GPU: every request also waits for its time slice
+        e = e.model_copy(update={"request_overhead_ms": e.request_overhead_ms + gpu.request_delay_ms})
+        gpu = gpu.gpu
+    g = get_gpu(gpu)
     p = get_precision(precision)
     kv = "fp16" if kv_precision is None else get_precision(kv_precision, what="kv_precision")
     isl, osl, tp = (scalar_count("input_tokens", input_tokens), scalar_count("output_tokens", output_tokens),

@@ -98,7 +98,7 @@ def fit(model: ModelLike, gpu: GpuLike, *, precision: str = "fp16", kv_precision
     `context` is tokens per sequence (prompt + output); `tp` GPUs split the model (figures are per
     GPU); `engine` sets the memory reserve rule and runtime overhead (vllm, trtllm, llama.cpp, hf).
     """
-    m, g, e = get_model(model), get_gpu(gpu), get_engine(engine)
+    m, g, e = get_model(model), get_gpu(getattr(gpu, "gpu", gpu)), get_engine(engine)  # a Slot fits as its GPU
     p = get_precision(precision)
     kv = "fp16" if kv_precision is None else get_precision(kv_precision, what="kv_precision")
     batch, context, tp = scalar_count("batch", batch), scalar_count("context", context), scalar_count("tp", tp)

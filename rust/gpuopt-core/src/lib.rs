@@ -10,6 +10,7 @@ pub mod error;
 pub mod estimate;
 pub mod fit;
 pub mod gpu;
+pub mod mig;
 pub mod precision;
 
 pub use arch::{ModelArch, ParamCounts, MODEL_FIELDS};

@@ -9,6 +9,7 @@ use gpuopt_core::engine::{EngineMemory, EngineProfile, ENGINE_FIELDS};
 use gpuopt_core::estimate::{self, EstimateColumns, EstimateTables, BOUND_NAMES, ESTIMATE_COLUMNS};
 use gpuopt_core::fit::{self, FitColumns, FitTables, VERDICT_NAMES};
 use gpuopt_core::gpu::{GpuSpec, GPU_FIELDS};
+use gpuopt_core::mig;
 use gpuopt_core::precision::PRECISION_NAMES;
 use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -263,6 +264,18 @@ fn max_throughput_many<'py>(
     estimate_call(py, estimate::max_throughput_many, models, gpus, engines, columns)
 }
 
+/// Legal MIG layouts as counts per profile; profiles are (compute slices, memory slices,
+/// allowed starts, max per GPU). `maximal` keeps only layouts no instance can be added to.
+#[pyfunction]
+fn mig_layouts(py: Python<'_>, profiles: Vec<(u32, u32, Vec<u32>, u32)>, maximal: bool) -> PyResult<Vec<Vec<u32>>> {
+    let profiles = profiles
+        .iter()
+        .map(|(c, m, starts, max)| mig::MigProfile::new(*c, *m, starts, *max))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| core_error(py, e))?;
+    run_detached(py, || Ok(if maximal { mig::maximal_layouts(&profiles) } else { mig::layouts(&profiles) }))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -280,5 +293,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit_grid, m)?)?;
     m.add_function(wrap_pyfunction!(estimate_many, m)?)?;
     m.add_function(wrap_pyfunction!(max_throughput_many, m)?)?;
+    m.add_function(wrap_pyfunction!(mig_layouts, m)?)?;
     Ok(())
 }
