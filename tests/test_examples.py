@@ -45,3 +45,12 @@ def test_seed_scenarios_side_by_side():
     assert by["chatbot / recommended"]["verdict"] == "fits"
     # a 7B fp16 model on an A100 40GB decodes at tens of tokens/s per user at batch 4, not hundreds
     assert 20 < by["chatbot / recommended"]["tok_s_per_user"] < 120
+
+
+def test_seed_costs_reproduce_the_seeds():
+    p = subprocess.run([sys.executable, str(ROOT / "examples" / "seed_costs.py"), "--json"], capture_output=True,
+                       text=True, cwd=ROOT, timeout=120)
+    out = json.loads(p.stdout)
+    assert all(c["agrees"] for c in out["costs"]), [c for c in out["costs"] if not c["agrees"]]
+    assert {r["gpu"] for r in out["tokens_per_dollar"]} == {"rtx-4090", "a100-40gb", "a100-sxm-80gb", "h100-sxm"}
+    assert all(r["tokens_per_usd"] > 1000 for r in out["tokens_per_dollar"])

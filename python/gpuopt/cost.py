@@ -1,0 +1,127 @@
+"""Total cost of ownership: capex amortised, power, cooling, licences, operations, cloud hours;
+and what a token, a million tokens and a request cost.
+
+Every price can be given; what is not given comes from the catalog (data/prices.csv) with its
+source, and the result says which figures were defaults. Money is USD; running costs per year
+unless named per hour.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .catalog import GpuLike, gpu as get_gpu, prices
+from .errors import InvalidInputError
+
+HOURS_PER_YEAR = 8760.0
+
+
+def price(gpu_id: str, kind: str, *, source: Optional[str] = None) -> Optional[float]:
+    """The catalog's price of `kind` (cloud_hour or capex) for a GPU: the first listed, or the first
+    whose source contains `source`; None when the catalog has none."""
+    for p in prices():
+        if p.id == gpu_id and p.kind == kind and (source is None or source.lower() in p.source.lower()):
+            return p.usd
+    return None
+
+
+class TCO(BaseModel):
+    """What `count` accelerators cost, itemised, over a horizon."""
+
+    model_config = ConfigDict(frozen=True)
+    gpu: str
+    count: int
+    horizon_years: float
+    capex_usd: float = Field(description="purchase price of all the GPUs (0 when rented)")
+    amortization_years: float
+    yearly_usd: dict[str, float] = Field(description="running costs per year by item")
+    usd_per_hour: float = Field(description="capex amortised + running costs, per hour of the year")
+    usd_per_year: float = Field(description="capex amortised + running costs, per year")
+    year1_usd: float = Field(description="cash in year 1: the whole capex plus a year of running costs")
+    total_usd: float = Field(description="capex + running costs over the horizon")
+    tokens_per_s: Optional[float] = None
+    tokens_per_usd: Optional[float] = None
+    usd_per_million_tokens: Optional[float] = None
+    usd_per_request: Optional[float] = None
+    assumptions: tuple[str, ...] = ()
+
+
+def _non_negative(name: str, v: Optional[float]) -> Optional[float]:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v >= 0 and v < float("inf")):
+        raise InvalidInputError(f"{name} must be a finite number >= 0, got {v!r}")
+    return float(v)
+
+
+def tco(gpu: GpuLike, count: int = 1, *, capex_usd: Optional[float] = None, cloud_usd_per_hour: Optional[float] = None,
+        amortization_years: float = 3.0, horizon_years: float = 3.0, power_w: Optional[float] = None,
+        load: float = 1.0, pue: float = 1.0, usd_per_kwh: float = 0.12, licence_usd_per_gpu_year: float = 0.0,
+        cooling_usd_per_year: float = 0.0, operations_usd_per_year: float = 0.0,
+        other_usd_per_year: Optional[dict[str, float]] = None, utilization: float = 1.0,
+        tokens_per_s: Optional[float] = None, requests_per_s: Optional[float] = None) -> TCO:
+    """Cost of `count` GPUs. Owned GPUs (capex_usd per GPU, default the catalog's price) are
+    amortised over `amortization_years`; rented ones (cloud_usd_per_hour per GPU) cost their
+    hours. Power = watts (default TDP) x load x PUE x $/kWh; cooling, operations and other items
+    are yearly totals for the whole group; licences are per GPU-year. `tokens_per_s` /
+    `requests_per_s` (of the whole group, at full use) give tokens per dollar and $ per request,
+    scaled by `utilization` (the share of the year the group is busy)."""
+    g = get_gpu(gpu)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise InvalidInputError(f"count must be a whole number >= 1, got {count!r}")
+    for name, v in (("amortization_years", amortization_years), ("horizon_years", horizon_years)):
+        if _non_negative(name, v) == 0:
+            raise InvalidInputError(f"{name} must be positive")
+    if not 0 < _non_negative("utilization", utilization) <= 1:
+        raise InvalidInputError(f"utilization must be in (0, 1], got {utilization}")
+    assumptions = []
+    capex = _non_negative("capex_usd", capex_usd)
+    cloud = _non_negative("cloud_usd_per_hour", cloud_usd_per_hour)
+    if capex is None and cloud is None:
+        capex = price(g.id, "capex")
+        if capex is None:
+            cloud = price(g.id, "cloud_hour")
+            if cloud is None:
+                raise InvalidInputError(f"the catalog has no price for {g.id}: give capex_usd or cloud_usd_per_hour")
+            assumptions.append(f"cloud price ${cloud}/h per GPU from the catalog")
+        else:
+            assumptions.append(f"capex ${capex:,.0f} per GPU from the catalog")
+    watts = _non_negative("power_w", power_w)
+    if watts is None:
+        watts = g.tdp_w or 0.0
+        assumptions.append(f"power {watts:.0f} W per GPU (TDP)" if g.tdp_w else f"no TDP known for {g.id}: power 0")
+    for name, v in (("load", load), ("pue", pue), ("usd_per_kwh", usd_per_kwh),
+                    ("licence_usd_per_gpu_year", licence_usd_per_gpu_year),
+                    ("cooling_usd_per_year", cooling_usd_per_year), ("operations_usd_per_year", operations_usd_per_year)):
+        _non_negative(name, v)
+    owned = capex is not None
+    yearly = {
+        # rented GPUs' power and cooling are in the cloud price
+        "power": count * watts * load * pue * usd_per_kwh * HOURS_PER_YEAR / 1000.0 if owned else 0.0,
+        "cooling": float(cooling_usd_per_year),
+        "licences": count * float(licence_usd_per_gpu_year),
+        "operations": float(operations_usd_per_year),
+        "cloud": count * cloud * HOURS_PER_YEAR * utilization if not owned else 0.0,
+    }
+    for name, v in (other_usd_per_year or {}).items():
+        yearly[name] = _non_negative(f"other_usd_per_year[{name!r}]", v)
+    capex_total = count * capex if owned else 0.0
+    running = sum(yearly.values())
+    per_year = capex_total / amortization_years + running
+    busy_s = HOURS_PER_YEAR * 3600.0 * utilization
+    out = dict(gpu=g.id, count=count, horizon_years=horizon_years, capex_usd=capex_total,
+               amortization_years=amortization_years, yearly_usd=yearly, usd_per_hour=per_year / HOURS_PER_YEAR,
+               usd_per_year=per_year, year1_usd=capex_total + running, total_usd=capex_total + running * horizon_years,
+               assumptions=tuple(assumptions))
+    if tokens_per_s is not None:
+        tps = _non_negative("tokens_per_s", tokens_per_s)
+        out.update(tokens_per_s=tps, tokens_per_usd=tps * busy_s / per_year if per_year else None,
+                   usd_per_million_tokens=per_year / (tps * busy_s) * 1e6 if tps else None)
+    if requests_per_s:
+        out["usd_per_request"] = per_year / (_non_negative("requests_per_s", requests_per_s) * busy_s)
+    return TCO(**out)
+
+
+__all__ = ["HOURS_PER_YEAR", "TCO", "price", "tco"]
