@@ -25,6 +25,7 @@ from .columns import VERDICTS, Categorical
 from .errors import GpuoptError, InternalError, InvalidInputError, UnknownNameError
 from .estimate import EstimateReport, EstimateResults, estimate, estimate_many, max_throughput, max_throughput_many
 from .fit import FitResults, fit, fit_grid, fit_many
+from .capacity import SLO, CapacityReport, CapacityResults, RequestClass, capacity, capacity_many
 from .cost import TCO, tco
 from .sharing import Interference, Slot, fraction, mig_layouts, mig_slice, slots
 from .schema import PRECISIONS, Accelerator, EngineProfile, FitReport, ModelSpec, Price
@@ -35,7 +36,8 @@ __all__ = [
     "Accelerator", "Calibration", "Categorical", "EngineProfile", "EstimateReport", "EstimateResults", "FitReport",
     "FitResults", "GpuoptError", "InternalError", "InvalidInputError", "Measurement", "ModelSpec", "PRECISIONS",
     "Price", "UnknownNameError", "VERDICTS", "Validation", "Interference", "Slot", "fraction", "mig_layouts",
-    "mig_slice", "slots", "TCO", "tco",
+    "mig_slice", "slots", "TCO", "tco", "SLO", "CapacityReport", "CapacityResults", "RequestClass", "capacity",
+    "capacity_many",
     "calibrate", "engine", "engines", "estimate", "estimate_many", "fit", "fit_grid", "fit_many", "gpu", "gpus",
     "load_measurements", "max_throughput", "max_throughput_many", "mig_profiles", "model", "model_from_hf_config",
     "models", "prices", "register_engine", "register_gpu", "register_model", "validate",

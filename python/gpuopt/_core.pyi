@@ -17,6 +17,10 @@ ESTIMATE_COLUMNS: list[str]
 """Columns of estimate_many / max_throughput_many results."""
 BOUNDS: list[str]
 """Roofline limb names; a bound code is its index."""
+CAPACITY_COLUMNS: list[str]
+"""Columns of capacity_many results."""
+CAPACITY_STATUS: list[str]
+"""Capacity status names (ok, slo-unmet, no-fit, invalid); a status code is its index."""
 VERDICTS: list[str]
 """Verdict names; a verdict's code is its index."""
 FITS_THRESHOLD: float
@@ -97,3 +101,21 @@ def max_throughput_many(
 def mig_layouts(profiles: list[tuple[int, int, list[int], int]], maximal: bool) -> list[list[int]]:
     """Legal MIG layouts as counts per profile. Profiles: (compute slices, memory slices, allowed
     start slices, max per GPU). `maximal` keeps layouts no further instance fits into."""
+
+def capacity_many(
+    models: npt.NDArray[np.int64],
+    gpus: npt.NDArray[np.float64],
+    engines: npt.NDArray[np.float64],
+    classes: list[list[tuple[float, float, float]]],
+    slos: list[tuple[float, float, float]],
+    model: npt.NDArray[np.int64],
+    gpu: npt.NDArray[np.int64],
+    engine: npt.NDArray[np.int64],
+    precision: npt.NDArray[np.int64],
+    kv_precision: npt.NDArray[np.int64],
+    tp: npt.NDArray[np.int64],
+    request_class: npt.NDArray[np.int64],
+    slo: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """Largest request rate per replica under p95 SLOs: an n x len(CAPACITY_COLUMNS) array.
+    classes: (input, output, weight) buckets each; slos: (ttft, tpot, e2e) p95 ms, inf for none."""

@@ -370,3 +370,104 @@ def estimate_many(*args) -> list[tuple]:
 def max_throughput_many(*args) -> list[tuple]:
     """Same inputs as _core.max_throughput_many."""
     return _many(max_throughput_one, *args, with_batch=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Capacity under SLO (rust/gpuopt-core/src/capacity.rs)
+
+Z95 = 1.645
+BISECTIONS = 48
+
+
+def _weighted_p95(values: list[float], weights: list[float]) -> float:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    acc = 0.0
+    for i in order:
+        acc += weights[i]
+        if acc >= 0.95 - 1e-12:
+            return values[i]
+    return values[order[-1]]
+
+
+def _p95_concurrency(mean: float) -> float:
+    return max(mean + Z95 * math.sqrt(mean), 1.0)
+
+
+def capacity_one(a: Arch, g: Gpu, e: Engine, precision: str, kv: str, tp: float,
+                 buckets: Sequence[tuple[float, float, float]], slo: Sequence[float]) -> tuple:
+    """A row of _core.CAPACITY_COLUMNS."""
+    nan = float("nan")
+    if not _buildable(a, g, tp):
+        return (0.0, 0.0, 0.0, nan, nan, nan, 0.0, 3.0, 0.0)
+    total_w = sum(b[2] for b in buckets)
+    buckets = [(i, o, w / total_w) for i, o, w in buckets]
+    weights = [b[2] for b in buckets]
+    max_context = 0.0
+    for b in buckets:
+        max_context = max(max_context, b[0] + b[1])
+    terms = memory_terms(a, e.memory, precision, kv, max_context, tp)
+    max_batch = terms.max_batch(g.memory_bytes * e.memory[0])
+    r = Roofline(a, g, e, precision, kv, tp)
+    prefill = []
+    for inp, _, _ in buckets:
+        chunks = float(math.ceil(inp / e.memory[2]))
+        prefill.append(r.step(inp / chunks, 1.0 / chunks, 0.0, inp * (inp + 1.0) / 2.0 / chunks).total() * chunks)
+    mean_prefill = sum(b[2] * p for b, p in zip(buckets, prefill))
+    mean_steps = sum(b[2] * (b[1] - 1.0) for b in buckets)
+    mean_context = sum(b[2] * (b[0] + b[1] / 2.0) for b in buckets)
+
+    def decode_ms(batch: float) -> float:
+        kvr = batch * mean_context
+        return r.step(batch, batch, kvr, kvr).total()
+
+    def tpot(batch: float) -> float:
+        others = batch * mean_prefill / mean_steps if mean_steps > 0.0 else 0.0
+        return decode_ms(batch) + others
+
+    def latencies(x: float) -> tuple[float, float, float]:
+        step, t = decode_ms(x), tpot(x)
+        ttft = [e.request_overhead_ms + p + step for p in prefill]
+        e2e = [tt + (b[1] - 1.0) * t for tt, b in zip(ttft, buckets)]
+        return _weighted_p95(ttft, weights), t, _weighted_p95(e2e, weights)
+
+    unloaded = latencies(1.0)
+
+    def zero(status: float) -> tuple:
+        return (0.0, 0.0, 1.0, *unloaded, max_batch, status, 0.0)
+
+    if max_batch < 1.0:
+        return zero(2.0)
+
+    def meets(mean: float) -> bool:
+        ttft, t, e2e = latencies(_p95_concurrency(mean))
+        return ttft <= slo[0] and t <= slo[1] and e2e <= slo[2]
+
+    lowest = 1e-3
+    if not meets(lowest):
+        return zero(1.0)
+    root = (-Z95 + math.sqrt(Z95 * Z95 + 4.0 * max_batch)) / 2.0
+    hi = max(root * root, lowest)
+    if not meets(hi):
+        lo = lowest
+        for _ in range(BISECTIONS):
+            mid = (lo + hi) / 2.0
+            if meets(mid):
+                lo = mid
+            else:
+                hi = mid
+        hi = lo
+    x = _p95_concurrency(hi)
+    ttft, t, e2e = latencies(x)
+    rate = hi / (hi * mean_prefill + mean_steps * decode_ms(hi)) * 1e3
+    return (rate, hi, x, ttft, t, e2e, max_batch, 0.0, 1.0 - math.exp(-hi))
+
+
+def capacity_many(models, gpus, engines, classes, slos, model, gpu, engine, precision, kv_precision, tp, class_,
+                  slo) -> list[tuple]:
+    """Same inputs as _core.capacity_many."""
+    archs = [Arch.from_row(r) for r in models]
+    gs = [Gpu.from_row(r) for r in gpus]
+    es = [Engine.from_row(r) for r in engines]
+    return [capacity_one(archs[model[i]], gs[gpu[i]], es[engine[i]], PRECISIONS[precision[i]],
+                         PRECISIONS[kv_precision[i]], float(tp[i]), classes[class_[i]], slos[slo[i]])
+            for i in range(len(model))]

@@ -252,7 +252,7 @@ fn verdict(terms: &MemoryTerms, batch: f64, capacity: f64) -> Verdict {
 }
 
 /// Whether `q` can be built at all: tp splits the heads, and a multi-GPU group has a link.
-fn buildable(m: &ModelArch, gpu: &GpuSpec, tp: f64) -> bool {
+pub(crate) fn buildable(m: &ModelArch, gpu: &GpuSpec, tp: f64) -> bool {
     m.tp_is_valid(tp) && (tp == 1.0 || gpu.link_bw > 0.0)
 }
 

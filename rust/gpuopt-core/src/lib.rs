@@ -5,6 +5,7 @@
 //! - [`estimate`]: roofline latency and throughput (TTFT, TPOT, end-to-end, tokens/s).
 
 pub mod arch;
+pub mod capacity;
 pub mod engine;
 pub mod error;
 pub mod estimate;

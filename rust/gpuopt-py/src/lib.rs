@@ -9,6 +9,7 @@ use gpuopt_core::engine::{EngineMemory, EngineProfile, ENGINE_FIELDS};
 use gpuopt_core::estimate::{self, EstimateColumns, EstimateTables, BOUND_NAMES, ESTIMATE_COLUMNS};
 use gpuopt_core::fit::{self, FitColumns, FitTables, VERDICT_NAMES};
 use gpuopt_core::gpu::{GpuSpec, GPU_FIELDS};
+use gpuopt_core::capacity;
 use gpuopt_core::mig;
 use gpuopt_core::precision::PRECISION_NAMES;
 use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
@@ -276,6 +277,55 @@ fn mig_layouts(py: Python<'_>, profiles: Vec<(u32, u32, Vec<u32>, u32)>, maximal
     run_detached(py, || Ok(if maximal { mig::maximal_layouts(&profiles) } else { mig::layouts(&profiles) }))
 }
 
+/// Capacity under SLO of many configurations: an n x len(CAPACITY_COLUMNS) array. `classes` are
+/// lists of (input, output, weight) buckets; `slos` are (ttft, tpot, e2e) p95 limits in ms (inf: none).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn capacity_many<'py>(
+    py: Python<'py>,
+    models: PyReadonlyArray2<'py, i64>,
+    gpus: PyReadonlyArray2<'py, f64>,
+    engines: PyReadonlyArray2<'py, f64>,
+    classes: Vec<Vec<(f64, f64, f64)>>,
+    slos: Vec<(f64, f64, f64)>,
+    model: PyReadonlyArray1<'py, i64>,
+    gpu: PyReadonlyArray1<'py, i64>,
+    engine: PyReadonlyArray1<'py, i64>,
+    precision: PyReadonlyArray1<'py, i64>,
+    kv_precision: PyReadonlyArray1<'py, i64>,
+    tp: PyReadonlyArray1<'py, i64>,
+    request_class: PyReadonlyArray1<'py, i64>,
+    slo: PyReadonlyArray1<'py, i64>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let models = model_table(py, &models)?;
+    let gpus = gpu_table(py, &gpus)?;
+    let engines = engine_table(py, &engines)?;
+    let classes = classes
+        .into_iter()
+        .map(capacity::RequestClass::new)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| core_error(py, e))?;
+    let slos = slos
+        .into_iter()
+        .map(|(a, b, c)| capacity::Slo::new(a, b, c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| core_error(py, e))?;
+    let tables = capacity::CapacityTables { models: &models, gpus: &gpus, engines: &engines, classes: &classes, slos: &slos };
+    let cols = capacity::CapacityColumns {
+        model: slice(py, "model", &model)?,
+        gpu: slice(py, "gpu", &gpu)?,
+        engine: slice(py, "engine", &engine)?,
+        precision: slice(py, "precision", &precision)?,
+        kv_precision: slice(py, "kv_precision", &kv_precision)?,
+        tp: slice(py, "tp", &tp)?,
+        class: slice(py, "request_class", &request_class)?,
+        slo: slice(py, "slo", &slo)?,
+    };
+    let flat = run_detached(py, || capacity::capacity_many(&tables, &cols))?;
+    let n = cols.model.len();
+    flat.into_pyarray(py).reshape([n, capacity::CAPACITY_COLUMNS.len()])
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -285,6 +335,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("GPU_FIELDS", GPU_FIELDS.to_vec())?;
     m.add("ESTIMATE_COLUMNS", ESTIMATE_COLUMNS.to_vec())?;
     m.add("BOUNDS", BOUND_NAMES.to_vec())?;
+    m.add("CAPACITY_COLUMNS", capacity::CAPACITY_COLUMNS.to_vec())?;
+    m.add("CAPACITY_STATUS", capacity::STATUS_NAMES.to_vec())?;
     m.add("VERDICTS", VERDICT_NAMES.to_vec())?;
     m.add("FITS_THRESHOLD", fit::FITS_THRESHOLD)?;
     m.add("MAX_COUNT", fit::MAX_COUNT)?;
@@ -294,5 +346,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(estimate_many, m)?)?;
     m.add_function(wrap_pyfunction!(max_throughput_many, m)?)?;
     m.add_function(wrap_pyfunction!(mig_layouts, m)?)?;
+    m.add_function(wrap_pyfunction!(capacity_many, m)?)?;
     Ok(())
 }
