@@ -52,6 +52,9 @@ def test_time_slicing_reproduces_seed_004():
     # three pods on one A100, each busy about 24 % of the time: p50 800 ms -> 920 ms
     seed = Interference(neighbour_utilization=0.24)
     assert 800 * seed.contention(3) + seed.request_delay_ms(3) == pytest.approx(920, abs=1)
+    # 60 req/min per pod either way: throughput 3x; utilization 18 % -> 72 %
+    assert seed.gpu_utilization(1, 0.18, 1.0) == 0.18
+    assert seed.gpu_utilization(3, 0.18, 1.0) == pytest.approx(0.72, abs=0.002)
     # planning assumes saturated neighbours: each replica gets a third of the GPU, slowed further
     f = gpuopt.fraction("a100-40gb", 3)
     g = gpuopt.gpu("a100-40gb")

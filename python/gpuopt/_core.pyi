@@ -19,6 +19,8 @@ BOUNDS: list[str]
 """Roofline limb names; a bound code is its index."""
 CAPACITY_COLUMNS: list[str]
 """Columns of capacity_many results."""
+SWEEP_COLUMNS: list[str]
+"""Columns of sweep_grid results."""
 CAPACITY_STATUS: list[str]
 """Capacity status names (ok, slo-unmet, no-fit, invalid); a status code is its index."""
 VERDICTS: list[str]
@@ -119,3 +121,34 @@ def capacity_many(
 ) -> npt.NDArray[np.float64]:
     """Largest request rate per replica under p95 SLOs: an n x len(CAPACITY_COLUMNS) array.
     classes: (input, output, weight) buckets each; slos: (ttft, tpot, e2e) p95 ms, inf for none."""
+
+def sweep_grid(
+    models: npt.NDArray[np.int64],
+    slots: npt.NDArray[np.float64],
+    engines: npt.NDArray[np.float64],
+    model: npt.NDArray[np.int64],
+    slot: npt.NDArray[np.int64],
+    engine: npt.NDArray[np.int64],
+    precision: npt.NDArray[np.int64],
+    kv_precision: npt.NDArray[np.int64],
+    tp: npt.NDArray[np.int64],
+    batch: npt.NDArray[np.int64],
+    input: npt.NDArray[np.int64],
+    output: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """Every combination of the axes fitted, timed and priced: an n x len(SWEEP_COLUMNS) array.
+    Slot rows are GPU_FIELDS then usd_per_hour (NaN when unknown) and request_delay_ms."""
+
+def pareto_front(objectives: list[npt.NDArray[np.float64]]) -> npt.NDArray[np.int64]:
+    """Indices of rows no other row dominates, every objective minimised; rows with NaN left out."""
+
+def mix_front(
+    types: list[tuple[float, float, float, float]],
+    max_gpus: int,
+    budget: float,
+    min_memory_bytes: float,
+    min_throughput: float,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float64], int, int]:
+    """Pareto front (min $/hour, max throughput) of every mix of up to max_gpus GPUs. types:
+    (usd_per_hour, memory_bytes, throughput, power_w) per GPU type. Returns (counts per type,
+    totals (usd_per_hour, memory_bytes, throughput, power_w), mixes enumerated, mixes feasible)."""

@@ -7,8 +7,10 @@ same order as the Rust code, so results agree to the last bit.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
-from typing import NamedTuple, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 from . import _core
 
@@ -471,3 +473,96 @@ def capacity_many(models, gpus, engines, classes, slos, model, gpu, engine, prec
     return [capacity_one(archs[model[i]], gs[gpu[i]], es[engine[i]], PRECISIONS[precision[i]],
                          PRECISIONS[kv_precision[i]], float(tp[i]), classes[class_[i]], slos[slo[i]])
             for i in range(len(model))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweeps, Pareto fronts and GPU mixes (rust/gpuopt-core/src/sweep.rs, mixes.rs)
+
+def sweep_grid(models, slots, engines, model, slot, engine, precision, kv_precision, tp, batch, input_, output,
+               limit: Optional[int] = None) -> list[tuple]:
+    """Same inputs as _core.sweep_grid; rows of _core.SWEEP_COLUMNS in the same order (the first
+    `limit` rows only, when given)."""
+    archs = [Arch.from_row(r) for r in models]
+    axes = [model, slot, engine, precision, kv_precision, tp, batch, input_, output]
+    out = []
+    for combo in itertools.product(*axes):
+        if limit is not None and len(out) >= limit:
+            break
+        m_i, s_i, e_i, p_i, k_i, t, b, inp, outp = combo
+        srow = slots[s_i]
+        g = Gpu.from_row(srow[:5])
+        usd, delay = float(srow[5]), float(srow[6])
+        e = Engine.from_row(engines[e_i])
+        e = e._replace(request_overhead_ms=e.request_overhead_ms + delay)
+        a = archs[m_i]
+        prec, kv, tp_f = PRECISIONS[p_i], PRECISIONS[k_i], float(t)
+        usd_tp = usd * tp_f
+        if not _buildable(a, g, tp_f):
+            out.append((NAN, 3.0, NAN, NAN, NAN, 0.0, usd_tp, NAN))
+            continue
+        r, terms, capacity = _setup(a, g, e, prec, kv, float(inp), float(outp), tp_f)
+        row = _estimate_with(r, e, terms, capacity, float(b), float(inp), float(outp))
+        out.append((terms.total(float(b)), row[5], row[0], row[1], row[2], row[3], usd_tp, row[3] * 3600.0 / usd_tp))
+    return out
+
+
+def pareto(objectives: Sequence[Sequence[float]]) -> list[int]:
+    """Indices of rows no other row dominates (all minimised; rows with NaN left out), by the
+    definition: O(n^2), for tests on small inputs."""
+    n = len(objectives[0])
+    ok = [i for i in range(n) if not any(math.isnan(c[i]) for c in objectives)]
+    front = []
+    for i in ok:
+        dominated = False
+        for j in ok:
+            if all(c[j] <= c[i] for c in objectives) and any(c[j] < c[i] for c in objectives):
+                dominated = True
+                break
+        if not dominated:
+            front.append(i)
+    return front
+
+
+def mix_front(types: Sequence[tuple[float, float, float, float]], max_gpus: int, budget: float = math.inf,
+              min_memory_bytes: float = 0.0, min_throughput: float = 0.0) -> tuple[list[tuple], int, int]:
+    """Every mix enumerated with running totals, and its (min cost, max throughput) staircase:
+    ([(cost, throughput, counts), ...] cheapest first, enumerated, feasible)."""
+    costs, thr = [], []  # the staircase, sorted by cost; throughput strictly rising
+    entries: list[tuple] = []
+    k = len(types)
+    counts = [0] * k
+    stats = [0, 0]
+
+    def offer(cost: float, tput: float) -> None:
+        pos = bisect.bisect_right(costs, cost)
+        if pos > 0 and thr[pos - 1] >= tput:
+            return
+        end = pos
+        while end < len(costs) and thr[end] <= tput:
+            end += 1
+        start = pos - 1 if pos > 0 and costs[pos - 1] == cost else pos
+        del costs[start:end], thr[start:end], entries[start:end]
+        costs.insert(start, cost)
+        thr.insert(start, tput)
+        entries.insert(start, (cost, tput, tuple(counts)))
+
+    def go(t: int, left: int, cost: float, mem: float, tput: float) -> None:
+        if t == k:
+            if left == max_gpus:
+                return
+            stats[0] += 1
+            if mem >= min_memory_bytes and tput >= min_throughput:
+                stats[1] += 1
+                offer(cost, tput)
+            return
+        usd, mem_t, tput_t, _ = types[t]
+        for c in range(left + 1):
+            cost_c = cost + c * usd
+            if cost_c > budget:
+                break
+            counts[t] = c
+            go(t + 1, left - c, cost_c, mem + c * mem_t, tput + c * tput_t)
+        counts[t] = 0
+
+    go(0, max_gpus, 0.0, 0.0, 0.0)
+    return entries, stats[0], stats[1]

@@ -33,16 +33,19 @@ class Interference(BaseModel):
     - contention: while sharing, its kernels run slower by 1 + c (n-1) u (bandwidth, caches).
     - switching: each request waits `switch_ms_per_neighbour` per neighbour for its slice.
 
-    Fitted to seed 004 (A100 40GB, three pods each busy ~24 % of the time; p50 800 -> 920 ms),
-    whose +120 ms splits into 30 ms context switching + 50 ms waiting for a slice (80 ms over two
-    neighbours: 40 ms each) and 40 ms bandwidth contention (40 / 800 = 5 % with neighbours busy
-    2 x 24 %: c = 0.104).
+    Fitted to seed 004 (A100 40GB; one pod at 60 req/min keeps the GPU 18 % busy with p50 800 ms;
+    three pods at 60 req/min each: 180 req/min, 72 % busy, p50 920 ms). Its +120 ms splits into
+    30 ms context switching + 50 ms waiting for a slice (80 ms over two neighbours: 40 ms each) and
+    40 ms bandwidth contention (40 / 800 = 5 % with neighbours busy 2 x 24 %: c = 0.104). The
+    utilization 18 % -> 72 % then leaves 50.9 ms of GPU-busy switching per request (3 x (0.18 x
+    1.05 + 1 req/s x 0.0509 s) = 0.72), more than the seed's own 30 ms estimate of switching.
     """
 
     model_config = ConfigDict(frozen=True)
     switch_ms_per_neighbour: float = Field(40.0, ge=0, description="slice wait + context switch per request, ms")
     contention_per_neighbour: float = Field(0.104, ge=0, description="slowdown per fully busy neighbour")
     neighbour_utilization: float = Field(1.0, ge=0, le=1, description="how busy the neighbours are (planning: 1)")
+    switch_busy_ms: float = Field(50.9, ge=0, description="GPU-busy switching per request while shared, ms")
 
     def time_share(self, n: int) -> float:
         """Share of GPU time a replica gets."""
@@ -57,6 +60,13 @@ class Interference(BaseModel):
 
     def request_delay_ms(self, n: int) -> float:
         return self.switch_ms_per_neighbour * (n - 1)
+
+    def gpu_utilization(self, n: int, alone_utilization: float, requests_per_s: float) -> float:
+        """Busy share of a GPU shared by n replicas, each of which alone would keep it
+        `alone_utilization` busy at `requests_per_s`: their work slowed by contention, plus switching."""
+        if n == 1:
+            return alone_utilization
+        return min(1.0, n * (alone_utilization * self.contention(n) + requests_per_s * self.switch_busy_ms / 1e3))
 
 
 SEED_004 = Interference()

@@ -12,7 +12,9 @@ pub mod estimate;
 pub mod fit;
 pub mod gpu;
 pub mod mig;
+pub mod mixes;
 pub mod precision;
+pub mod sweep;
 
 pub use arch::{ModelArch, ParamCounts, MODEL_FIELDS};
 pub use error::CoreError;

@@ -11,6 +11,8 @@ use gpuopt_core::fit::{self, FitColumns, FitTables, VERDICT_NAMES};
 use gpuopt_core::gpu::{GpuSpec, GPU_FIELDS};
 use gpuopt_core::capacity;
 use gpuopt_core::mig;
+use gpuopt_core::mixes;
+use gpuopt_core::sweep;
 use gpuopt_core::precision::PRECISION_NAMES;
 use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -326,6 +328,81 @@ fn capacity_many<'py>(
     flat.into_pyarray(py).reshape([n, capacity::CAPACITY_COLUMNS.len()])
 }
 
+/// Full-factorial sweep: tables (slots are GPU rows plus $/hour and request delay), then one
+/// axis per input; an n x len(SWEEP_COLUMNS) array, last axis fastest.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn sweep_grid<'py>(
+    py: Python<'py>,
+    models: PyReadonlyArray2<'py, i64>,
+    slots: PyReadonlyArray2<'py, f64>,
+    engines: PyReadonlyArray2<'py, f64>,
+    model: PyReadonlyArray1<'py, i64>,
+    slot: PyReadonlyArray1<'py, i64>,
+    engine: PyReadonlyArray1<'py, i64>,
+    precision: PyReadonlyArray1<'py, i64>,
+    kv_precision: PyReadonlyArray1<'py, i64>,
+    tp: PyReadonlyArray1<'py, i64>,
+    batch: PyReadonlyArray1<'py, i64>,
+    input: PyReadonlyArray1<'py, i64>,
+    output: PyReadonlyArray1<'py, i64>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let models = model_table(py, &models)?;
+    let slots = rows(py, "slots", &slots, GPU_FIELDS.len() + sweep::SLOT_EXTRA_FIELDS.len())?
+        .map(sweep::SweepSlot::from_row)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| core_error(py, e))?;
+    let engines = engine_table(py, &engines)?;
+    let axes = sweep::SweepAxes {
+        model: slice(py, "model", &model)?,
+        slot: slice(py, "slot", &slot)?,
+        engine: slice(py, "engine", &engine)?,
+        precision: slice(py, "precision", &precision)?,
+        kv_precision: slice(py, "kv_precision", &kv_precision)?,
+        tp: slice(py, "tp", &tp)?,
+        batch: slice(py, "batch", &batch)?,
+        input: slice(py, "input", &input)?,
+        output: slice(py, "output", &output)?,
+    };
+    let flat = run_detached(py, || sweep::sweep_grid(&models, &slots, &engines, &axes))?;
+    let n = flat.len() / sweep::SWEEP_COLUMNS.len();
+    flat.into_pyarray(py).reshape([n, sweep::SWEEP_COLUMNS.len()])
+}
+
+/// Indices of the non-dominated rows; every column is minimised (negate to maximise).
+#[pyfunction]
+fn pareto_front<'py>(py: Python<'py>, objectives: Vec<PyReadonlyArray1<'py, f64>>) -> PyResult<Bound<'py, numpy::PyArray1<i64>>> {
+    let cols: Vec<&[f64]> = objectives.iter().map(|c| slice(py, "objective", c)).collect::<PyResult<_>>()?;
+    let front = run_detached(py, || sweep::pareto(&cols))?;
+    Ok(front.into_iter().map(|i| i as i64).collect::<Vec<i64>>().into_pyarray(py))
+}
+
+/// Pareto front (min $/hour, max throughput) of every mix of GPU types. `types` rows are
+/// (usd_per_hour, memory_bytes, throughput, power_w). Returns (counts, totals, enumerated, feasible)
+/// with totals rows (usd_per_hour, memory_bytes, throughput, power_w).
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn mix_front<'py>(
+    py: Python<'py>,
+    types: Vec<(f64, f64, f64, f64)>,
+    max_gpus: u32,
+    budget: f64,
+    min_memory_bytes: f64,
+    min_throughput: f64,
+) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray2<f64>>, u64, u64)> {
+    let types: Vec<mixes::MixType> = types
+        .into_iter()
+        .map(|(usd_per_hour, memory_bytes, throughput, power_w)| mixes::MixType { usd_per_hour, memory_bytes, throughput, power_w })
+        .collect();
+    let limits = mixes::MixLimits { max_gpus, budget, min_memory_bytes, min_throughput };
+    let k = types.len();
+    let r = run_detached(py, || mixes::mixes(&types, limits))?;
+    let n = r.front.len();
+    let counts: Vec<u32> = r.front.iter().flat_map(|m| m.counts.iter().copied()).collect();
+    let totals: Vec<f64> = r.front.iter().flat_map(|m| [m.usd_per_hour, m.memory_bytes, m.throughput, m.power_w]).collect();
+    Ok((counts.into_pyarray(py).reshape([n, k])?, totals.into_pyarray(py).reshape([n, 4])?, r.enumerated, r.feasible))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -337,6 +414,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BOUNDS", BOUND_NAMES.to_vec())?;
     m.add("CAPACITY_COLUMNS", capacity::CAPACITY_COLUMNS.to_vec())?;
     m.add("CAPACITY_STATUS", capacity::STATUS_NAMES.to_vec())?;
+    m.add("SWEEP_COLUMNS", sweep::SWEEP_COLUMNS.to_vec())?;
     m.add("VERDICTS", VERDICT_NAMES.to_vec())?;
     m.add("FITS_THRESHOLD", fit::FITS_THRESHOLD)?;
     m.add("MAX_COUNT", fit::MAX_COUNT)?;
@@ -347,5 +425,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(max_throughput_many, m)?)?;
     m.add_function(wrap_pyfunction!(mig_layouts, m)?)?;
     m.add_function(wrap_pyfunction!(capacity_many, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_grid, m)?)?;
+    m.add_function(wrap_pyfunction!(pareto_front, m)?)?;
+    m.add_function(wrap_pyfunction!(mix_front, m)?)?;
     Ok(())
 }

@@ -1,0 +1,295 @@
+//! GPU mixes: every multiset of GPU types up to a count (and a budget), with its totals, reduced
+//! to the Pareto front of cost (min) against throughput capacity (max) as it is enumerated, so
+//! memory stays bounded by the front however many mixes there are.
+
+use rayon::prelude::*;
+
+use crate::error::{invalid, CoreError};
+
+/// Per-GPU figures of one type.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MixType {
+    pub usd_per_hour: f64,
+    pub memory_bytes: f64,
+    pub throughput: f64,
+    pub power_w: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MixLimits {
+    pub max_gpus: u32,
+    /// Most $/hour a mix may cost (infinity: no budget).
+    pub budget: f64,
+    pub min_memory_bytes: f64,
+    pub min_throughput: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mix {
+    pub counts: Vec<u32>,
+    pub usd_per_hour: f64,
+    pub memory_bytes: f64,
+    pub throughput: f64,
+    pub power_w: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MixFront {
+    /// Non-dominated mixes, cheapest first.
+    pub front: Vec<Mix>,
+    /// Mixes within max_gpus and the budget (the empty mix excluded).
+    pub enumerated: u64,
+    /// Of those, mixes that also met min_memory and min_throughput.
+    pub feasible: u64,
+}
+
+/// Staircase of (cost, throughput), sorted by cost: cheaper entries have strictly less
+/// throughput. A sorted vector: the front is small and most offers are rejected by one binary search.
+#[derive(Default)]
+struct Staircase {
+    costs: Vec<f64>,
+    tputs: Vec<f64>,
+    mixes: Vec<Mix>,
+}
+
+impl Staircase {
+    fn offer(&mut self, cost: f64, throughput: f64, make: impl FnOnce() -> Mix) {
+        let pos = self.costs.partition_point(|&c| c <= cost);
+        if pos > 0 && self.tputs[pos - 1] >= throughput {
+            return; // as cheap or cheaper, and as fast or faster
+        }
+        let start = if pos > 0 && self.costs[pos - 1] == cost { pos - 1 } else { pos };
+        let mut end = pos;
+        while end < self.costs.len() && self.tputs[end] <= throughput {
+            end += 1;
+        }
+        self.costs.splice(start..end, [cost]);
+        self.tputs.splice(start..end, [throughput]);
+        self.mixes.splice(start..end, [make()]);
+    }
+}
+
+struct Walk<'a> {
+    types: &'a [MixType],
+    limits: MixLimits,
+    counts: Vec<u32>,
+    front: Staircase,
+    enumerated: u64,
+    feasible: u64,
+}
+
+impl Walk<'_> {
+    /// Chooses the count of type `t` onwards, `left` GPUs still allowed, with running totals.
+    fn go(&mut self, t: usize, left: u32, cost: f64, memory: f64, tput: f64, power: f64) {
+        if t + 1 == self.types.len() {
+            let mut pos = self.front.costs.partition_point(|&c| c <= cost);
+            return self.last(t, left, cost, memory, tput, power, &mut pos);
+        }
+        if t + 2 == self.types.len() {
+            return self.last_two(t, left, cost, memory, tput, power);
+        }
+        let ty = self.types[t];
+        let mut c = 0u32;
+        loop {
+            let k = c as f64;
+            let cost_k = cost + k * ty.usd_per_hour;
+            if cost_k > self.limits.budget {
+                break;
+            }
+            self.counts[t] = c;
+            self.go(t + 1, left - c, cost_k, memory + k * ty.memory_bytes, tput + k * ty.throughput, power + k * ty.power_w);
+            if c == left {
+                break;
+            }
+            c += 1;
+        }
+        self.counts[t] = 0;
+    }
+
+    /// The innermost type: its counts give the leaves. Cost never falls as the count rises, so
+    /// the staircase position only moves forward: one binary search, then a walk.
+    /// `pos` is the staircase position of `cost` (entries costing at most it), kept up to date.
+    #[allow(clippy::too_many_arguments)]
+    fn last(&mut self, t: usize, left: u32, cost: f64, memory: f64, tput: f64, power: f64, pos_at: &mut usize) {
+        let ty = self.types[t];
+        let empty_prefix = left == self.limits.max_gpus;
+        let mut pos = *pos_at;
+        // Without a budget or minimums, a run whose fastest leaf is already beaten at its cheapest
+        // cost is dominated whole (the staircase only rises): count it and move on.
+        let free = self.limits.budget == f64::INFINITY && self.limits.min_memory_bytes <= 0.0 && self.limits.min_throughput <= 0.0;
+        if free && pos > 0 && self.front.tputs[pos - 1] >= tput + left as f64 * ty.throughput {
+            let leaves = left as u64 + 1 - empty_prefix as u64;
+            self.enumerated += leaves;
+            self.feasible += leaves;
+            return;
+        }
+        for c in 0..=left {
+            let k = c as f64;
+            let cost_k = cost + k * ty.usd_per_hour;
+            if cost_k > self.limits.budget {
+                break;
+            }
+            if c == 0 && empty_prefix {
+                continue; // the empty mix
+            }
+            let (memory_k, tput_k) = (memory + k * ty.memory_bytes, tput + k * ty.throughput);
+            self.enumerated += 1;
+            if memory_k < self.limits.min_memory_bytes || tput_k < self.limits.min_throughput {
+                continue;
+            }
+            self.feasible += 1;
+            while pos < self.front.costs.len() && self.front.costs[pos] <= cost_k {
+                pos += 1;
+            }
+            if pos > 0 && self.front.tputs[pos - 1] >= tput_k {
+                continue; // dominated: the common case
+            }
+            self.counts[t] = c;
+            let counts = &self.counts;
+            let power_k = power + k * ty.power_w;
+            self.front.offer(cost_k, tput_k, || Mix { counts: counts.clone(), usd_per_hour: cost_k, memory_bytes: memory_k, throughput: tput_k, power_w: power_k });
+            pos = self.front.costs.partition_point(|&x| x <= cost_k);
+            *pos_at = self.front.costs.partition_point(|&x| x <= cost); // the front changed under it
+        }
+        self.counts[t] = 0;
+    }
+
+    /// The two innermost types: as the second-to-last count rises, its cost rises too, so the
+    /// staircase position of each run of leaves is walked forward rather than searched.
+    fn last_two(&mut self, t: usize, left: u32, cost: f64, memory: f64, tput: f64, power: f64) {
+        let ty = self.types[t];
+        let mut base = self.front.costs.partition_point(|&c| c <= cost);
+        for c in 0..=left {
+            let k = c as f64;
+            let cost_k = cost + k * ty.usd_per_hour;
+            if cost_k > self.limits.budget {
+                break;
+            }
+            while base < self.front.costs.len() && self.front.costs[base] <= cost_k {
+                base += 1;
+            }
+            self.counts[t] = c;
+            self.last(t + 1, left - c, cost_k, memory + k * ty.memory_bytes, tput + k * ty.throughput, power + k * ty.power_w, &mut base);
+        }
+        self.counts[t] = 0;
+    }
+}
+
+pub fn mixes(types: &[MixType], limits: MixLimits) -> Result<MixFront, CoreError> {
+    if types.is_empty() {
+        return invalid("mixes need at least one GPU type");
+    }
+    if limits.max_gpus == 0 {
+        return invalid("max_gpus must be at least 1");
+    }
+    for (i, t) in types.iter().enumerate() {
+        for (name, v) in [("usd_per_hour", t.usd_per_hour), ("memory_bytes", t.memory_bytes), ("throughput", t.throughput), ("power_w", t.power_w)] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return invalid(format!("type {i}: {name} = {v} must be finite and >= 0"));
+            }
+        }
+    }
+    if limits.budget.is_nan() || limits.budget < 0.0 {
+        return invalid(format!("budget = {} must be >= 0 (infinity for none)", limits.budget));
+    }
+    // Split the walk by the counts of the first two types (balanced enough for any core count),
+    // one front per task, then merge them in enumeration order.
+    let m = limits.max_gpus;
+    let prefixes: Vec<(u32, u32)> = (0..=m)
+        .flat_map(|c0| (0..=if types.len() > 1 { m - c0 } else { 0 }).map(move |c1| (c0, c1)))
+        .collect();
+    let parts: Vec<(Staircase, u64, u64)> = prefixes
+        .into_par_iter()
+        .filter_map(|(c0, c1)| {
+            let mut w = Walk { types, limits, counts: vec![0; types.len()], front: Staircase::default(), enumerated: 0, feasible: 0 };
+            let (mut cost, mut memory, mut tput, mut power) = (0.0, 0.0, 0.0, 0.0);
+            for (t, c) in [(0usize, c0), (1, c1)].into_iter().take(types.len()) {
+                let (k, ty) = (c as f64, types[t]);
+                cost += k * ty.usd_per_hour;
+                if cost > limits.budget {
+                    return None;
+                }
+                memory += k * ty.memory_bytes;
+                tput += k * ty.throughput;
+                power += k * ty.power_w;
+                w.counts[t] = c;
+            }
+            if types.len() <= 2 {
+                // Both counts are fixed: this task is one leaf (unless it is the empty mix).
+                let (c0, c1) = (c0, if types.len() > 1 { c1 } else { 0 });
+                if c0 + c1 > 0 {
+                    w.enumerated += 1;
+                    if memory >= limits.min_memory_bytes && tput >= limits.min_throughput {
+                        w.feasible += 1;
+                        let counts = w.counts.clone();
+                        w.front.offer(cost, tput, || Mix { counts, usd_per_hour: cost, memory_bytes: memory, throughput: tput, power_w: power });
+                    }
+                }
+            } else {
+                w.go(2, m - c0 - c1, cost, memory, tput, power);
+            }
+            Some((w.front, w.enumerated, w.feasible))
+        })
+        .collect();
+    let mut merged = Staircase::default();
+    let (mut enumerated, mut feasible) = (0, 0);
+    for (front, e, f) in parts {
+        enumerated += e;
+        feasible += f;
+        for m in front.mixes {
+            let (cost, tput) = (m.usd_per_hour, m.throughput);
+            merged.offer(cost, tput, || m);
+        }
+    }
+    Ok(MixFront { front: merged.mixes, enumerated, feasible })
+}
+
+/// Number of non-empty multisets of `types` kinds with at most `max_gpus` items: C(max+types, types) - 1.
+pub fn count_mixes(types: u64, max_gpus: u64) -> u128 {
+    let (n, k) = (max_gpus as u128 + types as u128, types as u128);
+    let mut c: u128 = 1;
+    for i in 0..k {
+        c = c * (n - i) / (i + 1);
+    }
+    c - 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(cost: f64, tput: f64) -> MixType {
+        MixType { usd_per_hour: cost, memory_bytes: 24e9, throughput: tput, power_w: 100.0 }
+    }
+
+    const NONE: MixLimits = MixLimits { max_gpus: 4, budget: f64::INFINITY, min_memory_bytes: 0.0, min_throughput: 0.0 };
+
+    #[test]
+    fn enumerates_every_multiset() {
+        let types: Vec<MixType> = (0..10).map(|i| t(1.0 + i as f64, 1.0)).collect();
+        let r = mixes(&types, MixLimits { max_gpus: 16, ..NONE }).unwrap();
+        assert_eq!(r.enumerated as u128, count_mixes(10, 16));
+        assert_eq!(count_mixes(10, 16), 5_311_734); // C(26, 10) - 1
+    }
+
+    #[test]
+    fn front_is_the_cost_throughput_staircase() {
+        // cheap-slow and dear-fast types: the front holds the best throughput at each cost
+        let types = [t(1.0, 1.0), t(3.0, 4.0)];
+        let r = mixes(&types, NONE).unwrap();
+        let pts: Vec<(f64, f64)> = r.front.iter().map(|m| (m.usd_per_hour, m.throughput)).collect();
+        let expected = [(1.0, 1.0), (2.0, 2.0), (3.0, 4.0), (4.0, 5.0), (5.0, 6.0), (6.0, 8.0), (7.0, 9.0), (8.0, 10.0), (9.0, 12.0), (10.0, 13.0), (12.0, 16.0)];
+        assert_eq!(pts, expected.to_vec());
+        assert!(pts.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1));
+    }
+
+    #[test]
+    fn budget_and_minimums() {
+        let types = [t(1.0, 1.0), t(3.0, 4.0)];
+        let r = mixes(&types, MixLimits { budget: 5.0, min_throughput: 2.0, ..NONE }).unwrap();
+        assert!(r.front.iter().all(|m| m.usd_per_hour <= 5.0 && m.throughput >= 2.0));
+        assert!(r.feasible < r.enumerated);
+        assert!(mixes(&[], NONE).is_err());
+        assert!(mixes(&[t(f64::NAN, 1.0)], NONE).is_err());
+    }
+}
