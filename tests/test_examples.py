@@ -66,3 +66,12 @@ def test_readme_python_snippets_run():
     for block in blocks:
         code = "\n".join(line for line in block.splitlines() if not any(f in line for f in user_files))
         exec(compile(code, "README.md", "exec"), namespace)
+
+
+def test_seed_load_test_shows_the_cost_of_sharing():
+    p = subprocess.run([sys.executable, str(ROOT / "examples" / "seed_load_test.py"), "--json"], capture_output=True,
+                       text=True, cwd=ROOT, timeout=120)
+    rows = {r["case"].split(" (")[0].split(",")[0]: r for r in json.loads(p.stdout)}
+    assert all(r["completed"] == 150 for r in rows.values())
+    one, shared = rows["one pod"], rows["three pods"]
+    assert shared["gpuopt_ms"]["p50"] > one["gpuopt_ms"]["p50"] + 80  # switching delay and a third of the GPU

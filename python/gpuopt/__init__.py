@@ -27,6 +27,7 @@ from .estimate import EstimateReport, EstimateResults, estimate, estimate_many, 
 from .fit import FitResults, fit, fit_grid, fit_many
 from .capacity import SLO, CapacityReport, CapacityResults, RequestClass, capacity, capacity_many
 from .cost import TCO, tco
+from .simulate import SimulationReport, simulate
 from .sweep import MixFront, SweepResults, mixes, pareto, sweep
 from .sharing import Interference, Slot, fraction, mig_layouts, mig_slice, slots
 from .schema import PRECISIONS, Accelerator, EngineProfile, FitReport, ModelSpec, Price
@@ -38,7 +39,7 @@ __all__ = [
     "FitResults", "GpuoptError", "InternalError", "InvalidInputError", "Measurement", "ModelSpec", "PRECISIONS",
     "Price", "UnknownNameError", "VERDICTS", "Validation", "Interference", "Slot", "fraction", "mig_layouts",
     "mig_slice", "slots", "TCO", "tco", "SLO", "CapacityReport", "CapacityResults", "RequestClass", "capacity",
-    "capacity_many", "MixFront", "SweepResults", "mixes", "pareto", "sweep",
+    "capacity_many", "MixFront", "SweepResults", "mixes", "pareto", "sweep", "SimulationReport", "simulate",
     "calibrate", "engine", "engines", "estimate", "estimate_many", "fit", "fit_grid", "fit_many", "gpu", "gpus",
     "load_measurements", "max_throughput", "max_throughput_many", "mig_profiles", "model", "model_from_hf_config",
     "models", "prices", "register_engine", "register_gpu", "register_model", "validate",

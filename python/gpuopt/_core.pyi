@@ -152,3 +152,24 @@ def mix_front(
     """Pareto front (min $/hour, max throughput) of every mix of up to max_gpus GPUs. types:
     (usd_per_hour, memory_bytes, throughput, power_w) per GPU type. Returns (counts per type,
     totals (usd_per_hour, memory_bytes, throughput, power_w), mixes enumerated, mixes feasible)."""
+
+def simulate(
+    model: list[int],
+    gpu: list[float],
+    engine: list[float],
+    precision: int,
+    kv_precision: int,
+    tp: int,
+    replicas: int,
+    router: str,
+    arrivals: tuple,
+    sizes: list[tuple[float, float, float]],
+    max_batch: float,
+    fixed_ms: float,
+    seed: int,
+) -> dict:
+    """Discrete-event simulation of continuous batching on `replicas` identical replicas.
+    arrivals: ("poisson", rates, period_s, duration_s) | ("trace", times, sizes) | ("closed",
+    clients, total). Returns per completed request arrays (arrival, admitted, first_token, finish,
+    output_tokens; seconds), per replica busy_s, queue_area, queue_max, and rejected, makespan_s,
+    fixed_ms, kv_budget_bytes."""

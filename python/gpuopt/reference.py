@@ -8,6 +8,8 @@ same order as the Rust code, so results agree to the last bit.
 from __future__ import annotations
 
 import bisect
+import collections
+import heapq
 import itertools
 import math
 from typing import NamedTuple, Optional, Sequence
@@ -566,3 +568,296 @@ def mix_front(types: Sequence[tuple[float, float, float, float]], max_gpus: int,
 
     go(0, max_gpus, 0.0, 0.0, 0.0)
     return entries, stats[0], stats[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Discrete-event simulation (rust/gpuopt-core/src/sim.rs): the same event loop in plain Python
+
+MASK64 = (1 << 64) - 1
+
+
+class Rng:
+    """splitmix64, as in sim.rs."""
+
+    def __init__(self, seed: int):
+        self.state = seed & MASK64
+
+    def next_u64(self) -> int:
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        return z ^ (z >> 31)
+
+    def uniform(self) -> float:
+        return float(self.next_u64() >> 11) * (1.0 / float(1 << 53))
+
+    def exponential(self, rate: float) -> float:
+        return -math.log(1.0 - self.uniform()) / rate
+
+
+def _line_sum(a: float, b: float, lo: float, hi: float) -> float:
+    return a * (hi - lo) + b * (hi * (hi - 1.0) / 2.0 - lo * (lo - 1.0) / 2.0)
+
+
+def sum_of_max(a0: float, a1: float, b0: float, b1: float, k: float) -> float:
+    if a1 == b1:
+        return _line_sum(max(a0, b0), a1, 0.0, k)
+    cross = (b0 - a0) / (a1 - b1)
+    if a1 > b1:
+        s = min(max(float(math.ceil(cross)), 0.0), k)
+        return _line_sum(b0, b1, 0.0, s) + _line_sum(a0, a1, s, k)
+    s = min(max(float(math.floor(cross)) + 1.0, 0.0), k)
+    return _line_sum(a0, a1, 0.0, s) + _line_sum(b0, b1, s, k)
+
+
+class ReplicaModel:
+    def __init__(self, a: Arch, g: Gpu, e: Engine, precision: str, kv: str, tp: float):
+        self.r = Roofline(a, g, e, precision, kv, tp)
+        terms = memory_terms(a, e.memory, precision, kv, 1.0, tp)
+        capacity = g.memory_bytes * e.memory[0]
+        self.kv_budget = capacity - terms.weights - terms.overhead - terms.prefill_tokens * terms.act_per_token
+        self.max_batched_tokens = e.memory[2]
+        self.kv_per_token = terms.kv_per_seq
+        self.window = a.sliding_window
+        p = params(a)
+        self.decode_coeffs = (p, a)
+
+    def kv_need(self, inp: float, out: float) -> float:
+        ctx = inp + out
+        return self.kv_per_token * (min(ctx, self.window) if self.window > 0.0 else ctx)
+
+    def prefill_s(self, tokens: float, seqs: float, pairs: float) -> float:
+        chunks = float(math.ceil(tokens / self.max_batched_tokens))
+        return self.r.step(tokens / chunks, seqs / chunks, 0.0, pairs / chunks).total() * chunks / 1e3
+
+    def decode_lines(self, batch: float):
+        r = self.r
+        p0 = (r.flops_per_token * batch + r.flops_per_seq * batch) / r.peak * 1e3
+        p1 = r.flops_per_pair / r.peak * 1e3
+        q0 = (r.dense_bytes + r.expert_bytes * r.expert_share(batch) + r.kv_per_token * batch) / r.bw * 1e3
+        q1 = r.kv_per_token / r.bw * 1e3
+        rest = r.act_per_token * batch / r.bw * 1e3 + r.comm_per_token * batch + r.comm_fixed + r.step_overhead_ms
+        return p0, p1, q0, q1, rest
+
+    def decode_s(self, batch: float, context: float, k: float) -> float:
+        p0, p1, q0, q1, rest = self.decode_lines(batch)
+        return (sum_of_max(p0 + p1 * context, p1 * batch, q0 + q1 * context, q1 * batch, k) + rest * k) / 1e3
+
+
+def simulate(model_row, gpu_row, engine_row, precision: int, kv_precision: int, tp: int, replicas: int, router: str,
+             arrivals: tuple, sizes, max_batch: float, fixed_ms: float, seed: int) -> dict:
+    """Same inputs and outputs as _core.simulate."""
+    a, g, e = Arch.from_row(model_row), Gpu.from_row(gpu_row), Engine.from_row(engine_row)
+    model = ReplicaModel(a, g, e, PRECISIONS[precision], PRECISIONS[kv_precision], float(tp))
+    rng = Rng(seed)
+    total_w = sum(s[2] for s in sizes)
+
+    def draw() -> tuple[float, float]:
+        u = rng.uniform() * total_w
+        for i, o, w in sizes:
+            if u < w:
+                return i, o
+            u -= w
+        last = next((s for s in reversed(sizes) if s[2] > 0.0), sizes[0])
+        return last[0], last[1]
+
+    requests: list[list] = []  # [input, output, kv, client]
+    pending: list[tuple[float, int]] = []  # closed-loop arrivals heap
+    kind = arrivals[0]
+    state = {"poisson_t": 0.0, "trace_i": 0, "issued": 0}
+    if kind == "closed":
+        clients, total = arrivals[1], arrivals[2]
+        for c in range(min(clients, total)):
+            i, o = draw()
+            requests.append([i, o, model.kv_need(i, o), c])
+            heapq.heappush(pending, (0.0, len(requests) - 1))
+            state["issued"] += 1
+
+    def next_open():
+        if kind == "poisson":
+            rates, period_s, duration_s = arrivals[1], arrivals[2], arrivals[3]
+            while True:
+                t0 = state["poisson_t"]
+                period = int(math.floor(t0 / period_s)) % len(rates)
+                rate = rates[period]
+                boundary = (math.floor(t0 / period_s) + 1.0) * period_s
+                t = t0 + rng.exponential(rate) if rate > 0.0 else math.inf
+                if t >= boundary:
+                    state["poisson_t"] = boundary
+                    if boundary >= duration_s:
+                        return None
+                    continue
+                if t >= duration_s:
+                    return None
+                state["poisson_t"] = t
+                i, o = draw()
+                requests.append([i, o, model.kv_need(i, o), None])
+                return t, len(requests) - 1
+        if kind == "trace":
+            times, tsizes = arrivals[1], arrivals[2]
+            k = state["trace_i"]
+            if k >= len(times):
+                return None
+            state["trace_i"] = k + 1
+            i, o = tsizes[k]
+            requests.append([float(i), float(o), model.kv_need(float(i), float(o)), None])
+            return times[k], len(requests) - 1
+        return None
+
+    def issue_next(client, at):
+        if state["issued"] >= arrivals[2]:
+            return
+        state["issued"] += 1
+        i, o = draw()
+        requests.append([i, o, model.kv_need(i, o), client])
+        heapq.heappush(pending, (at, len(requests) - 1))
+
+    out = {"arrival": [], "admitted": [], "first_token": [], "finish": [], "output_tokens": [], "rejected": 0}
+    rec = {}  # id -> [arrival, admitted, first]
+    reps = [{"queue": collections.deque(), "admitting": [], "running": [], "step": 0, "context": 0.0, "kv_used": 0.0,
+             "phase": None, "busy": 0.0, "queue_area": 0.0, "queue_max": 0.0, "last": 0.0} for _ in range(replicas)]
+
+    def note_queue(r, now):
+        r["queue_area"] += len(r["queue"]) * (now - r["last"])
+        r["last"] = now
+        r["queue_max"] = max(r["queue_max"], float(len(r["queue"])))
+
+    def finish(rid, end, output):
+        arr, adm, first = rec[rid]
+        out["arrival"].append(arr)
+        out["admitted"].append(adm)
+        out["first_token"].append(first)
+        out["finish"].append(end)
+        out["output_tokens"].append(output)
+
+    def start_next(r, now):
+        tokens = pairs = 0.0
+        while r["queue"]:
+            rid = r["queue"][0]
+            req = requests[rid]
+            batch = float(len(r["running"]) + len(r["admitting"]))
+            fits = batch + 1.0 <= max_batch and r["kv_used"] + req[2] <= model.kv_budget
+            budget_ok = not r["admitting"] or tokens + req[0] <= model.max_batched_tokens
+            if not fits or not budget_ok:
+                break
+            r["queue"].popleft()
+            r["kv_used"] += req[2]
+            tokens += req[0]
+            pairs += req[0] * (req[0] + 1.0) / 2.0
+            rec[rid][1] = now
+            r["admitting"].append(rid)
+        if r["admitting"]:
+            note_queue(r, now)
+            d = model.prefill_s(tokens, float(len(r["admitting"])), pairs)
+            r["phase"] = ("prefill", now, now + d)
+            return
+        if r["running"]:
+            fs = r["running"][0][0]
+            steps = fs - r["step"]
+            d = model.decode_s(float(len(r["running"])), r["context"], float(steps))
+            r["phase"] = ("decode", now, now + d, steps)
+        else:
+            r["phase"] = None
+
+    upcoming = next_open()
+    rr = 0
+    now = 0.0
+    closed = kind == "closed"
+    while True:
+        t_open = upcoming[0] if upcoming else math.inf
+        t_closed = pending[0][0] if pending else math.inf
+        t_arr = min(t_open, t_closed)
+        r_idx, t_rep = 0, math.inf
+        for i, r in enumerate(reps):
+            ph = r["phase"]
+            t = math.inf if ph is None else ph[1] if ph[0] == "ready" else ph[2]
+            if t < t_rep:
+                r_idx, t_rep = i, t
+        if t_arr == math.inf and t_rep == math.inf:
+            break
+        if t_arr <= t_rep:
+            now = t_arr
+            if t_open <= t_closed:
+                rid = upcoming[1]
+                upcoming = next_open()
+            else:
+                rid = heapq.heappop(pending)[1]
+            rec[rid] = [now, math.nan, math.nan]
+            req = requests[rid]
+            if req[2] > model.kv_budget:
+                out["rejected"] += 1
+                if closed:
+                    issue_next(req[3], now)
+                continue
+            if router == "round-robin":
+                rr = (rr + 1) % replicas
+                target = (rr + replicas - 1) % replicas
+            else:
+                target = min(range(replicas), key=lambda i: len(reps[i]["queue"]) + len(reps[i]["admitting"])
+                             + len(reps[i]["running"]))
+            r = reps[target]
+            note_queue(r, now)
+            r["queue"].append(rid)
+            ph = r["phase"]
+            if ph is None:
+                start_next(r, now)
+            elif ph[0] == "decode":
+                _, start, end, steps = ph
+                batch = float(len(r["running"]))
+                lo, hi = 1, steps
+                while lo < hi:
+                    mid = lo + (hi - lo) // 2
+                    if start + model.decode_s(batch, r["context"], float(mid)) >= now:
+                        hi = mid
+                    else:
+                        lo = mid + 1
+                if lo < steps:
+                    cut_end = start + model.decode_s(batch, r["context"], float(lo))
+                    if cut_end < end:
+                        r["phase"] = ("decode", start, cut_end, lo)
+            continue
+        now = t_rep
+        r = reps[r_idx]
+        ph = r["phase"]
+        if ph[0] == "ready":  # arrivals at this instant have joined the queue: schedule the next step
+            r["phase"] = None
+            note_queue(r, now)
+            start_next(r, now)
+            continue
+        if ph[0] == "prefill":
+            _, start, end = ph
+            r["busy"] += end - start
+            admitting, r["admitting"] = r["admitting"], []
+            for rid in admitting:
+                rec[rid][2] = end
+                req = requests[rid]
+                if req[1] <= 1.0:
+                    finish(rid, end, req[1])
+                    r["kv_used"] -= req[2]
+                    if closed:
+                        issue_next(req[3], end)
+                else:
+                    r["context"] += req[0] + 1.0
+                    heapq.heappush(r["running"], (r["step"] + int(req[1] - 1.0), rid))
+        else:
+            _, start, end, steps = ph
+            r["busy"] += end - start
+            batch = float(len(r["running"]))
+            r["step"] += steps
+            r["context"] += batch * float(steps)
+            while r["running"] and r["running"][0][0] <= r["step"]:
+                _, rid = heapq.heappop(r["running"])
+                req = requests[rid]
+                r["context"] -= req[0] + req[1]
+                r["kv_used"] -= req[2]
+                finish(rid, end, req[1])
+                if closed:
+                    issue_next(req[3], end)
+        r["phase"] = ("ready", now)
+    for r in reps:
+        note_queue(r, now)
+    out.update(busy_s=[r["busy"] for r in reps], queue_area=[r["queue_area"] for r in reps],
+               queue_max=[r["queue_max"] for r in reps], makespan_s=now, fixed_ms=fixed_ms,
+               kv_budget_bytes=model.kv_budget)
+    return out

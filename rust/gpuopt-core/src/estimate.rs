@@ -208,6 +208,18 @@ impl Roofline {
         }
     }
 
+    /// A decode step of `batch` sequences attending over `context` cached tokens in all is
+    /// max(p0 + p1 context, q0 + q1 context) + rest ms; returns (p0, p1, q0, q1, rest).
+    pub fn decode_lines(&self, batch: f64) -> (f64, f64, f64, f64, f64) {
+        let p0 = (self.flops_per_token * batch + self.flops_per_seq * batch) / self.peak * 1e3;
+        let p1 = self.flops_per_pair / self.peak * 1e3;
+        let q0 = (self.dense_bytes + self.expert_bytes * self.expert_share(batch) + self.kv_per_token * batch) / self.bw * 1e3;
+        let q1 = self.kv_per_token / self.bw * 1e3;
+        let rest = self.act_per_token * batch / self.bw * 1e3 + self.comm_ms_per_token * batch + self.comm_ms_fixed
+            + self.timing.step_overhead_ms;
+        (p0, p1, q0, q1, rest)
+    }
+
     /// One step: `tokens` processed, `seqs` sampled, `kv_read` cached tokens read, `pairs`
     /// (query, key) pairs attended.
     pub fn step(&self, tokens: f64, seqs: f64, kv_read: f64, pairs: f64) -> StepTime {

@@ -14,6 +14,7 @@ pub mod gpu;
 pub mod mig;
 pub mod mixes;
 pub mod precision;
+pub mod sim;
 pub mod sweep;
 
 pub use arch::{ModelArch, ParamCounts, MODEL_FIELDS};

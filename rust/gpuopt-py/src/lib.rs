@@ -12,6 +12,7 @@ use gpuopt_core::gpu::{GpuSpec, GPU_FIELDS};
 use gpuopt_core::capacity;
 use gpuopt_core::mig;
 use gpuopt_core::mixes;
+use gpuopt_core::sim;
 use gpuopt_core::sweep;
 use gpuopt_core::precision::PRECISION_NAMES;
 use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
@@ -403,6 +404,72 @@ fn mix_front<'py>(
     Ok((counts.into_pyarray(py).reshape([n, k])?, totals.into_pyarray(py).reshape([n, 4])?, r.enumerated, r.feasible))
 }
 
+/// Discrete-event simulation of one deployment (every replica on the same model, GPU and engine
+/// rows). `arrivals` is ("poisson", rates, period_s, duration_s), ("trace", times, sizes) or
+/// ("closed", clients, total). Returns per completed request arrays and per replica totals.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn simulate<'py>(
+    py: Python<'py>,
+    model: Vec<i64>,
+    gpu: Vec<f64>,
+    engine: Vec<f64>,
+    precision: i64,
+    kv_precision: i64,
+    tp: i64,
+    replicas: usize,
+    router: &str,
+    arrivals: &Bound<'py, pyo3::types::PyTuple>,
+    sizes: Vec<(f64, f64, f64)>,
+    max_batch: f64,
+    fixed_ms: f64,
+    seed: u64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let err = |e: CoreError| core_error(py, e);
+    let m = ModelArch::from_row(&model).map_err(err)?;
+    let g = GpuSpec::from_row(&gpu).map_err(err)?;
+    let e = EngineProfile::from_row(&engine).map_err(err)?;
+    let p = gpuopt_core::Precision::from_code(precision).map_err(err)?;
+    let kv = gpuopt_core::Precision::from_code(kv_precision).map_err(err)?;
+    if tp < 1 {
+        return Err(py_error(py, "InvalidInputError", format!("tp = {tp} must be at least 1")));
+    }
+    let router = match router {
+        "round-robin" => sim::Router::RoundRobin,
+        "least-loaded" => sim::Router::LeastLoaded,
+        other => return Err(py_error(py, "InvalidInputError", format!("router {other:?} is not round-robin or least-loaded"))),
+    };
+    let kind: String = arrivals.get_item(0)?.extract()?;
+    let arrivals = match kind.as_str() {
+        "poisson" => sim::Arrivals::Poisson {
+            rates: arrivals.get_item(1)?.extract()?,
+            period_s: arrivals.get_item(2)?.extract()?,
+            duration_s: arrivals.get_item(3)?.extract()?,
+        },
+        "trace" => sim::Arrivals::Trace { times: arrivals.get_item(1)?.extract()?, sizes: arrivals.get_item(2)?.extract()? },
+        "closed" => sim::Arrivals::Closed { clients: arrivals.get_item(1)?.extract()?, total: arrivals.get_item(2)?.extract()? },
+        other => return Err(py_error(py, "InvalidInputError", format!("arrivals {other:?} are not poisson, trace or closed"))),
+    };
+    let cfg = sim::SimConfig { replicas, router, arrivals, sizes, max_batch, fixed_ms, seed };
+    let params = m.params();
+    let replica = sim::ReplicaModel::new(&m, &params, &g, &e, p, kv, tp as f64).map_err(err)?;
+    let out = run_detached(py, || sim::simulate(&replica, &cfg))?;
+    let d = PyDict::new(py);
+    d.set_item("arrival", out.arrival.into_pyarray(py))?;
+    d.set_item("admitted", out.admitted.into_pyarray(py))?;
+    d.set_item("first_token", out.first_token.into_pyarray(py))?;
+    d.set_item("finish", out.finish.into_pyarray(py))?;
+    d.set_item("output_tokens", out.output_tokens.into_pyarray(py))?;
+    d.set_item("busy_s", out.busy_s.into_pyarray(py))?;
+    d.set_item("queue_area", out.queue_area.into_pyarray(py))?;
+    d.set_item("queue_max", out.queue_max.into_pyarray(py))?;
+    d.set_item("rejected", out.rejected)?;
+    d.set_item("makespan_s", out.makespan_s)?;
+    d.set_item("fixed_ms", out.fixed_ms)?;
+    d.set_item("kv_budget_bytes", replica.kv_budget_bytes())?;
+    Ok(d)
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -428,5 +495,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sweep_grid, m)?)?;
     m.add_function(wrap_pyfunction!(pareto_front, m)?)?;
     m.add_function(wrap_pyfunction!(mix_front, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate, m)?)?;
     Ok(())
 }

@@ -1,0 +1,185 @@
+"""Verification by discrete-event simulation: queueing, bursts and the KV-cache limit, not averages.
+
+`simulate` runs one deployment - `replicas` replicas of a model on a GPU or slot behind a router -
+under Poisson arrivals (one rate, or a rate per period), a trace, or closed-loop clients, and
+reports p50/p95/p99 of TTFT, TPOT and end-to-end latency, throughput, utilization, queue length and
+rejections, and whether each SLO holds. The event loop is Rust (rust/gpuopt-core/src/sim.rs); its
+plain-Python twin is gpuopt.reference.simulate.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, Optional, Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import _core
+from .capacity import SLO, _requests, _slo
+from .catalog import EngineLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
+from .catalog import precision as get_precision
+from .columns import scalar_count
+from .errors import InvalidInputError
+from .fit import check_tp
+from .sharing import Slot
+
+DEFAULT_MAX_BATCH = 256  # vLLM's max_num_seqs
+
+
+class Percentiles(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    p50: float
+    p95: float
+    p99: float
+    mean: float
+
+
+def percentiles(values: np.ndarray) -> Percentiles:
+    """Nearest-rank percentiles (NaN for no values)."""
+    v = np.sort(np.asarray(values, dtype=float))
+    if v.size == 0:
+        nan = float("nan")
+        return Percentiles(p50=nan, p95=nan, p99=nan, mean=nan)
+    rank = lambda q: float(v[max(int(math.ceil(q * v.size)) - 1, 0)])  # noqa: E731
+    return Percentiles(p50=rank(0.50), p95=rank(0.95), p99=rank(0.99), mean=float(v.mean()))
+
+
+class SimulationReport(BaseModel):
+    """What a simulated deployment delivered. Latencies in ms, throughput per second of the run."""
+
+    model_config = ConfigDict(frozen=True)
+    model: str
+    slot: str
+    engine: str
+    replicas: int
+    router: str
+    requests_completed: int
+    requests_rejected: int = Field(description="requests whose KV cache can never fit a replica")
+    makespan_s: float = Field(description="time from the first arrival to the last completion")
+    throughput_rps: float
+    output_tokens_per_s: float
+    ttft_ms: Percentiles
+    tpot_ms: Percentiles
+    e2e_ms: Percentiles
+    wait_ms: Percentiles = Field(description="time queued before admission")
+    utilization: float = Field(description="mean share of time the replicas were busy")
+    queue_mean: float = Field(description="time-averaged waiting requests per replica")
+    queue_max: float
+    slo: Optional[SLO] = None
+    slo_met: dict[str, bool] = Field(default_factory=dict, description="p95 within each limit the SLO sets")
+    kv_budget_gb: float = Field(description="KV cache each replica may reserve")
+
+    @property
+    def meets_slo(self) -> bool:
+        return all(self.slo_met.values())
+
+
+def _arrivals(rate, rates, period_s, duration_s, trace, clients, total_requests) -> tuple:
+    given = [x is not None for x in (rate, rates, trace, clients)]
+    if sum(given) != 1:
+        raise InvalidInputError("give exactly one of rate (req/s), rates (one per period), trace, or clients")
+    if trace is not None:
+        times, sizes = [], []
+        for k, item in enumerate(trace):
+            try:
+                t, i, o = float(item[0]), int(item[1]), int(item[2])
+            except (TypeError, ValueError, IndexError):
+                raise InvalidInputError(f"trace[{k}] must be (arrival_s, input_tokens, output_tokens), got {item!r}") from None
+            times.append(t)
+            sizes.append((float(i), float(o)))
+        if not times:
+            raise InvalidInputError("the trace is empty")
+        return ("trace", times, sizes)
+    if clients is not None:
+        n = scalar_count("clients", clients)
+        total = scalar_count("total_requests", total_requests if total_requests is not None else 0) \
+            if total_requests is not None else None
+        if total is None:
+            raise InvalidInputError("closed-loop clients need total_requests")
+        return ("closed", n, total)
+    if duration_s is None or not (duration_s > 0 and math.isfinite(duration_s)):
+        raise InvalidInputError(f"duration_s must be a positive number of seconds, got {duration_s!r}")
+    values = [rate] if rate is not None else list(rates)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v >= 0 and math.isfinite(v)):
+            raise InvalidInputError(f"arrival rates must be finite and >= 0 req/s, got {v!r}")
+    if not values:
+        raise InvalidInputError("rates needs at least one period")
+    if rate is None and not (period_s > 0):
+        raise InvalidInputError(f"period_s must be positive, got {period_s!r}")
+    return ("poisson", [float(v) for v in values], float(period_s if rate is None else max(duration_s, 1.0) * 2),
+            float(duration_s))
+
+
+def simulate(model: ModelLike, gpu: Any, *, requests: Any = (512, 128), rate: Optional[float] = None,
+             rates: Optional[Sequence[float]] = None, period_s: float = 3600.0, duration_s: Optional[float] = 60.0,
+             trace: Optional[Sequence[tuple]] = None, clients: Optional[int] = None,
+             total_requests: Optional[int] = None, replicas: int = 1,
+             router: Literal["least-loaded", "round-robin"] = "least-loaded", precision: str = "fp16",
+             kv_precision: Optional[str] = None, tp: int = 1, engine: EngineLike = "vllm",
+             max_batch: Optional[int] = None, slo: Any = None, seed: int = 0) -> SimulationReport:
+    """Simulates `replicas` replicas of `model` on `gpu` (id, Accelerator or Slot).
+
+    Arrivals: `rate` (Poisson, req/s) for `duration_s`; or `rates` per period of `period_s`,
+    cycling; or a `trace` of (arrival_s, input_tokens, output_tokens); or `clients` closed-loop
+    clients sending `total_requests` in all. `requests` sizes Poisson and closed-loop requests:
+    (input, output), buckets [(input, output, weight)] or a RequestClass. `max_batch` caps running
+    requests per replica (default 256, like vLLM); the KV cache bounds them too."""
+    m, e = get_model(model), get_engine(engine)
+    delay = 0.0
+    if isinstance(gpu, Slot):
+        delay, gpu = gpu.request_delay_ms, gpu.gpu
+    g = get_gpu(gpu)
+    p = get_precision(precision)
+    kv = "fp16" if kv_precision is None else get_precision(kv_precision, what="kv_precision")
+    tp = scalar_count("tp", tp)
+    check_tp(m, tp)
+    replicas = scalar_count("replicas", replicas)
+    if router not in ("least-loaded", "round-robin"):
+        raise InvalidInputError(f"router must be 'least-loaded' or 'round-robin', got {router!r}")
+    batch_cap = scalar_count("max_batch", DEFAULT_MAX_BATCH if max_batch is None else max_batch)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InvalidInputError(f"seed must be a whole number >= 0, got {seed!r}")
+    req = _requests(requests)
+    target = _slo(slo) if slo is not None else None
+    arrivals = _arrivals(rate, rates, period_s, duration_s, trace, clients, total_requests)
+    code = {q: i for i, q in enumerate(_core.PRECISIONS)}
+    fixed_ms = e.request_overhead_ms + delay
+    raw = _core.simulate(list(m.row()), list(g.row()), list(e.row()), code[p], code[kv], tp, replicas, router,
+                         arrivals, req.rows(), float(batch_cap), fixed_ms, seed)
+    return report(raw, m.id, getattr(gpu, "id", g.id), e.id, replicas, router, target)
+
+
+def report(raw: dict, model: str, slot: str, engine: str, replicas: int, router: str,
+           slo: Optional[SLO]) -> SimulationReport:
+    """Summarises _core.simulate's (or reference.simulate's) per-request output."""
+    arrival, admitted = np.asarray(raw["arrival"]), np.asarray(raw["admitted"])
+    first, finish = np.asarray(raw["first_token"]), np.asarray(raw["finish"])
+    out_tokens = np.asarray(raw["output_tokens"])
+    fixed = raw["fixed_ms"]
+    ttft = (first - arrival) * 1e3 + fixed
+    e2e = (finish - arrival) * 1e3 + fixed
+    multi = out_tokens > 1
+    tpot = (finish[multi] - first[multi]) * 1e3 / (out_tokens[multi] - 1)
+    span = raw["makespan_s"] - (float(arrival.min()) if arrival.size else 0.0)
+    span = span if span > 0 else float("nan")
+    t, tp_, e2 = percentiles(ttft), percentiles(tpot), percentiles(e2e)
+    met = {}
+    if slo is not None:
+        for name, limit, pct in (("ttft", slo.ttft_p95_ms, t), ("tpot", slo.tpot_p95_ms, tp_),
+                                 ("e2e", slo.e2e_p95_ms, e2)):
+            if limit is not None:
+                met[name] = bool(pct.p95 <= limit)
+    makespan = raw["makespan_s"]
+    return SimulationReport(
+        model=model, slot=slot, engine=engine, replicas=replicas, router=router,
+        requests_completed=int(arrival.size), requests_rejected=int(raw["rejected"]), makespan_s=makespan,
+        throughput_rps=arrival.size / span, output_tokens_per_s=float(out_tokens.sum()) / span,
+        ttft_ms=t, tpot_ms=tp_, e2e_ms=e2, wait_ms=percentiles((admitted - arrival) * 1e3),
+        utilization=float(np.mean(raw["busy_s"])) / makespan if makespan > 0 else 0.0,
+        queue_mean=float(np.mean(raw["queue_area"])) / makespan if makespan > 0 else 0.0,
+        queue_max=float(np.max(raw["queue_max"])), slo=slo, slo_met=met, kv_budget_gb=raw["kv_budget_bytes"] / 1e9)
+
+
+__all__ = ["Percentiles", "SimulationReport", "percentiles", "report", "simulate"]

@@ -1,0 +1,117 @@
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gpuopt
+from gpuopt import InvalidInputError, _core, reference
+from gpuopt.simulate import percentiles, simulate
+
+
+def _service_s(**kw) -> float:
+    one = simulate("llama-2-7b", "a100-sxm-80gb", trace=[(0.0, 128, 32)], max_batch=1, **kw)
+    return one.e2e_ms.p50 / 1e3 - gpuopt.engine("vllm").request_overhead_ms / 1e3
+
+
+@pytest.mark.parametrize("rho", [0.5, 0.8])
+def test_batch_one_poisson_waits_match_m_d_1(rho):
+    d = _service_s()
+    rate = rho / d
+    r = simulate("llama-2-7b", "a100-sxm-80gb", requests=(128, 32), rate=rate, duration_s=300_000 / rate, max_batch=1,
+                 seed=3)
+    md1_ms = rho / (2 * (1 / d) * (1 - rho)) * 1e3
+    assert r.wait_ms.mean == pytest.approx(md1_ms, rel=0.03)
+    assert r.utilization == pytest.approx(rho, rel=0.02)
+
+
+@pytest.mark.parametrize("model,gpu,precision,inp,out,engine", [
+    ("llama-2-7b", "a100-sxm-80gb", "fp16", 512, 128, "vllm"),
+    ("llama-3-8b", "h100-sxm", "fp8", 128, 512, "trtllm"),
+    ("mixtral-8x7b", "h200", "fp8", 256, 256, "vllm"),
+])
+def test_saturated_throughput_matches_max_throughput(model, gpu, precision, inp, out, engine):
+    best = gpuopt.max_throughput(model, gpu, precision=precision, input_tokens=inp, output_tokens=out, engine=engine)
+    rps = best.output_tokens_per_s / out
+    r = simulate(model, gpu, precision=precision, requests=(inp, out), rate=3 * rps, duration_s=20_000 / (3 * rps),
+                 max_batch=best.batch, engine=engine)
+    assert r.output_tokens_per_s == pytest.approx(best.output_tokens_per_s, rel=0.05)
+    assert r.queue_max > 100  # it really was saturated
+
+
+def test_light_load_latency_is_the_estimate():
+    r = simulate("llama-3-8b", "l40s", requests=(256, 64), rate=0.05, duration_s=2000, seed=1)
+    e = gpuopt.estimate("llama-3-8b", "l40s", input_tokens=256, output_tokens=64)
+    assert r.ttft_ms.p50 == pytest.approx(e.ttft_ms, rel=0.01)
+    assert r.e2e_ms.p50 == pytest.approx(e.e2e_ms, rel=0.01)
+
+
+def test_replicas_routers_and_periods():
+    kw = dict(requests=(512, 128), duration_s=120, seed=2)
+    one = simulate("llama-3-8b", "a100-sxm-80gb", rate=30, **kw)
+    four = simulate("llama-3-8b", "a100-sxm-80gb", rate=30, replicas=4, **kw)
+    assert four.e2e_ms.p95 < one.e2e_ms.p95
+    rr = simulate("llama-3-8b", "a100-sxm-80gb", rate=30, replicas=4, router="round-robin", **kw)
+    assert rr.requests_completed == four.requests_completed
+    day = simulate("llama-3-8b", "a100-sxm-80gb", rates=[2, 20], period_s=60, **kw)
+    assert 2 * 120 < day.requests_completed < 20 * 120
+
+
+def test_slo_verdicts_and_reproducibility():
+    kw = dict(requests=[(256, 64, 3), (2048, 256, 1)], rate=8, duration_s=60, seed=5)
+    a = simulate("mistral-7b", "l40s", slo={"ttft_p95_ms": 2000, "tpot_p95_ms": 10}, **kw)
+    b = simulate("mistral-7b", "l40s", slo={"ttft_p95_ms": 2000, "tpot_p95_ms": 10}, **kw)
+    assert a == b
+    assert a.slo_met == {"ttft": True, "tpot": False} and not a.meets_slo
+    c = simulate("mistral-7b", "l40s", **{**kw, "seed": 6})
+    assert c.e2e_ms.p95 != a.e2e_ms.p95
+
+
+def test_kv_cache_bounds_admission_and_rejects_what_never_fits():
+    # 11.6 GB of KV cache: a 32k-token request never fits; 576-token ones (0.47 GB) fit ~24 at a time
+    r = simulate("llama-2-13b", "a100-40gb", trace=[(0.0, 16000, 16000)] + [(0.001 * i, 512, 64) for i in range(50)])
+    assert r.requests_rejected == 1 and r.requests_completed == 50
+    assert r.queue_max >= 50 - r.kv_budget_gb // (576 * 819_200 / 1e9) - 1
+
+
+def test_time_sliced_fraction_adds_interference():
+    kw = dict(requests=(20, 100), clients=5, total_requests=50, precision="int8")
+    whole = simulate("llama-2-7b", "a100-40gb", **kw)
+    shared = simulate("llama-2-7b", gpuopt.fraction("a100-40gb", 3), **kw)
+    assert shared.e2e_ms.p50 > whole.e2e_ms.p50 + 80
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({}, "exactly one"), ({"rate": 1, "clients": 2}, "exactly one"), ({"rate": -1}, "rates"),
+    ({"rate": 1, "duration_s": 0}, "duration_s"), ({"clients": 3}, "total_requests"),
+    ({"trace": [(0, "x", 1)]}, r"trace\[0\]"), ({"trace": [(1.0, 10, 10), (0.5, 10, 10)]}, "ascending"),
+    ({"rate": 1, "router": "random"}, "router"), ({"rate": 1, "replicas": 0}, "replicas"),
+    ({"rate": 1, "seed": -1}, "seed"),
+])
+def test_bad_simulation_inputs(kwargs, match):
+    args = {"duration_s": 10, **kwargs} if "duration_s" not in kwargs else kwargs
+    if "rate" not in args and "rates" not in args and "trace" not in args and "clients" not in args:
+        args.pop("duration_s", None)
+    with pytest.raises(InvalidInputError, match=match):
+        simulate("llama-2-7b", "l4", **args)
+
+
+def test_percentiles_nearest_rank():
+    p = percentiles(np.arange(1, 101))
+    assert (p.p50, p.p95, p.p99, p.mean) == (50, 95, 99, 50.5)
+    assert math.isnan(percentiles(np.array([])).p50)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from([("poisson", [2.0, 9.0], 20.0, 60.0), ("closed", 7, 60),
+                        ("trace", [0.0, 0.0, 0.3, 1.0, 1.1], [(100, 10), (3000, 200), (5, 1), (60, 60), (1, 400)])]),
+       st.sampled_from(["least-loaded", "round-robin"]), st.integers(1, 3), st.integers(1, 300),
+       st.integers(0, 2**32), st.sampled_from(["llama-2-7b", "mistral-7b", "mixtral-8x7b"]))
+def test_rust_simulator_matches_python_event_loop(arrivals, router, replicas, max_batch, seed, model):
+    args = (list(gpuopt.model(model).row()), list(gpuopt.gpu("h200").row()), list(gpuopt.engine("vllm").row()), 2, 0, 1,
+            replicas, router, arrivals, [(512.0, 128.0, 3.0), (2000.0, 50.0, 1.0)], float(max_batch), 3.0, seed)
+    a, b = _core.simulate(*args), reference.simulate(*args)
+    for k in ("arrival", "admitted", "first_token", "finish", "output_tokens", "busy_s", "queue_area", "queue_max"):
+        np.testing.assert_array_equal(np.asarray(a[k]), np.asarray(b[k]), err_msg=k)
+    assert (a["rejected"], a["makespan_s"]) == (b["rejected"], b["makespan_s"])
