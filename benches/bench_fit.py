@@ -36,20 +36,11 @@ def _reference_inputs(grid):
     return models, memory, engines, [c.tolist() for c in cols]
 
 
-def _best_of(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def test_fit_grid_speed_gate(report_gate):
+def test_fit_grid_speed_gate(report_gate, best_of):
     grid = _grid()
     n = grid.size
     assert n >= 1_000_000
-    rust_s = _best_of(_grid, repeat=5)
+    rust_s, _ = best_of(_grid, repeat=5)
     models, memory, engines, cols = _reference_inputs(grid)
     t = time.perf_counter()
     ref = reference.fit_many(models, memory, engines, *cols)

@@ -25,17 +25,8 @@ def _sweep():
     return sweep(list(gpuopt.models()), list(gpuopt.gpus()), **AXES)
 
 
-def _best_of(fn, repeat):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
-
-
-def test_sweep_speed_gate(report_gate):
-    rust_s, res = _best_of(_sweep, 3)
+def test_sweep_speed_gate(report_gate, best_of):
+    rust_s, res = best_of(_sweep, 3)
     n = res.size
     rate = n / rust_s
     ms = [gpuopt.model(m).row() for m in gpuopt.models()]
@@ -67,9 +58,9 @@ def _mix_types():
                 rng.uniform(70, 700, 10))]
 
 
-def test_mixes_speed_gate(report_gate):
+def test_mixes_speed_gate(report_gate, best_of):
     types = _mix_types()
-    rust_s, (counts, totals, enumerated, feasible) = _best_of(
+    rust_s, (counts, totals, enumerated, feasible) = best_of(
         lambda: _core.mix_front(types, 16, float("inf"), 0.0, 0.0), 3)
     assert enumerated == 5_311_734
     t = time.perf_counter()
@@ -78,7 +69,7 @@ def test_mixes_speed_gate(report_gate):
     assert ref_enumerated == enumerated
     assert [(c, tp) for c, tp, _ in front] == [(row[0], row[2]) for row in totals.tolist()]
     # the public API over ten catalog GPUs, prices and throughputs resolved in Python
-    api_s, front_api = _best_of(lambda: mixes(TEN_TYPES, max_gpus=16, throughput={g: 1000.0 for g in TEN_TYPES},
+    api_s, front_api = best_of(lambda: mixes(TEN_TYPES, max_gpus=16, throughput={g: 1000.0 for g in TEN_TYPES},
                                               usd_per_hour={g: 1.0 + i for i, g in enumerate(TEN_TYPES)}), 1)
     assert front_api.enumerated == 5_311_734
     ratio = python_s / rust_s

@@ -649,6 +649,9 @@ def simulate(model_row, gpu_row, engine_row, precision: int, kv_precision: int, 
              arrivals: tuple, sizes, max_batch: float, fixed_ms: float, seed: int) -> dict:
     """Same inputs and outputs as _core.simulate."""
     a, g, e = Arch.from_row(model_row), Gpu.from_row(gpu_row), Engine.from_row(engine_row)
+    outputs = [s[1] for s in arrivals[2]] if arrivals[0] == "trace" else [s[1] for s in sizes]
+    if max(outputs, default=1.0) > float(1 << 20):
+        raise ValueError("requests of more than 1048576 output tokens are not simulated")
     model = ReplicaModel(a, g, e, PRECISIONS[precision], PRECISIONS[kv_precision], float(tp))
     rng = Rng(seed)
     total_w = sum(s[2] for s in sizes)
@@ -663,7 +666,7 @@ def simulate(model_row, gpu_row, engine_row, precision: int, kv_precision: int, 
         return last[0], last[1]
 
     requests: list[list] = []  # [input, output, kv, client]
-    pending: list[tuple[float, int]] = []  # closed-loop arrivals heap
+    pending: collections.deque = collections.deque()  # closed-loop arrivals, in time order
     kind = arrivals[0]
     state = {"poisson_t": 0.0, "trace_i": 0, "issued": 0}
     if kind == "closed":
@@ -671,7 +674,7 @@ def simulate(model_row, gpu_row, engine_row, precision: int, kv_precision: int, 
         for c in range(min(clients, total)):
             i, o = draw()
             requests.append([i, o, model.kv_need(i, o), c])
-            heapq.heappush(pending, (0.0, len(requests) - 1))
+            pending.append((0.0, len(requests) - 1))
             state["issued"] += 1
 
     def next_open():
@@ -711,7 +714,7 @@ def simulate(model_row, gpu_row, engine_row, precision: int, kv_precision: int, 
         state["issued"] += 1
         i, o = draw()
         requests.append([i, o, model.kv_need(i, o), client])
-        heapq.heappush(pending, (at, len(requests) - 1))
+        pending.append((at, len(requests) - 1))
 
     out = {"arrival": [], "admitted": [], "first_token": [], "finish": [], "output_tokens": [], "rejected": 0}
     rec = {}  # id -> [arrival, admitted, first]
@@ -782,7 +785,7 @@ def simulate(model_row, gpu_row, engine_row, precision: int, kv_precision: int, 
                 rid = upcoming[1]
                 upcoming = next_open()
             else:
-                rid = heapq.heappop(pending)[1]
+                rid = pending.popleft()[1]
             rec[rid] = [now, math.nan, math.nan]
             req = requests[rid]
             if req[2] > model.kv_budget:

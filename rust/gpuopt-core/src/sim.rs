@@ -21,6 +21,9 @@ use crate::fit::MemoryTerms;
 use crate::gpu::GpuSpec;
 use crate::precision::Precision;
 
+/// Longest output a simulated request may have.
+pub const MAX_OUTPUT_TOKENS: f64 = (1u64 << 20) as f64;
+
 /// splitmix64: small, fast, and easy to reproduce bit for bit in Python.
 #[derive(Clone, Debug)]
 pub struct Rng(u64);
@@ -132,11 +135,54 @@ enum Phase {
     Decode { start: f64, steps: u64, end: f64 },
 }
 
+/// Running requests by the decode step they finish at: one bucket per step in a ring longer
+/// than any request's output (so a bucket only ever holds one step), and a heap of the distinct
+/// steps. Requests finishing together cost one heap operation, not one each.
+struct Finishing {
+    buckets: Vec<Vec<usize>>,
+    mask: u64,
+    steps: BinaryHeap<Reverse<u64>>,
+    len: usize,
+}
+
+impl Finishing {
+    fn new(max_output: f64) -> Self {
+        let size = ((max_output.max(1.0) as u64) + 1).next_power_of_two();
+        Finishing { buckets: vec![Vec::new(); size as usize], mask: size - 1, steps: BinaryHeap::new(), len: 0 }
+    }
+
+    fn push(&mut self, step: u64, id: usize) {
+        let b = &mut self.buckets[(step & self.mask) as usize];
+        if b.is_empty() {
+            self.steps.push(Reverse(step));
+        }
+        b.push(id);
+        self.len += 1;
+    }
+
+    fn next_step(&self) -> Option<u64> {
+        self.steps.peek().map(|s| s.0)
+    }
+
+    /// The requests finishing at the earliest step, in id order, if that step is <= `step`.
+    fn pop_until(&mut self, step: u64, into: &mut Vec<usize>) {
+        into.clear();
+        if let Some(&Reverse(s)) = self.steps.peek() {
+            if s <= step {
+                self.steps.pop();
+                std::mem::swap(into, &mut self.buckets[(s & self.mask) as usize]);
+                into.sort_unstable();
+                self.len -= into.len();
+            }
+        }
+    }
+}
+
 struct Replica {
     queue: VecDeque<usize>,
     /// Requests admitted by the prefill in progress.
     admitting: Vec<usize>,
-    running: BinaryHeap<Reverse<(u64, usize)>>,
+    running: Finishing,
     step: u64,
     context: f64,
     kv_used: f64,
@@ -149,7 +195,7 @@ struct Replica {
 
 impl Replica {
     fn outstanding(&self) -> usize {
-        self.queue.len() + self.admitting.len() + self.running.len()
+        self.queue.len() + self.admitting.len() + self.running.len
     }
 
     fn next_event(&self) -> f64 {
@@ -242,13 +288,34 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
     }
     let mut rng = Rng::new(cfg.seed);
     let draw_size = |rng: &mut Rng| draw(rng, &cfg.sizes, total_w);
-    // Arrival stream: open-loop arrivals are generated lazily; closed-loop ones come from completions.
-    let mut pending: BinaryHeap<Reverse<(OrdF64, usize)>> = BinaryHeap::new();
+    // Arrival stream: open-loop arrivals are generated lazily; closed-loop ones come from
+    // completions, which happen in time order, so a FIFO keeps them sorted.
+    let mut pending: VecDeque<(f64, usize)> = VecDeque::new();
     let mut requests: Vec<Request> = Vec::new();
     let mut out = SimOutput { fixed_ms: cfg.fixed_ms, ..Default::default() };
     let mut rec_arrival: Vec<f64> = Vec::new();
     let mut rec_admitted: Vec<f64> = Vec::new();
     let mut rec_first: Vec<f64> = Vec::new();
+    let max_output = match &cfg.arrivals {
+        Arrivals::Trace { sizes, .. } => sizes.iter().map(|s| s.1).fold(1.0, f64::max),
+        _ => cfg.sizes.iter().map(|s| s.1).fold(1.0, f64::max),
+    };
+    if !(max_output <= MAX_OUTPUT_TOKENS) {
+        return invalid(format!("requests of more than {MAX_OUTPUT_TOKENS} output tokens are not simulated"));
+    }
+    // Room for every request up front: growing these vectors costs more than the simulation.
+    let expected = match &cfg.arrivals {
+        Arrivals::Poisson { rates, duration_s, .. } => {
+            let mean = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
+            ((mean * duration_s * 1.05 + 64.0).min(1e8)) as usize
+        }
+        Arrivals::Trace { times, .. } => times.len(),
+        Arrivals::Closed { total, .. } => *total,
+    };
+    requests.reserve(expected);
+    for v in [&mut rec_arrival, &mut rec_admitted, &mut rec_first, &mut out.arrival, &mut out.admitted, &mut out.first_token, &mut out.finish, &mut out.output_tokens] {
+        v.reserve(expected);
+    }
     let mut issued = 0usize;
     let mut poisson_t = 0.0;
     let mut trace_i = 0usize;
@@ -276,7 +343,7 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
             for c in 0..(*clients).min(*total) {
                 let (i, o) = draw_size(&mut rng);
                 requests.push(Request { input: i, output: o, kv: model.kv_need(i, o), client: c });
-                pending.push(Reverse((OrdF64(0.0), requests.len() - 1)));
+                pending.push_back((0.0, requests.len() - 1));
                 issued += 1;
             }
         }
@@ -321,19 +388,20 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
     let mut upcoming = next_open(&mut rng, &mut requests);
     let mut reps: Vec<Replica> = (0..cfg.replicas)
         .map(|_| Replica {
-            queue: VecDeque::new(), admitting: Vec::new(), running: BinaryHeap::new(), step: 0, context: 0.0,
+            queue: VecDeque::new(), admitting: Vec::new(), running: Finishing::new(max_output), step: 0, context: 0.0,
             kv_used: 0.0, phase: Phase::Idle, busy: 0.0, queue_area: 0.0, queue_max: 0.0, last_change: 0.0,
         })
         .collect();
     let mut rr = 0usize;
     let mut now = 0.0f64;
+    let mut done: Vec<usize> = Vec::new();
     let (closed_total, is_closed) = match cfg.arrivals {
         Arrivals::Closed { total, .. } => (total, true),
         _ => (0, false),
     };
     loop {
         let t_open = upcoming.map(|u| u.0).unwrap_or(f64::INFINITY);
-        let t_closed = pending.peek().map(|r| (r.0).0 .0).unwrap_or(f64::INFINITY);
+        let t_closed = pending.front().map(|p| p.0).unwrap_or(f64::INFINITY);
         let t_arr = t_open.min(t_closed);
         let (r_idx, t_rep) = reps
             .iter()
@@ -350,7 +418,7 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
                 upcoming = next_open(&mut rng, &mut requests);
                 id
             } else {
-                pending.pop().expect("finite time").0 .1
+                pending.pop_front().expect("finite time").1
             };
             if rec_arrival.len() <= id {
                 rec_arrival.resize(id + 1, f64::NAN);
@@ -379,7 +447,7 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
                 Phase::Idle => start_next(model, cfg, r, &requests, now, &mut rec_admitted),
                 Phase::Decode { start, steps, end } => {
                     // Cut the run at the first step boundary at or after this arrival.
-                    let batch = r.running.len() as f64;
+                    let batch = r.running.len as f64;
                     let (mut lo, mut hi) = (1u64, steps);
                     while lo < hi {
                         let mid = lo + (hi - lo) / 2;
@@ -413,20 +481,17 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
                         }
                     } else {
                         r.context += req.input + 1.0;
-                        r.running.push(Reverse((r.step + (req.output - 1.0) as u64, id)));
+                        r.running.push(r.step + (req.output - 1.0) as u64, id);
                     }
                 }
             }
             Phase::Decode { start, steps, end } => {
                 r.busy += end - start;
-                let batch = r.running.len() as f64;
+                let batch = r.running.len as f64;
                 r.step += steps;
                 r.context += batch * steps as f64;
-                while let Some(&Reverse((fs, id))) = r.running.peek() {
-                    if fs > r.step {
-                        break;
-                    }
-                    r.running.pop();
+                r.running.pop_until(r.step, &mut done);
+                for &id in &done {
                     let req = &requests[id];
                     r.context -= req.input + req.output;
                     r.kv_used -= req.kv;
@@ -466,7 +531,7 @@ fn issue_next(
     draw_size: &impl Fn(&mut Rng) -> (f64, f64),
     model: &ReplicaModel,
     requests: &mut Vec<Request>,
-    pending: &mut BinaryHeap<Reverse<(OrdF64, usize)>>,
+    pending: &mut VecDeque<(f64, usize)>,
 ) {
     if *issued >= total {
         return;
@@ -474,7 +539,8 @@ fn issue_next(
     *issued += 1;
     let (i, o) = draw_size(rng);
     requests.push(Request { input: i, output: o, kv: model.kv_need(i, o), client });
-    pending.push(Reverse((OrdF64(at), requests.len() - 1)));
+    debug_assert!(pending.back().is_none_or(|p| p.0 <= at));
+    pending.push_back((at, requests.len() - 1));
 }
 
 /// A request size drawn from weighted (input, output, weight) buckets.
@@ -504,7 +570,7 @@ fn start_next(model: &ReplicaModel, cfg: &SimConfig, r: &mut Replica, requests: 
     let (mut tokens, mut pairs) = (0.0, 0.0);
     while let Some(&id) = r.queue.front() {
         let req = &requests[id];
-        let batch = (r.running.len() + r.admitting.len()) as f64;
+        let batch = (r.running.len + r.admitting.len()) as f64;
         let fits = batch + 1.0 <= cfg.max_batch && r.kv_used + req.kv <= model.kv_budget;
         let budget_ok = r.admitting.is_empty() || tokens + req.input <= model.max_batched_tokens;
         if !fits || !budget_ok {
@@ -523,28 +589,10 @@ fn start_next(model: &ReplicaModel, cfg: &SimConfig, r: &mut Replica, requests: 
         r.phase = Phase::Prefill { start: now, end: now + d };
         return;
     }
-    if let Some(&Reverse((fs, _))) = r.running.peek() {
+    if let Some(fs) = r.running.next_step() {
         let steps = fs - r.step;
-        let d = model.decode_s(r.running.len() as f64, r.context, steps as f64);
+        let d = model.decode_s(r.running.len as f64, r.context, steps as f64);
         r.phase = Phase::Decode { start: now, steps, end: now + d };
-    }
-}
-
-/// f64 ordered for the arrival heap (times are finite).
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct OrdF64(f64);
-
-impl Eq for OrdF64 {}
-
-impl PartialOrd for OrdF64 {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for OrdF64 {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
     }
 }
 
