@@ -27,6 +27,7 @@ from .estimate import EstimateReport, EstimateResults, estimate, estimate_many, 
 from .fit import FitResults, fit, fit_grid, fit_many
 from .capacity import SLO, CapacityReport, CapacityResults, RequestClass, capacity, capacity_many
 from .cost import TCO, tco
+from .plan import MixPlan, plan_mix
 from .simulate import SimulationReport, simulate
 from .sweep import MixFront, SweepResults, mixes, pareto, sweep
 from .sharing import Interference, Slot, fraction, mig_layouts, mig_slice, slots
@@ -39,7 +40,7 @@ __all__ = [
     "FitResults", "GpuoptError", "InternalError", "InvalidInputError", "Measurement", "ModelSpec", "PRECISIONS",
     "Price", "UnknownNameError", "VERDICTS", "Validation", "Interference", "Slot", "fraction", "mig_layouts",
     "mig_slice", "slots", "TCO", "tco", "SLO", "CapacityReport", "CapacityResults", "RequestClass", "capacity",
-    "capacity_many", "MixFront", "SweepResults", "mixes", "pareto", "sweep", "SimulationReport", "simulate",
+    "capacity_many", "MixFront", "SweepResults", "mixes", "pareto", "sweep", "SimulationReport", "simulate", "MixPlan", "plan_mix",
     "calibrate", "engine", "engines", "estimate", "estimate_many", "fit", "fit_grid", "fit_many", "gpu", "gpus",
     "load_measurements", "max_throughput", "max_throughput_many", "mig_profiles", "model", "model_from_hf_config",
     "models", "prices", "register_engine", "register_gpu", "register_model", "validate",
