@@ -1,0 +1,431 @@
+"""The fleet planner: a mixed-integer program (OR-Tools, SCIP) that decides, for a horizon split
+into periods, which GPUs to own, buy or rent at each site, how to split them (whole, MIG layouts,
+time-sliced fractions), how many replicas of each service run on which slot at which precision in
+each period, and when and where training runs (idle owned GPUs in allowed periods, or cloud
+burst) - at the least cost per hour, under every service's p95 SLO and data locality.
+
+Candidate deployments and their capacities come from the Rust core (gpuopt.capacity_many); the
+best precision per slot is kept and slots that cannot meet a service's SLO are pruned before the
+model is built. MIG layouts enter as patterns (the maximal legal layouts) whose counts the MIP
+chooses; identical replicas and GPUs are integers, never one binary each.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .capacity import STATUS, capacity_many
+from .catalog import gpu as get_gpu
+from .cost import HOURS_PER_YEAR, price
+from .errors import InvalidInputError
+from .scenario import Scenario, Service
+from .sharing import Slot, mig_layouts, slots as gpu_slots
+from .solver import DEFAULT_GAP, new_solver, solve
+
+
+@dataclass
+class Candidate:
+    service: int
+    gpu: str
+    slot: Slot
+    precision: str
+    capacity_rps: float
+    ttft_p95_ms: float
+    tpot_p95_ms: float
+    e2e_p95_ms: float
+
+
+@dataclass
+class Candidates:
+    by_service: dict[int, list[Candidate]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def _allowed_sites(scn: Scenario, sv: Service) -> list[str]:
+    return sv.sites or [s.name for s in scn.sites]
+
+
+def candidates(scn: Scenario, sharing: Optional[str] = None, only_gpu: Optional[str] = None) -> Candidates:
+    """Every way to run one replica of each service (best precision per slot), with the reasons a
+    service has none."""
+    sharing = sharing or scn.sharing
+    types = sorted({o.type for s in scn.sites for o in s.gpus})
+    if only_gpu is not None:
+        types = [only_gpu]
+    slot_list: list[Slot] = []
+    for t in types:
+        slot_list += [s for s in gpu_slots(t, fractions=scn.fractions)
+                      if sharing == "all" or s.kind == "gpu" or (sharing == "mig" and s.kind == "mig")]
+    rows = [(k, sl, p) for k, sv in enumerate(scn.services) for sl in slot_list for p in sv.precisions]
+    out = Candidates()
+    if not rows:
+        return out
+    res = capacity_many([scn.services[k].model for k, _, _ in rows], [sl for _, sl, _ in rows],
+                        requests=[scn.services[k].requests for k, _, _ in rows],
+                        slo=[scn.services[k].slo for k, _, _ in rows], precision=[p for _, _, p in rows],
+                        engine=[scn.services[k].engine for k, _, _ in rows])
+    cap, status = res["capacity_rps"], res["status"]
+    best: dict[tuple[int, str], Candidate] = {}
+    closest: dict[int, tuple[float, str]] = {}
+    for i, (k, sl, p) in enumerate(rows):
+        sv = scn.services[k]
+        c = float(cap[i])
+        if sl.kind == "gpu" and sv.measured and sl.parent in sv.measured:
+            c = float(sv.measured[sl.parent])
+        if c <= 0:
+            if STATUS[int(status[i])] == "slo-unmet":
+                e2e = float(res["e2e_p95_ms"][i])
+                if k not in closest or e2e < closest[k][0]:
+                    closest[k] = (e2e, f"{sl.id} ({p}): best p95 TTFT {res['ttft_p95_ms'][i]:.0f} ms, TPOT "
+                                       f"{res['tpot_p95_ms'][i]:.1f} ms, end-to-end {e2e:.0f} ms")
+            continue
+        key = (k, sl.id)
+        if key not in best or c > best[key].capacity_rps:
+            best[key] = Candidate(k, sl.parent, sl, p, c, float(res["ttft_p95_ms"][i]), float(res["tpot_p95_ms"][i]),
+                                  float(res["e2e_p95_ms"][i]))
+    for (k, _), cand in best.items():
+        out.by_service.setdefault(k, []).append(cand)
+    for k, sv in enumerate(scn.services):
+        if out.by_service.get(k):
+            offered = {o.type for s in scn.sites if s.name in _allowed_sites(scn, sv) for o in s.gpus}
+            if not any(c.gpu in offered for c in out.by_service[k]) and only_gpu is None:
+                where = sorted({s.name for s in scn.sites for o in s.gpus if o.type in {c.gpu for c in out.by_service[k]}})
+                out.problems.append(f"service {sv.name!r}: data locality (sites {', '.join(_allowed_sites(scn, sv))}) "
+                                    f"excludes every site with a GPU that can serve it ({', '.join(where)})")
+            continue
+        if k in closest:
+            out.problems.append(f"service {sv.name!r}: no GPU meets its SLO {sv.slo.row()} ms (p95 TTFT, TPOT, e2e); "
+                                f"the closest is {closest[k][1]}")
+        else:
+            out.problems.append(f"service {sv.name!r}: {sv.model} does not fit on any GPU offered "
+                                f"({', '.join(types)}) at precisions {', '.join(sv.precisions)}")
+    return out
+
+
+class Plan(BaseModel):
+    """The planner's answer, and the proof of how good it is."""
+
+    model_config = ConfigDict(frozen=True)
+    scenario: str
+    status: str = Field(description="optimal, feasible (time limit: not proven optimal) or infeasible")
+    cost_per_hour: float = Field(description="all costs averaged over the cycle of periods, $/hour")
+    lower_bound_per_hour: float = Field(description="no plan can cost less: LP relaxation or solver bound")
+    gap: float
+    fleet: dict[str, dict[str, int]] = Field(default_factory=dict, description="site -> GPU type -> GPUs owned")
+    purchases: dict[str, dict[str, int]] = Field(default_factory=dict)
+    rentals: dict[str, dict[str, dict[str, int]]] = Field(default_factory=dict, description="site -> type -> period")
+    replicas: dict[str, dict[str, list[dict[str, Any]]]] = Field(
+        default_factory=dict, description="service -> period -> [{site, gpu, slot, precision, replicas, capacity_rps}]")
+    mig_layouts: dict[str, dict[str, dict[str, dict[str, int]]]] = Field(
+        default_factory=dict, description="site -> type -> period -> layout ('3g.40gb+4g.40gb') -> GPUs")
+    time_sliced: dict[str, dict[str, dict[str, dict[str, int]]]] = Field(
+        default_factory=dict, description="site -> type -> period -> 'n-way' -> GPUs")
+    training: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    cost_breakdown: dict[str, float] = Field(default_factory=dict, description="$/hour by item")
+    predicted_slo: dict[str, dict[str, float]] = Field(default_factory=dict, description="worst p95 at capacity")
+    utilization: dict[str, dict[str, dict[str, float]]] = Field(default_factory=dict,
+                                                                 description="site -> type -> period -> GPUs busy share")
+    baselines: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    infeasibility: list[str] = Field(default_factory=list)
+    solve_s: float = 0.0
+    solver: str = ""
+
+    def to_json(self, **kw) -> str:
+        return self.model_dump_json(indent=2, **kw)
+
+
+def _own_cost_per_hour(site, offer) -> tuple[float, float]:
+    """($/hour of a GPU bought now: capex amortised, $/hour of running any owned GPU)."""
+    g = get_gpu(offer.type)
+    capex = offer.capex_usd if offer.capex_usd is not None else price(offer.type, "capex")
+    amortised = (capex or 0.0) / (offer.amortization_years * HOURS_PER_YEAR) if offer.max_purchase != 0 else 0.0
+    running = (g.tdp_w or 0.0) / 1000 * site.load * site.pue * site.usd_per_kwh + site.licence_usd_per_gpu_year / HOURS_PER_YEAR
+    return amortised, running
+
+
+def _speed(gpu_id: str, reference: str) -> float:
+    return get_gpu(gpu_id).fp16_tflops / get_gpu(reference).fp16_tflops
+
+
+def _layout_name(layout: tuple[str, ...]) -> str:
+    return "+".join(layout)
+
+
+def _solve(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Optional[int], seed: int,
+           relative_gap: float, lift_limits: bool = False) -> tuple[Any, Any, dict]:
+    s = new_solver("SCIP")
+    inf = s.infinity()
+    H = scn.cycle_hours
+    periods = [p.name for p in scn.periods]
+    hours = {p.name: p.hours for p in scn.periods}
+    cost_terms: dict[str, list] = {"capex": [], "power+licences": [], "cloud": [], "sharing licences": [],
+                                   "training burst": []}
+    V: dict[str, dict] = {"buy": {}, "rent": {}, "R": {}, "M": {}, "F": {}, "T": {}, "B": {}}
+    layouts: dict[str, list[tuple[str, ...]]] = {}
+    for site in scn.sites:
+        for o in site.gpus:
+            key = (site.name, o.type)
+            amortised, running = _own_cost_per_hour(site, o)
+            cap_buy = inf if (o.max_purchase is None or lift_limits) else o.max_purchase
+            buy = s.IntVar(0, cap_buy, f"buy[{site.name},{o.type}]")
+            V["buy"][key] = buy
+            cost_terms["capex"].append(amortised * buy)
+            cost_terms["power+licences"].append(running * (buy + o.owned))
+            if o.type not in layouts and get_gpu(o.type).mig and scn.sharing in ("mig", "all"):
+                layouts[o.type] = mig_layouts(o.type, maximal=True)
+            for p in periods:
+                if o.rent_usd_per_hour is not None:
+                    cap_rent = inf if (o.max_rent is None or lift_limits) else o.max_rent
+                    r = s.IntVar(0, cap_rent, f"rent[{site.name},{o.type},{p}]")
+                    V["rent"][key + (p,)] = r
+                    per = o.rent_usd_per_hour + site.licence_usd_per_gpu_year / HOURS_PER_YEAR
+                    cost_terms["cloud"].append(per * hours[p] / H * r)
+                for L in layouts.get(o.type, []):
+                    V["M"][key + (p, L)] = s.IntVar(0, inf, f"M[{site.name},{o.type},{p},{_layout_name(L)}]")
+                if scn.sharing == "all":
+                    for n in range(2, scn.fractions + 1):
+                        f = s.IntVar(0, inf, f"F[{site.name},{o.type},{p},{n}]")
+                        V["F"][key + (p, n)] = f
+                        cost_terms["sharing licences"].append(
+                            site.sharing_licence_usd_per_gpu_year / HOURS_PER_YEAR * hours[p] / H * f)
+    # replicas
+    for k, sv in enumerate(scn.services):
+        allowed = set(_allowed_sites(scn, sv))
+        for c in cands.by_service.get(k, []):
+            for site in scn.sites:
+                if site.name not in allowed or c.gpu not in {o.type for o in site.gpus}:
+                    continue
+                for p in periods:
+                    V["R"][(k, site.name, c.slot.id, p)] = (s.IntVar(0, inf, f"R[{sv.name},{site.name},{c.slot.id},{p}]"), c)
+        for p in periods:
+            reps = [(v, c) for (kk, _, _, pp), (v, c) in V["R"].items() if kk == k and pp == p]
+            s.Add(sum(c.capacity_rps * v for v, c in reps) >= scn.rate(sv, p))
+            if sv.min_replicas:
+                s.Add(sum(v for v, _ in reps) >= sv.min_replicas)
+    # training
+    for j, job in enumerate(scn.training):
+        cycles = job.deadline_days * 24.0 / H
+        work = []
+        for site in scn.sites:
+            if job.sites and site.name not in job.sites:
+                continue
+            for o in site.gpus:
+                if get_gpu(o.type).memory_bytes < job.memory_gb * 1e9:
+                    continue
+                big = (o.owned + (o.max_purchase if o.max_purchase is not None else 10_000))
+                for p in periods:
+                    if job.periods and p not in job.periods:
+                        continue
+                    t = s.IntVar(0, big, f"T[{job.name},{site.name},{o.type},{p}]")
+                    z = s.BoolVar(f"z[{job.name},{site.name},{o.type},{p}]")
+                    s.Add(t >= job.min_gpus * z)
+                    s.Add(t <= big * z)
+                    V["T"][(j, site.name, o.type, p)] = t
+                    work.append(t * hours[p] * cycles * _speed(o.type, job.reference_gpu))
+        burst = None
+        if job.burst_usd_per_gpu_hour is not None:
+            burst = s.NumVar(0, inf, f"burst[{job.name}]")
+            V["B"][j] = burst
+            cost_terms["training burst"].append(job.burst_usd_per_gpu_hour / (job.deadline_days * 24.0) * burst)
+        s.Add(sum(work) + (burst if burst is not None else 0) >= job.gpu_hours)
+    # GPUs: every use of a type at a site in a period within what is owned (and rented)
+    for site in scn.sites:
+        for o in site.gpus:
+            key = (site.name, o.type)
+            owned = V["buy"][key] + o.owned
+            for p in periods:
+                whole = [v for (_, sn, sid, pp), (v, c) in V["R"].items()
+                         if sn == site.name and pp == p and c.slot.kind == "gpu" and c.gpu == o.type]
+                mig = [v for kk, v in V["M"].items() if kk[:3] == (site.name, o.type, p)]
+                frac = [v for kk, v in V["F"].items() if kk[:3] == (site.name, o.type, p)]
+                train = [v for kk, v in V["T"].items() if kk[1:] == (site.name, o.type, p)]
+                rent = V["rent"].get(key + (p,), 0)
+                s.Add(sum(whole) + sum(mig) + sum(frac) + sum(train) <= owned + rent)
+                if train:
+                    s.Add(sum(train) <= owned)
+                # slots offered by MIG layouts and time-sliced GPUs
+                for L in layouts.get(o.type, []):
+                    pass
+                for prof in {c.slot.profile for (_, sn, _, pp), (_, c) in V["R"].items()
+                             if sn == site.name and pp == p and c.slot.kind == "mig" and c.gpu == o.type}:
+                    used = [v for (_, sn, sid, pp), (v, c) in V["R"].items()
+                            if sn == site.name and pp == p and c.slot.kind == "mig" and c.gpu == o.type
+                            and c.slot.profile == prof]
+                    offered = [L.count(prof) * V["M"][key + (p, L)] for L in layouts.get(o.type, []) if prof in L]
+                    s.Add(sum(used) <= sum(offered))
+                for n in range(2, scn.fractions + 1):
+                    used = [v for (_, sn, sid, pp), (v, c) in V["R"].items()
+                            if sn == site.name and pp == p and c.slot.kind == "fraction" and c.gpu == o.type
+                            and c.slot.per_gpu == n]
+                    if used:
+                        s.Add(sum(used) <= n * V["F"][key + (p, n)])
+    s.Minimize(sum(sum(t) for t in cost_terms.values() if t))
+    r = solve(s, time_limit_s=time_limit_s, threads=threads, seed=seed, relative_gap=relative_gap)
+    # The solver owns the variables: keep it alive as long as they are read.
+    return r, V, {"cost_terms": cost_terms, "layouts": layouts, "solver": s}
+
+
+def _extract(scn: Scenario, r, V, extra) -> dict[str, Any]:
+    periods = [p.name for p in scn.periods]
+    val = lambda v: int(round(v.solution_value())) if hasattr(v, "solution_value") else int(v)  # noqa: E731
+    fleet, purchases, rentals, mig, sliced, util = {}, {}, {}, {}, {}, {}
+    for site in scn.sites:
+        for o in site.gpus:
+            key = (site.name, o.type)
+            bought = val(V["buy"][key])
+            fleet.setdefault(site.name, {})[o.type] = o.owned + bought
+            if bought:
+                purchases.setdefault(site.name, {})[o.type] = bought
+            for p in periods:
+                rent = val(V["rent"][key + (p,)]) if key + (p,) in V["rent"] else 0
+                if rent:
+                    rentals.setdefault(site.name, {}).setdefault(o.type, {})[p] = rent
+                for kk, v in V["M"].items():
+                    if kk[:3] == key + (p,) and val(v):
+                        mig.setdefault(site.name, {}).setdefault(o.type, {}).setdefault(p, {})[_layout_name(kk[3])] = val(v)
+                for kk, v in V["F"].items():
+                    if kk[:3] == key + (p,) and val(v):
+                        sliced.setdefault(site.name, {}).setdefault(o.type, {}).setdefault(p, {})[f"{kk[3]}-way"] = val(v)
+                used = sum(val(v) for (_, sn, _, pp), (v, c) in V["R"].items()
+                           if sn == site.name and pp == p and c.gpu == o.type and c.slot.kind == "gpu")
+                used += sum(val(v) for kk, v in list(V["M"].items()) + list(V["F"].items()) if kk[:3] == key + (p,))
+                used += sum(val(v) for kk, v in V["T"].items() if kk[1:] == key + (p,))
+                avail = o.owned + bought + rent
+                util.setdefault(site.name, {}).setdefault(o.type, {})[p] = used / avail if avail else 0.0
+    replicas: dict[str, dict[str, list]] = {}
+    slo: dict[str, dict[str, float]] = {}
+    for (k, sn, sid, p), (v, c) in V["R"].items():
+        n = val(v)
+        if not n:
+            continue
+        sv = scn.services[k]
+        replicas.setdefault(sv.name, {}).setdefault(p, []).append(
+            {"site": sn, "gpu": c.gpu, "slot": sid, "precision": c.precision, "replicas": n,
+             "capacity_rps": round(c.capacity_rps, 4)})
+        worst = slo.setdefault(sv.name, {"ttft_p95_ms": 0.0, "tpot_p95_ms": 0.0, "e2e_p95_ms": 0.0})
+        for m in worst:
+            worst[m] = max(worst[m], getattr(c, m))
+    training = {}
+    for j, job in enumerate(scn.training):
+        runs = {f"{sn}/{g}/{p}": val(v) for (jj, sn, g, p), v in V["T"].items() if jj == j and val(v)}
+        burst = V["B"][j].solution_value() if j in V["B"] else 0.0
+        training[job.name] = {"gpus_per_period": runs, "burst_gpu_hours": round(burst, 3)}
+    breakdown = {name: float(sum(t).solution_value()) if t and hasattr(sum(t), "solution_value") else
+                 float(sum(x.solution_value() if hasattr(x, "solution_value") else x for x in t) if t else 0.0)
+                 for name, t in extra["cost_terms"].items()}
+    return dict(fleet=fleet, purchases=purchases, rentals=rentals, replicas=replicas, mig_layouts=mig,
+                time_sliced=sliced, training=training, predicted_slo=slo, utilization=util, cost_breakdown=breakdown)
+
+
+def _training_reach(scn: Scenario, job) -> float:
+    """Most reference GPU-hours a job could get from every allowed GPU it may own, ignoring services."""
+    hours = {p.name: p.hours for p in scn.periods}
+    window = sum(h for p, h in hours.items() if not job.periods or p in job.periods)
+    cycles = job.deadline_days * 24.0 / scn.cycle_hours
+    total = 0.0
+    for site in scn.sites:
+        if job.sites and site.name not in job.sites:
+            continue
+        for o in site.gpus:
+            if get_gpu(o.type).memory_bytes < job.memory_gb * 1e9:
+                continue
+            gpus = math.inf if o.max_purchase is None else o.owned + o.max_purchase
+            total += gpus * window * cycles * _speed(o.type, job.reference_gpu)
+    return total
+
+
+def _explain_infeasible(scn: Scenario, cands: Candidates, **kw) -> list[str]:
+    reasons = list(cands.problems)
+    if reasons:
+        return reasons
+    for job in scn.training:
+        reach = _training_reach(scn, job)
+        if job.burst_usd_per_gpu_hour is None and reach < job.gpu_hours:
+            reasons.append(f"training job {job.name!r} needs {job.gpu_hours:,.0f} GPU-hours within "
+                           f"{job.deadline_days:g} days; its allowed GPUs, sites and periods give at most "
+                           f"{reach:,.0f}, and it has no cloud burst price")
+    lifted, _, _ = _solve(scn, cands, lift_limits=True, **kw)
+    if lifted.status in ("optimal", "feasible"):
+        reasons.append("purchase and rental limits bind: with unlimited GPUs a plan exists; raise max_purchase or "
+                       "max_rent at the sites the services and jobs may use")
+    return reasons or ["no plan meets every constraint"]
+
+
+def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[int] = None, seed: int = 0,
+         relative_gap: float = DEFAULT_GAP, baselines: bool = True) -> Plan:
+    """The cheapest fleet and its use for `scenario`, with its lower bound, gap and baselines."""
+    if not isinstance(scenario, Scenario):
+        raise InvalidInputError("plan() takes a Scenario (see gpuopt.load_scenario)")
+    kw = dict(time_limit_s=time_limit_s, threads=threads, seed=seed, relative_gap=relative_gap)
+    cands = candidates(scenario)
+    if cands.problems:
+        return Plan(scenario=scenario.name, status="infeasible", cost_per_hour=math.nan,
+                    lower_bound_per_hour=math.nan, gap=math.nan, infeasibility=cands.problems)
+    r, V, extra = _solve(scenario, cands, **kw)
+    if r.status not in ("optimal", "feasible"):
+        return Plan(scenario=scenario.name, status="infeasible", cost_per_hour=math.nan,
+                    lower_bound_per_hour=r.lp_bound, gap=math.nan, solve_s=r.seconds, solver=r.solver,
+                    infeasibility=_explain_infeasible(scenario, cands, **kw))
+    body = _extract(scenario, r, V, extra)
+    cost = r.objective
+    result = dict(scenario=scenario.name, status=r.status, cost_per_hour=cost,
+                  lower_bound_per_hour=min(cost, max(b for b in (r.bound, r.lp_bound) if b == b)), gap=r.gap,
+                  solve_s=r.seconds, solver=r.solver, **body)
+    if baselines:
+        result["baselines"] = _baselines(scenario, cost, **kw)
+    return Plan(**result)
+
+
+def _baselines(scn: Scenario, cost: float, **kw) -> dict[str, dict[str, Any]]:
+    out = {}
+
+    def record(name: str, value: float, note: str) -> None:
+        out[name] = {"cost_per_hour": value, "savings_per_hour": value - cost,
+                     "savings": (value - cost) / value if value and value == value and value > 0 else 0.0, "note": note}
+
+    # One replica per whole GPU, no sharing (seed 004's phase 2).
+    ns = scn.model_copy(update={"sharing": "none"})
+    r, _, _ = _solve(ns, candidates(ns), **kw)
+    record("no sharing", r.objective if r.status in ("optimal", "feasible") else math.inf,
+           "whole GPUs only: one replica per GPU")
+    # The best single GPU type.
+    best, best_type = math.inf, None
+    for t in sorted({o.type for s in scn.sites for o in s.gpus}):
+        one = scn.model_copy(update={"sites": [s.model_copy(update={"gpus": [o for o in s.gpus if o.type == t]})
+                                               for s in scn.sites if any(o.type == t for o in s.gpus)]})
+        c = candidates(one, only_gpu=t)
+        if c.problems or any(not c.by_service.get(k) for k in range(len(one.services))):
+            continue
+        r, _, _ = _solve(one, c, **kw)
+        if r.status in ("optimal", "feasible") and r.objective < best:
+            best, best_type = r.objective, t
+    record("best single GPU type", best, f"all on {best_type}" if best_type else "no single type can serve everything")
+    record("greedy", _greedy(scn, **kw), "each service on its cheapest $/req/s slot, replicas rounded up per period")
+    return out
+
+
+def _greedy(scn: Scenario, **kw) -> float:
+    """Each service's cheapest slot per unit of capacity, replicas rounded up, as a fixed plan priced
+    by the same model (the MIP then only chooses how to buy or rent the GPUs)."""
+    cands = candidates(scn)
+    fixed = Candidates()
+    for k, cs in cands.by_service.items():
+        allowed = set(_allowed_sites(scn, scn.services[k]))
+        offered = {o.type for s in scn.sites if s.name in allowed for o in s.gpus}
+        usable = [c for c in cs if c.gpu in offered]
+        if not usable:
+            return math.inf
+        per_gpu_price = lambda c: min(  # noqa: E731
+            (_own_cost_per_hour(s, o)[0] + _own_cost_per_hour(s, o)[1]) if o.max_purchase != 0 or o.owned else
+            (o.rent_usd_per_hour or math.inf)
+            for s in scn.sites if s.name in allowed for o in s.gpus if o.type == c.gpu)
+        fixed.by_service[k] = [min(usable, key=lambda c: per_gpu_price(c) * c.slot.share / c.capacity_rps)]
+    r, _, _ = _solve(scn, fixed, **kw)
+    return r.objective if r.status in ("optimal", "feasible") else math.inf
+
+
+__all__ = ["Candidate", "Plan", "candidates", "plan"]

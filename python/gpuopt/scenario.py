@@ -1,0 +1,150 @@
+"""The planner's input: sites with GPUs to own, buy or rent; services with demand per period and
+SLOs; training jobs with windows and deadlines. Loadable from YAML (safe) or JSON, validated by
+pydantic; `Scenario.model_json_schema()` is what editors complete scenario files against."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .capacity import SLO, RequestClass, _requests
+from .errors import InvalidInputError
+from .schema import Precision
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GpuOffer(_Strict):
+    """GPUs of one type at a site: already owned (sunk), purchasable, and/or rentable by the hour."""
+
+    type: str = Field(description="accelerator id, e.g. a100-sxm-80gb")
+    owned: int = Field(0, ge=0, description="GPUs already owned: no capex, still power and licences")
+    max_purchase: Optional[int] = Field(None, ge=0, description="most GPUs that may be bought (None: no limit)")
+    capex_usd: Optional[float] = Field(None, ge=0, description="price per GPU (default: the catalog's)")
+    amortization_years: float = Field(3.0, gt=0)
+    rent_usd_per_hour: Optional[float] = Field(None, ge=0, description="cloud price per GPU-hour; None: not rentable")
+    max_rent: Optional[int] = Field(None, ge=0)
+
+
+class Site(_Strict):
+    name: str
+    kind: Literal["on-prem", "cloud"] = "on-prem"
+    gpus: list[GpuOffer] = Field(min_length=1)
+    usd_per_kwh: float = Field(0.12, ge=0)
+    pue: float = Field(1.4, ge=1)
+    load: float = Field(0.7, ge=0, le=1, description="average power draw as a share of TDP")
+    licence_usd_per_gpu_year: float = Field(0.0, ge=0, description="per GPU owned or rented (e.g. an AI suite)")
+    sharing_licence_usd_per_gpu_year: float = Field(0.0, ge=0, description="extra per time-sliced GPU (e.g. Run:AI)")
+
+
+class Period(_Strict):
+    name: str
+    hours: float = Field(gt=0, description="hours of this period in one cycle of the horizon")
+
+
+class Service(_Strict):
+    name: str
+    model: str
+    precisions: list[Precision] = Field(default_factory=lambda: ["fp16"], min_length=1)
+    engine: str = "vllm"
+    rate: Union[float, dict[str, float]] = Field(description="requests/s, one figure or one per period")
+    requests: Union[RequestClass, list, tuple] = Field((512, 128), validate_default=True,
+                                                       description="(input, output) tokens or weighted buckets")
+    slo: SLO = SLO()
+    sites: Optional[list[str]] = Field(None, description="sites allowed to serve it (data locality); None: any")
+    min_replicas: int = Field(1, ge=0, description="replicas kept in every period (availability)")
+    measured: Optional[dict[str, float]] = Field(None, description="req/s per whole-GPU replica by GPU type, "
+                                                                  "overriding the estimator")
+
+    @field_validator("requests")
+    @classmethod
+    def _request_class(cls, v):
+        return _requests(v)
+
+    @field_validator("rate")
+    @classmethod
+    def _rates(cls, v):
+        values = [v] if not isinstance(v, dict) else list(v.values())
+        if any(x < 0 for x in values):
+            raise ValueError("request rates must be >= 0 req/s")
+        return v
+
+
+class TrainingJob(_Strict):
+    name: str
+    gpu_hours: float = Field(gt=0, description="GPU-hours on the reference GPU")
+    reference_gpu: str = "a100-sxm-80gb"
+    memory_gb: float = Field(0.0, ge=0, description="memory each GPU needs")
+    min_gpus: int = Field(1, ge=1)
+    periods: Optional[list[str]] = Field(None, description="periods it may run in (e.g. nights); None: any")
+    sites: Optional[list[str]] = None
+    burst_usd_per_gpu_hour: Optional[float] = Field(None, ge=0, description="cloud burst price per reference GPU-hour")
+    deadline_days: float = Field(30.0, gt=0, description="it must finish within this many days")
+
+
+class Scenario(_Strict):
+    name: str = "scenario"
+    periods: list[Period] = Field(default_factory=lambda: [Period(name="all", hours=24.0)], min_length=1)
+    sites: list[Site] = Field(min_length=1)
+    services: list[Service] = Field(default_factory=list)
+    training: list[TrainingJob] = Field(default_factory=list)
+    sharing: Literal["none", "mig", "all"] = "all"
+    fractions: int = Field(3, ge=2, le=8, description="most replicas time-slicing one GPU")
+
+    @model_validator(mode="after")
+    def _references(self):
+        periods = {p.name for p in self.periods}
+        sites = {s.name for s in self.sites}
+        if len(periods) != len(self.periods) or len(sites) != len(self.sites):
+            raise ValueError("period and site names must be unique")
+        for sv in self.services:
+            if isinstance(sv.rate, dict) and set(sv.rate) != periods:
+                raise ValueError(f"service {sv.name!r}: rate must name every period ({', '.join(sorted(periods))})")
+            for s in sv.sites or []:
+                if s not in sites:
+                    raise ValueError(f"service {sv.name!r}: unknown site {s!r} (sites: {', '.join(sorted(sites))})")
+        for j in self.training:
+            for p in j.periods or []:
+                if p not in periods:
+                    raise ValueError(f"training job {j.name!r}: unknown period {p!r}")
+            for s in j.sites or []:
+                if s not in sites:
+                    raise ValueError(f"training job {j.name!r}: unknown site {s!r}")
+        return self
+
+    @property
+    def cycle_hours(self) -> float:
+        return sum(p.hours for p in self.periods)
+
+    def rate(self, service: Service, period: str) -> float:
+        return float(service.rate[period] if isinstance(service.rate, dict) else service.rate)
+
+
+def load_scenario(path: Union[str, Path]) -> Scenario:
+    """A Scenario from a YAML or JSON file, with errors that name the key and what it expects."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InvalidInputError(f"cannot read scenario {path}: {e.strerror}") from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as e:
+        raise InvalidInputError(f"{path} is not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {e}") \
+            from None
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"{path} must hold a mapping (sites:, services:, ...), got {type(data).__name__}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'scenario'}: {err['msg']}" for err in e.errors())
+        raise InvalidInputError(f"{path}: {problems}") from None
+
+
+__all__ = ["GpuOffer", "Period", "Scenario", "Service", "Site", "TrainingJob", "load_scenario"]

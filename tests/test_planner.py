@@ -1,0 +1,138 @@
+import itertools
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gpuopt
+from gpuopt import InvalidInputError
+from gpuopt.planner import candidates, plan
+from gpuopt.scenario import GpuOffer, Period, Scenario, Service, Site, TrainingJob, load_scenario
+
+
+def two_period_scenario(**kw) -> Scenario:
+    base = dict(
+        name="t", periods=[Period(name="day", hours=12), Period(name="night", hours=12)],
+        sites=[Site(name="dc", gpus=[GpuOffer(type="a100-sxm-80gb", owned=2), GpuOffer(type="l4")]),
+               Site(name="cloud", kind="cloud", gpus=[GpuOffer(type="h100-sxm", max_purchase=0, rent_usd_per_hour=7.5)])],
+        services=[Service(name="chat", model="llama-3-8b", rate={"day": 20, "night": 4},
+                          slo={"ttft_p95_ms": 1500, "tpot_p95_ms": 60}),
+                  Service(name="small", model="mistral-7b", rate=0.5, precisions=["fp16", "int4"],
+                          slo={"e2e_p95_ms": 30000}, sites=["dc"])],
+        training=[TrainingJob(name="ft", gpu_hours=500, periods=["night"], sites=["dc"], memory_gb=40,
+                              burst_usd_per_gpu_hour=4.6)])
+    return Scenario(**{**base, **kw})
+
+
+def _served(p, scn):
+    for sv in scn.services:
+        for period in scn.periods:
+            rows = p.replicas.get(sv.name, {}).get(period.name, [])
+            assert sum(r["replicas"] * r["capacity_rps"] for r in rows) >= scn.rate(sv, period.name) * (1 - 1e-9)
+            assert sum(r["replicas"] for r in rows) >= sv.min_replicas
+            allowed = sv.sites or [s.name for s in scn.sites]
+            assert all(r["site"] in allowed for r in rows)
+
+
+def test_plan_proves_itself_and_beats_baselines():
+    scn = two_period_scenario()
+    p = plan(scn, threads=1)
+    assert p.status == "optimal" and p.gap <= 1e-6
+    assert p.cost_per_hour >= p.lower_bound_per_hour - 1e-9
+    assert sum(p.cost_breakdown.values()) == pytest.approx(p.cost_per_hour)
+    _served(p, scn)
+    for name, b in p.baselines.items():
+        assert b["cost_per_hour"] >= p.cost_per_hour - 1e-6, name
+    assert p.baselines["no sharing"]["cost_per_hour"] > p.cost_per_hour  # MIG saves a GPU here
+    assert p.mig_layouts  # ... and the plan uses it
+    # training finishes: GPUs in windows plus burst cover the work
+    ft = p.training["ft"]
+    done = sum(n * 12 * 30 for n in ft["gpus_per_period"].values()) + ft["burst_gpu_hours"]
+    assert done >= 500 - 1e-6
+    for sv, worst in p.predicted_slo.items():
+        slo = next(s.slo for s in scn.services if s.name == sv)
+        for metric in ("ttft_p95_ms", "tpot_p95_ms", "e2e_p95_ms"):
+            limit = getattr(slo, metric)
+            assert limit is None or worst[metric] <= limit * (1 + 1e-9)
+
+
+def test_plans_are_deterministic():
+    scn = two_period_scenario()
+    a, b = plan(scn, threads=1, seed=0), plan(scn, threads=1, seed=0)
+    assert a.model_dump(exclude={"solve_s"}) == b.model_dump(exclude={"solve_s"})
+
+
+def test_impossible_slo_is_explained():
+    scn = two_period_scenario(services=[Service(name="chat", model="llama-3-8b", rate=5, slo={"ttft_p95_ms": 1})])
+    p = plan(scn)
+    assert p.status == "infeasible"
+    assert "service 'chat': no GPU meets its SLO" in p.infeasibility[0] and "best p95 TTFT" in p.infeasibility[0]
+
+
+def test_locality_is_explained():
+    scn = Scenario(sites=[Site(name="edge", gpus=[GpuOffer(type="t4")]),
+                          Site(name="cloud", gpus=[GpuOffer(type="h100-sxm", max_purchase=0, rent_usd_per_hour=8)])],
+                   services=[Service(name="big", model="llama-2-70b", precisions=["fp8"], rate=1, sites=["edge"])])
+    p = plan(scn)
+    assert p.status == "infeasible" and "data locality" in p.infeasibility[0] and "cloud" in p.infeasibility[0]
+
+
+def test_binding_limits_are_explained():
+    scn = Scenario(sites=[Site(name="dc", gpus=[GpuOffer(type="l4", owned=1, max_purchase=0)])],
+                   services=[Service(name="chat", model="llama-3-8b", rate=50, slo={"tpot_p95_ms": 100})])
+    p = plan(scn)
+    assert p.status == "infeasible" and "limits bind" in p.infeasibility[0]
+
+
+def test_training_without_window_or_burst_is_explained():
+    scn = two_period_scenario(training=[TrainingJob(name="big", gpu_hours=1e6, periods=["night"], sites=["dc"])])
+    scn = scn.model_copy(update={"sites": [Site(name="dc", gpus=[GpuOffer(type="a100-sxm-80gb", owned=2,
+                                                                          max_purchase=0)])]})
+    p = plan(scn, baselines=False)
+    assert p.status == "infeasible"
+    assert "training job 'big' needs 1,000,000 GPU-hours within 30 days" in p.infeasibility[0]
+    assert "at most 720" in p.infeasibility[0]
+
+
+def _brute(costs, caps, rate, min_replicas, limit=60):
+    best = math.inf
+    for counts in itertools.product(range(limit), repeat=len(costs)):
+        if sum(counts) >= min_replicas and sum(c * k for c, k in zip(counts, caps)) >= rate:
+            best = min(best, sum(c * p for c, p in zip(counts, costs)))
+    return best
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.floats(0.5, 30), st.integers(0, 3), st.sampled_from([("l4", "a10g"), ("l4", "l40s"), ("a10g", "h100-sxm")]))
+def test_small_plans_match_brute_force(rate, min_replicas, types):
+    # whole GPUs rented by the hour, one period: the optimum is a knapsack a brute force can check
+    prices = {"l4": 0.7, "a10g": 1.01, "l40s": 1.9, "h100-sxm": 7.5}
+    scn = Scenario(sites=[Site(name="c", gpus=[GpuOffer(type=t, max_purchase=0, rent_usd_per_hour=prices[t])
+                                               for t in types])],
+                   services=[Service(name="s", model="llama-3-8b", rate=rate, min_replicas=min_replicas,
+                                     slo={"tpot_p95_ms": 80})], sharing="none")
+    c = candidates(scn)
+    caps = {x.gpu: x.capacity_rps for x in c.by_service[0]}
+    p = plan(scn, threads=1, baselines=False)
+    expected = _brute([prices[t] for t in types if t in caps], [caps[t] for t in types if t in caps], rate,
+                      min_replicas)
+    assert p.cost_per_hour == pytest.approx(expected, rel=1e-6)
+    assert p.cost_per_hour >= p.lower_bound_per_hour - 1e-9
+
+
+def test_scenario_files_are_validated(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text("sites:\n  - name: dc\n    gpus: [{type: l4, owend: 2}]\n")
+    with pytest.raises(InvalidInputError, match="sites.0.gpus.0.owend"):
+        load_scenario(f)
+    f.write_text("sites: [{name: dc, gpus: [{type: l4}]}]\nservices:\n  - {name: a, model: llama-3-8b, rate: -1}\n")
+    with pytest.raises(InvalidInputError, match="rate"):
+        load_scenario(f)
+    f.write_text("sites: [{name: dc, gpus: [{type: l4}]}\n")
+    with pytest.raises(InvalidInputError, match="not valid YAML"):
+        load_scenario(f)
+    f.write_text("sites: [{name: dc, gpus: [{type: l4}]}]\nservices: [{name: a, model: llama-3-8b, rate: 1, "
+                 "sites: [moon]}]\n")
+    with pytest.raises(InvalidInputError, match="unknown site 'moon'"):
+        load_scenario(f)
