@@ -70,3 +70,23 @@ def test_validate_cli(run_cli):
     assert d["mape"] <= 0.15 and d["loo_mape"] <= 0.25 and len(d["rows"]) == 17
     p = run_cli("validate", "/nonexistent.csv")
     assert p.returncode == 2 and "cannot read" in p.stderr
+
+
+def test_plan_cli(run_cli, tmp_path):
+    p = run_cli("plan", "examples/enterprise.yaml", "--threads", "1")
+    assert p.returncode == 0, p.stderr
+    for part in ("Plan for enterprise: optimal", "lower bound", "gap", "vs no sharing", "Fleet", "Replicas per period",
+                 "predicted p95"):
+        assert part in p.stdout
+    d = json.loads(run_cli("plan", "examples/scenarios/seed004_three_pods.yaml", "--json").stdout)
+    assert d["status"] == "optimal" and d["cost_per_hour"] >= d["lower_bound_per_hour"] - 1e-9
+    bad = tmp_path / "impossible.yaml"
+    bad.write_text("sites: [{name: dc, gpus: [{type: l4}]}]\n"
+                   "services: [{name: chat, model: llama-3-8b, rate: 1, slo: {ttft_p95_ms: 1}}]\n")
+    p = run_cli("plan", str(bad))
+    assert p.returncode == 3 and "no GPU meets its SLO" in p.stderr
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("sites: [{name: dc, gpus: [{type: l4}]}]\nservices: [{name: chat, model: llama-3-8b, rate: 1, "
+                    "slos: {}}]\n")
+    p = run_cli("plan", str(typo))
+    assert p.returncode == 2 and "services.0.slos" in p.stderr

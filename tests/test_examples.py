@@ -32,7 +32,7 @@ def test_ci_runs_the_readme_test_command():
     blocks = [b.split("```")[0].strip() for b in readme.split("```bash\n")[1:3]]
     ci = (ROOT / ".ci" / "run").read_text()
     assert blocks[1] in ci.splitlines(), "README's test command and .ci/run differ"
-    assert "examples/" in blocks[0] and "pip install" in blocks[0]
+    assert "gpuopt plan examples/enterprise.yaml" in blocks[0] and "pip install" in blocks[0]
 
 
 def test_seed_scenarios_side_by_side():
@@ -75,3 +75,33 @@ def test_seed_load_test_shows_the_cost_of_sharing():
     assert all(r["completed"] == 150 for r in rows.values())
     one, shared = rows["one pod"], rows["three pods"]
     assert shared["gpuopt_ms"]["p50"] > one["gpuopt_ms"]["p50"] + 80  # switching delay and a third of the GPU
+
+
+def _json_of(script: str) -> object:
+    p = subprocess.run([sys.executable, str(ROOT / "examples" / script), "--json"], capture_output=True, text=True,
+                       cwd=ROOT, timeout=300)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def test_seed000_strategies_order():
+    rows = _json_of("seed000_strategies.py")
+    a, b, c = (r["usd_per_hour"] for r in rows)
+    assert all(r["status"] == "optimal" for r in rows)
+    assert a < b < c  # cloud burst for rare training costs less than owning training GPUs
+    assert rows[1]["training"]["quarterly-finetune"]["burst_gpu_hours"] == pytest.approx(400)
+    assert rows[2]["fleet"]["dc"]["a100-sxm-80gb"] >= 1
+
+
+def test_seed003_locality_is_honoured():
+    rows = {r["scenario"][0]: r for r in _json_of("seed003_locality.py")}
+    assert all(r["status"] == "optimal" for r in rows.values())
+    assert rows["2"]["training"]["finetune"]["burst_gpu_hours"] == pytest.approx(300)  # trains only in the cloud
+    assert rows["4"]["rentals"].get("cloud")  # serves only in the cloud
+    assert not rows["1"]["rentals"] and rows["1"]["training"]["finetune"]["burst_gpu_hours"] == 0
+
+
+def test_seed004_sharing_saves_two_thirds():
+    p = _json_of("seed004_sharing.py")
+    assert p["cost_per_hour"] == pytest.approx(2.0)
+    assert p["baselines"]["no sharing"]["savings"] == pytest.approx(2 / 3)

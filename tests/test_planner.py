@@ -43,7 +43,7 @@ def test_plan_proves_itself_and_beats_baselines():
     assert sum(p.cost_breakdown.values()) == pytest.approx(p.cost_per_hour)
     _served(p, scn)
     for name, b in p.baselines.items():
-        assert b["cost_per_hour"] >= p.cost_per_hour - 1e-6, name
+        assert b["cost_per_hour"] is None or b["cost_per_hour"] >= p.cost_per_hour - 1e-6, name
     assert p.baselines["no sharing"]["cost_per_hour"] > p.cost_per_hour  # MIG saves a GPU here
     assert p.mig_layouts  # ... and the plan uses it
     # training finishes: GPUs in windows plus burst cover the work
@@ -71,9 +71,10 @@ def test_impossible_slo_is_explained():
 
 
 def test_locality_is_explained():
-    scn = Scenario(sites=[Site(name="edge", gpus=[GpuOffer(type="t4")]),
+    # 70B at 16 bits cannot fit one Inferentia2 chip, and it has no interconnect to split over
+    scn = Scenario(sites=[Site(name="edge", gpus=[GpuOffer(type="inferentia2", capex_usd=5000)]),
                           Site(name="cloud", gpus=[GpuOffer(type="h100-sxm", max_purchase=0, rent_usd_per_hour=8)])],
-                   services=[Service(name="big", model="llama-2-70b", precisions=["fp8"], rate=1, sites=["edge"])])
+                   services=[Service(name="big", model="llama-2-70b", precisions=["fp16"], rate=1, sites=["edge"])])
     p = plan(scn)
     assert p.status == "infeasible" and "data locality" in p.infeasibility[0] and "cloud" in p.infeasibility[0]
 
@@ -110,10 +111,13 @@ def test_small_plans_match_brute_force(rate, min_replicas, types):
     prices = {"l4": 0.7, "a10g": 1.01, "l40s": 1.9, "h100-sxm": 7.5}
     scn = Scenario(sites=[Site(name="c", gpus=[GpuOffer(type=t, max_purchase=0, rent_usd_per_hour=prices[t])
                                                for t in types])],
-                   services=[Service(name="s", model="llama-3-8b", rate=rate, min_replicas=min_replicas,
+                   services=[Service(name="s", model="llama-3-8b", rate=rate, min_replicas=min_replicas, tps=[1],
                                      slo={"tpot_p95_ms": 80})], sharing="none")
+    scn = scn.model_copy(update={"sites": [Site(name="c", gpus=[GpuOffer(type=t, max_purchase=0,
+                                                                         rent_usd_per_hour=prices[t])
+                                                                for t in types])]})
     c = candidates(scn)
-    caps = {x.gpu: x.capacity_rps for x in c.by_service[0]}
+    caps = {x.gpu: x.capacity_rps for x in c.by_service[0] if x.tp == 1}
     p = plan(scn, threads=1, baselines=False)
     expected = _brute([prices[t] for t in types if t in caps], [caps[t] for t in types if t in caps], rate,
                       min_replicas)

@@ -83,7 +83,8 @@ def _requests(value: Any) -> RequestClass:
     try:
         if isinstance(value, dict):
             return RequestClass.model_validate(value)
-        if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, (int, np.integer)) for v in value):
+        if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, (int, np.integer))
+                                                                         and not isinstance(v, bool) for v in value):
             return RequestClass.fixed(int(value[0]), int(value[1]))
         if isinstance(value, (list, tuple)):
             return RequestClass(buckets=tuple(Bucket(input_tokens=b[0], output_tokens=b[1],

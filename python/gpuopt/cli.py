@@ -16,7 +16,9 @@ from .errors import GpuoptError
 from .calibration import validate as run_validate
 from .estimate import estimate as run_estimate, max_throughput as run_max_throughput
 from .fit import fit as run_fit
-from .report import estimate_table, fit_table, gpu_table, model_table, new_table, validation_table
+from .planner import plan as run_plan
+from .report import estimate_table, fit_table, gpu_table, model_table, new_table, plan_tables, validation_table
+from .scenario import load_scenario
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Plan GPU fleets for LLM serving and training.")
@@ -24,6 +26,7 @@ out = Console()
 err = Console(stderr=True)
 
 EXIT_BAD_INPUT = 2
+EXIT_INFEASIBLE = 3
 
 
 def _errors_to_exit(fn):
@@ -138,6 +141,28 @@ def validate_cmd(
     if as_json:
         return _print_json(v.model_dump(exclude={"profiles"}))
     out.print(validation_table(v))
+
+
+@app.command("plan")
+@_errors_to_exit
+def plan_cmd(
+    scenario: str = typer.Argument(..., help="scenario file (YAML or JSON), e.g. examples/enterprise.yaml"),
+    time_limit: float = typer.Option(60.0, help="solver time limit, seconds"),
+    threads: Optional[int] = typer.Option(None, help="solver threads (1 for deterministic plans)"),
+    seed: int = typer.Option(0, help="solver seed"),
+    as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
+) -> None:
+    """Plan the fleet for SCENARIO: GPUs, splits, replicas per period, training, cost, bound, baselines."""
+    p = run_plan(load_scenario(scenario), time_limit_s=time_limit, threads=threads, seed=seed)
+    if as_json:
+        sys.stdout.write(p.to_json() + "\n")
+    elif p.status != "infeasible":
+        for t in plan_tables(p):
+            out.print(t)
+    if p.status == "infeasible":
+        for reason in p.infeasibility:
+            err.print(f"[bold red]infeasible:[/] {reason}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INFEASIBLE)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from .capacity import STATUS, capacity_many
-from .catalog import gpu as get_gpu
+from .catalog import gpu as get_gpu, model as get_model
 from .cost import HOURS_PER_YEAR, price
 from .errors import InvalidInputError
 from .scenario import Scenario, Service
@@ -34,9 +34,13 @@ class Candidate:
     slot: Slot
     precision: str
     capacity_rps: float
+    tp: int
     ttft_p95_ms: float
     tpot_p95_ms: float
     e2e_p95_ms: float
+
+
+TP_OPTIONS = (1, 2, 4, 8)
 
 
 @dataclass
@@ -60,21 +64,29 @@ def candidates(scn: Scenario, sharing: Optional[str] = None, only_gpu: Optional[
     for t in types:
         slot_list += [s for s in gpu_slots(t, fractions=scn.fractions)
                       if sharing == "all" or s.kind == "gpu" or (sharing == "mig" and s.kind == "mig")]
-    rows = [(k, sl, p) for k, sv in enumerate(scn.services) for sl in slot_list for p in sv.precisions]
+    rows = []
+    for k, sv in enumerate(scn.services):
+        m = get_model(sv.model)
+        for sl in slot_list:
+            # Whole GPUs with an interconnect may also split a replica tensor-parallel.
+            allowed_tp = sv.tps or TP_OPTIONS
+            tps = [t for t in allowed_tp if t in m.valid_tp(max(allowed_tp))] \
+                if sl.kind == "gpu" and sl.gpu.interconnect_gb_s else [1]
+            rows += [(k, sl, p, t) for p in sv.precisions for t in tps]
     out = Candidates()
     if not rows:
         return out
-    res = capacity_many([scn.services[k].model for k, _, _ in rows], [sl for _, sl, _ in rows],
-                        requests=[scn.services[k].requests for k, _, _ in rows],
-                        slo=[scn.services[k].slo for k, _, _ in rows], precision=[p for _, _, p in rows],
-                        engine=[scn.services[k].engine for k, _, _ in rows])
+    res = capacity_many([scn.services[k].model for k, _, _, _ in rows], [sl for _, sl, _, _ in rows],
+                        requests=[scn.services[k].requests for k, _, _, _ in rows],
+                        slo=[scn.services[k].slo for k, _, _, _ in rows], precision=[p for _, _, p, _ in rows],
+                        engine=[scn.services[k].engine for k, _, _, _ in rows], tp=[t for _, _, _, t in rows])
     cap, status = res["capacity_rps"], res["status"]
     best: dict[tuple[int, str], Candidate] = {}
     closest: dict[int, tuple[float, str]] = {}
-    for i, (k, sl, p) in enumerate(rows):
+    for i, (k, sl, p, tp) in enumerate(rows):
         sv = scn.services[k]
         c = float(cap[i])
-        if sl.kind == "gpu" and sv.measured and sl.parent in sv.measured:
+        if sl.kind == "gpu" and tp == 1 and sv.measured and sl.parent in sv.measured:
             c = float(sv.measured[sl.parent])
         if c <= 0:
             if STATUS[int(status[i])] == "slo-unmet":
@@ -83,11 +95,11 @@ def candidates(scn: Scenario, sharing: Optional[str] = None, only_gpu: Optional[
                     closest[k] = (e2e, f"{sl.id} ({p}): best p95 TTFT {res['ttft_p95_ms'][i]:.0f} ms, TPOT "
                                        f"{res['tpot_p95_ms'][i]:.1f} ms, end-to-end {e2e:.0f} ms")
             continue
-        key = (k, sl.id)
+        key = (k, sl.id, tp)
         if key not in best or c > best[key].capacity_rps:
-            best[key] = Candidate(k, sl.parent, sl, p, c, float(res["ttft_p95_ms"][i]), float(res["tpot_p95_ms"][i]),
-                                  float(res["e2e_p95_ms"][i]))
-    for (k, _), cand in best.items():
+            best[key] = Candidate(k, sl.parent, sl, p, c, tp, float(res["ttft_p95_ms"][i]),
+                                  float(res["tpot_p95_ms"][i]), float(res["e2e_p95_ms"][i]))
+    for (k, _, _), cand in best.items():
         out.by_service.setdefault(k, []).append(cand)
     for k, sv in enumerate(scn.services):
         if out.by_service.get(k):
@@ -200,7 +212,8 @@ def _solve(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Op
                 if site.name not in allowed or c.gpu not in {o.type for o in site.gpus}:
                     continue
                 for p in periods:
-                    V["R"][(k, site.name, c.slot.id, p)] = (s.IntVar(0, inf, f"R[{sv.name},{site.name},{c.slot.id},{p}]"), c)
+                    V["R"][(k, site.name, f"{c.slot.id}@tp{c.tp}", p)] = (
+                        s.IntVar(0, inf, f"R[{sv.name},{site.name},{c.slot.id},tp{c.tp},{p}]"), c)
         for p in periods:
             reps = [(v, c) for (kk, _, _, pp), (v, c) in V["R"].items() if kk == k and pp == p]
             s.Add(sum(c.capacity_rps * v for v, c in reps) >= scn.rate(sv, p))
@@ -238,7 +251,7 @@ def _solve(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Op
             key = (site.name, o.type)
             owned = V["buy"][key] + o.owned
             for p in periods:
-                whole = [v for (_, sn, sid, pp), (v, c) in V["R"].items()
+                whole = [c.tp * v for (_, sn, sid, pp), (v, c) in V["R"].items()
                          if sn == site.name and pp == p and c.slot.kind == "gpu" and c.gpu == o.type]
                 mig = [v for kk, v in V["M"].items() if kk[:3] == (site.name, o.type, p)]
                 frac = [v for kk, v in V["F"].items() if kk[:3] == (site.name, o.type, p)]
@@ -290,7 +303,7 @@ def _extract(scn: Scenario, r, V, extra) -> dict[str, Any]:
                 for kk, v in V["F"].items():
                     if kk[:3] == key + (p,) and val(v):
                         sliced.setdefault(site.name, {}).setdefault(o.type, {}).setdefault(p, {})[f"{kk[3]}-way"] = val(v)
-                used = sum(val(v) for (_, sn, _, pp), (v, c) in V["R"].items()
+                used = sum(c.tp * val(v) for (_, sn, _, pp), (v, c) in V["R"].items()
                            if sn == site.name and pp == p and c.gpu == o.type and c.slot.kind == "gpu")
                 used += sum(val(v) for kk, v in list(V["M"].items()) + list(V["F"].items()) if kk[:3] == key + (p,))
                 used += sum(val(v) for kk, v in V["T"].items() if kk[1:] == key + (p,))
@@ -304,7 +317,7 @@ def _extract(scn: Scenario, r, V, extra) -> dict[str, Any]:
             continue
         sv = scn.services[k]
         replicas.setdefault(sv.name, {}).setdefault(p, []).append(
-            {"site": sn, "gpu": c.gpu, "slot": sid, "precision": c.precision, "replicas": n,
+            {"site": sn, "gpu": c.gpu, "slot": c.slot.id, "tp": c.tp, "precision": c.precision, "replicas": n,
              "capacity_rps": round(c.capacity_rps, 4)})
         worst = slo.setdefault(sv.name, {"ttft_p95_ms": 0.0, "tpot_p95_ms": 0.0, "e2e_p95_ms": 0.0})
         for m in worst:
@@ -313,7 +326,7 @@ def _extract(scn: Scenario, r, V, extra) -> dict[str, Any]:
     for j, job in enumerate(scn.training):
         runs = {f"{sn}/{g}/{p}": val(v) for (jj, sn, g, p), v in V["T"].items() if jj == j and val(v)}
         burst = V["B"][j].solution_value() if j in V["B"] else 0.0
-        training[job.name] = {"gpus_per_period": runs, "burst_gpu_hours": round(burst, 3)}
+        training[job.name] = {"gpus_per_period": runs, "burst_gpu_hours": max(round(burst, 3), 0.0)}
     breakdown = {name: float(sum(t).solution_value()) if t and hasattr(sum(t), "solution_value") else
                  float(sum(x.solution_value() if hasattr(x, "solution_value") else x for x in t) if t else 0.0)
                  for name, t in extra["cost_terms"].items()}
@@ -350,8 +363,15 @@ def _explain_infeasible(scn: Scenario, cands: Candidates, **kw) -> list[str]:
                            f"{reach:,.0f}, and it has no cloud burst price")
     lifted, _, _ = _solve(scn, cands, lift_limits=True, **kw)
     if lifted.status in ("optimal", "feasible"):
-        reasons.append("purchase and rental limits bind: with unlimited GPUs a plan exists; raise max_purchase or "
-                       "max_rent at the sites the services and jobs may use")
+        alone = []
+        for k, sv in enumerate(scn.services):
+            one = scn.model_copy(update={"services": [sv], "training": []})
+            r, _, _ = _solve(one, Candidates(by_service={0: cands.by_service.get(k, [])}), **kw)
+            if r.status not in ("optimal", "feasible"):
+                alone.append(sv.name)
+        which = f" (alone, even: {', '.join(alone)})" if alone else " (by the services and jobs together)"
+        reasons.append(f"purchase and rental limits bind{which}: with unlimited GPUs a plan exists; raise "
+                       "max_purchase or max_rent at the sites they may use")
     return reasons or ["no plan meets every constraint"]
 
 
@@ -384,8 +404,12 @@ def _baselines(scn: Scenario, cost: float, **kw) -> dict[str, dict[str, Any]]:
     out = {}
 
     def record(name: str, value: float, note: str) -> None:
+        if not math.isfinite(value):
+            out[name] = {"cost_per_hour": None, "savings_per_hour": None, "savings": None,
+                         "note": f"{note} - infeasible for this scenario"}
+            return
         out[name] = {"cost_per_hour": value, "savings_per_hour": value - cost,
-                     "savings": (value - cost) / value if value and value == value and value > 0 else 0.0, "note": note}
+                     "savings": (value - cost) / value if value > 0 else 0.0, "note": note}
 
     # One replica per whole GPU, no sharing (seed 004's phase 2).
     ns = scn.model_copy(update={"sharing": "none"})
@@ -423,7 +447,7 @@ def _greedy(scn: Scenario, **kw) -> float:
             (_own_cost_per_hour(s, o)[0] + _own_cost_per_hour(s, o)[1]) if o.max_purchase != 0 or o.owned else
             (o.rent_usd_per_hour or math.inf)
             for s in scn.sites if s.name in allowed for o in s.gpus if o.type == c.gpu)
-        fixed.by_service[k] = [min(usable, key=lambda c: per_gpu_price(c) * c.slot.share / c.capacity_rps)]
+        fixed.by_service[k] = [min(usable, key=lambda c: per_gpu_price(c) * c.slot.share * c.tp / c.capacity_rps)]
     r, _, _ = _solve(scn, fixed, **kw)
     return r.objective if r.status in ("optimal", "feasible") else math.inf
 

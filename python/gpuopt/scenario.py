@@ -59,6 +59,7 @@ class Service(_Strict):
     slo: SLO = SLO()
     sites: Optional[list[str]] = Field(None, description="sites allowed to serve it (data locality); None: any")
     min_replicas: int = Field(1, ge=0, description="replicas kept in every period (availability)")
+    tps: Optional[list[int]] = Field(None, description="tensor-parallel degrees a replica may use; None: 1, 2, 4, 8")
     measured: Optional[dict[str, float]] = Field(None, description="req/s per whole-GPU replica by GPU type, "
                                                                   "overriding the estimator")
 
