@@ -140,3 +140,29 @@ def test_scenario_files_are_validated(tmp_path):
                  "sites: [moon]}]\n")
     with pytest.raises(InvalidInputError, match="unknown site 'moon'"):
         load_scenario(f)
+
+
+def test_simulated_verification_of_a_plan():
+    scn = load_scenario("examples/scenarios/seed004_three_pods.yaml")
+    p = plan(scn, threads=1, verify=True, verify_duration_s=200)
+    assert p.capacity_factors == {} and not p.warnings
+    assert set(p.verification) == {"pod-1", "pod-2", "pod-3"}
+    assert all(v["all"]["meets_slo"] and v["all"]["requests"] > 100 for v in p.verification.values())
+
+
+def test_simulate_plan_covers_every_service_and_period():
+    scn = two_period_scenario()
+    p = plan(scn, threads=1, baselines=False)
+    check = gpuopt.simulate_plan(p, scn, duration_s=120)
+    assert {(c.service, c.period) for c in check.checks} == {(s.name, q.name) for s in scn.services for q in scn.periods}
+    for c in check.checks:
+        assert c.report.throughput_rps == pytest.approx(c.rate, rel=0.25)
+
+
+def test_verification_tightens_or_warns():
+    scn = load_scenario("examples/enterprise.yaml")
+    p = plan(scn, threads=1, baselines=False, verify=True, verify_duration_s=120, verify_rounds=1)
+    assert p.status in ("optimal", "feasible") and p.verification
+    missing = [s for s, per in p.verification.items() for v in per.values() if not v["meets_slo"]]
+    assert not missing or p.warnings  # a miss is never silent
+    assert all(f < 1 for f in p.capacity_factors.values())

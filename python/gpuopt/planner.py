@@ -143,6 +143,11 @@ class Plan(BaseModel):
                                                                  description="site -> type -> period -> GPUs busy share")
     baselines: dict[str, dict[str, Any]] = Field(default_factory=dict)
     infeasibility: list[str] = Field(default_factory=list)
+    verification: dict[str, dict[str, dict[str, Any]]] = Field(
+        default_factory=dict, description="service -> period -> simulated p95s and whether the SLO holds")
+    capacity_factors: dict[str, float] = Field(default_factory=dict,
+                                               description="services whose capacity verification tightened")
+    warnings: list[str] = Field(default_factory=list)
     solve_s: float = 0.0
     solver: str = ""
 
@@ -375,9 +380,17 @@ def _explain_infeasible(scn: Scenario, cands: Candidates, **kw) -> list[str]:
     return reasons or ["no plan meets every constraint"]
 
 
+VERIFY_TIGHTEN = 0.85  # capacity kept for a service the simulator finds missing its SLO, per round
+
+
 def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[int] = None, seed: int = 0,
-         relative_gap: float = DEFAULT_GAP, baselines: bool = True) -> Plan:
-    """The cheapest fleet and its use for `scenario`, with its lower bound, gap and baselines."""
+         relative_gap: float = DEFAULT_GAP, baselines: bool = True, verify: bool = False,
+         verify_duration_s: float = 300.0, verify_rounds: int = 3) -> Plan:
+    """The cheapest fleet and its use for `scenario`, with its lower bound, gap and baselines.
+
+    With `verify`, every service in every period is simulated (gpuopt.simulate_plan); a service
+    whose simulated p95 misses its SLO has its capacities tightened and the plan is solved again,
+    up to `verify_rounds` times. The plan's `verification` holds the last simulation."""
     if not isinstance(scenario, Scenario):
         raise InvalidInputError("plan() takes a Scenario (see gpuopt.load_scenario)")
     kw = dict(time_limit_s=time_limit_s, threads=threads, seed=seed, relative_gap=relative_gap)
@@ -385,16 +398,48 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
     if cands.problems:
         return Plan(scenario=scenario.name, status="infeasible", cost_per_hour=math.nan,
                     lower_bound_per_hour=math.nan, gap=math.nan, infeasibility=cands.problems)
-    r, V, extra = _solve(scenario, cands, **kw)
-    if r.status not in ("optimal", "feasible"):
-        return Plan(scenario=scenario.name, status="infeasible", cost_per_hour=math.nan,
-                    lower_bound_per_hour=r.lp_bound, gap=math.nan, solve_s=r.seconds, solver=r.solver,
-                    infeasibility=_explain_infeasible(scenario, cands, **kw))
-    body = _extract(scenario, r, V, extra)
-    cost = r.objective
-    result = dict(scenario=scenario.name, status=r.status, cost_per_hour=cost,
-                  lower_bound_per_hour=min(cost, max(b for b in (r.bound, r.lp_bound) if b == b)), gap=r.gap,
-                  solve_s=r.seconds, solver=r.solver, **body)
+    factors: dict[str, float] = {}
+    result: dict[str, Any] = {}
+    for round_ in range(verify_rounds + 1 if verify else 1):
+        r, V, extra = _solve(scenario, cands, **kw)
+        if r.status not in ("optimal", "feasible"):
+            why = _explain_infeasible(scenario, cands, **kw)
+            if result:  # tightening broke it: keep the last plan, and say what the simulator found
+                missing = sorted({s for s, per in result["verification"].items() for v in per.values()
+                                  if not v["meets_slo"]})
+                result["warnings"] = [f"simulated p95 of {', '.join(missing)} misses the SLO; serving them with "
+                                      f"less load per replica makes the scenario infeasible: {'; '.join(why)}"]
+                break
+            return Plan(scenario=scenario.name, status="infeasible", cost_per_hour=math.nan,
+                        lower_bound_per_hour=r.lp_bound, gap=math.nan, solve_s=r.seconds, solver=r.solver,
+                        infeasibility=why, capacity_factors=factors)
+        body = _extract(scenario, r, V, extra)
+        cost = r.objective
+        result = dict(scenario=scenario.name, status=r.status, cost_per_hour=cost,
+                      lower_bound_per_hour=min(cost, max(b for b in (r.bound, r.lp_bound) if b == b)), gap=r.gap,
+                      solve_s=r.seconds, solver=r.solver, capacity_factors=dict(factors), **body)
+        if not verify:
+            break
+        from .simulate import simulate_plan
+
+        check = simulate_plan(Plan(**result), scenario, duration_s=verify_duration_s, seed=seed)
+        result["verification"] = {}
+        for c in check.checks:
+            result["verification"].setdefault(c.service, {})[c.period] = {
+                "ttft_p95_ms": c.report.ttft_ms.p95, "tpot_p95_ms": c.report.tpot_ms.p95,
+                "e2e_p95_ms": c.report.e2e_ms.p95, "requests": c.report.requests_completed,
+                "meets_slo": c.report.meets_slo}
+        failing = {c.service for c in check.failing}
+        if failing and round_ == verify_rounds:
+            result["warnings"] = [f"simulated p95 of {', '.join(sorted(failing))} still misses the SLO after "
+                                  f"{verify_rounds} rounds of tightening"]
+        if not failing or round_ == verify_rounds:
+            break
+        for k, sv in enumerate(scenario.services):
+            if sv.name in failing:
+                factors[sv.name] = factors.get(sv.name, 1.0) * VERIFY_TIGHTEN
+                for c in cands.by_service.get(k, []):
+                    c.capacity_rps *= VERIFY_TIGHTEN
     if baselines:
         result["baselines"] = _baselines(scenario, cost, **kw)
     return Plan(**result)
