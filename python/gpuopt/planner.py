@@ -209,7 +209,9 @@ def _solve(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Op
                         V["F"][key + (p, n)] = f
                         cost_terms["sharing licences"].append(
                             site.sharing_licence_usd_per_gpu_year / HOURS_PER_YEAR * hours[p] / H * f)
-    # replicas
+    # replicas, indexed as they are made so every constraint below is built in linear time
+    by_demand: dict[tuple, list] = {}
+    by_gpu: dict[tuple, dict] = {}
     for k, sv in enumerate(scn.services):
         allowed = set(_allowed_sites(scn, sv))
         for c in cands.by_service.get(k, []):
@@ -217,10 +219,18 @@ def _solve(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Op
                 if site.name not in allowed or c.gpu not in {o.type for o in site.gpus}:
                     continue
                 for p in periods:
-                    V["R"][(k, site.name, f"{c.slot.id}@tp{c.tp}", p)] = (
-                        s.IntVar(0, inf, f"R[{sv.name},{site.name},{c.slot.id},tp{c.tp},{p}]"), c)
+                    v = s.IntVar(0, inf, f"R[{sv.name},{site.name},{c.slot.id},tp{c.tp},{p}]")
+                    V["R"][(k, site.name, f"{c.slot.id}@tp{c.tp}", p)] = (v, c)
+                    by_demand.setdefault((k, p), []).append((v, c))
+                    use = by_gpu.setdefault((site.name, c.gpu, p), {"gpu": [], "mig": {}, "fraction": {}})
+                    if c.slot.kind == "gpu":
+                        use["gpu"].append(c.tp * v)
+                    elif c.slot.kind == "mig":
+                        use["mig"].setdefault(c.slot.profile, []).append(v)
+                    else:
+                        use["fraction"].setdefault(c.slot.per_gpu, []).append(v)
         for p in periods:
-            reps = [(v, c) for (kk, _, _, pp), (v, c) in V["R"].items() if kk == k and pp == p]
+            reps = by_demand.get((k, p), [])
             s.Add(sum(c.capacity_rps * v for v, c in reps) >= scn.rate(sv, p))
             if sv.min_replicas:
                 s.Add(sum(v for v, _ in reps) >= sv.min_replicas)
@@ -251,36 +261,28 @@ def _solve(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Op
             cost_terms["training burst"].append(job.burst_usd_per_gpu_hour / (job.deadline_days * 24.0) * burst)
         s.Add(sum(work) + (burst if burst is not None else 0) >= job.gpu_hours)
     # GPUs: every use of a type at a site in a period within what is owned (and rented)
+    train_at: dict[tuple, list] = {}
+    for (j, sn, g, p), t in V["T"].items():
+        train_at.setdefault((sn, g, p), []).append(t)
     for site in scn.sites:
         for o in site.gpus:
             key = (site.name, o.type)
             owned = V["buy"][key] + o.owned
             for p in periods:
-                whole = [c.tp * v for (_, sn, sid, pp), (v, c) in V["R"].items()
-                         if sn == site.name and pp == p and c.slot.kind == "gpu" and c.gpu == o.type]
-                mig = [v for kk, v in V["M"].items() if kk[:3] == (site.name, o.type, p)]
-                frac = [v for kk, v in V["F"].items() if kk[:3] == (site.name, o.type, p)]
-                train = [v for kk, v in V["T"].items() if kk[1:] == (site.name, o.type, p)]
+                use = by_gpu.get(key + (p,), {"gpu": [], "mig": {}, "fraction": {}})
+                mig = [V["M"][key + (p, L)] for L in layouts.get(o.type, [])]
+                frac = [V["F"][key + (p, n)] for n in range(2, scn.fractions + 1) if key + (p, n) in V["F"]]
+                train = train_at.get(key + (p,), [])
                 rent = V["rent"].get(key + (p,), 0)
-                s.Add(sum(whole) + sum(mig) + sum(frac) + sum(train) <= owned + rent)
+                s.Add(sum(use["gpu"]) + sum(mig) + sum(frac) + sum(train) <= owned + rent)
                 if train:
                     s.Add(sum(train) <= owned)
-                # slots offered by MIG layouts and time-sliced GPUs
-                for L in layouts.get(o.type, []):
-                    pass
-                for prof in {c.slot.profile for (_, sn, _, pp), (_, c) in V["R"].items()
-                             if sn == site.name and pp == p and c.slot.kind == "mig" and c.gpu == o.type}:
-                    used = [v for (_, sn, sid, pp), (v, c) in V["R"].items()
-                            if sn == site.name and pp == p and c.slot.kind == "mig" and c.gpu == o.type
-                            and c.slot.profile == prof]
+                # MIG slots come from the layouts chosen; time-shared slots from the GPUs split n ways
+                for prof, used in use["mig"].items():
                     offered = [L.count(prof) * V["M"][key + (p, L)] for L in layouts.get(o.type, []) if prof in L]
                     s.Add(sum(used) <= sum(offered))
-                for n in range(2, scn.fractions + 1):
-                    used = [v for (_, sn, sid, pp), (v, c) in V["R"].items()
-                            if sn == site.name and pp == p and c.slot.kind == "fraction" and c.gpu == o.type
-                            and c.slot.per_gpu == n]
-                    if used:
-                        s.Add(sum(used) <= n * V["F"][key + (p, n)])
+                for n, used in use["fraction"].items():
+                    s.Add(sum(used) <= n * V["F"][key + (p, n)])
     s.Minimize(sum(sum(t) for t in cost_terms.values() if t))
     r = solve(s, time_limit_s=time_limit_s, threads=threads, seed=seed, relative_gap=relative_gap)
     # The solver owns the variables: keep it alive as long as they are read.
@@ -291,6 +293,14 @@ def _extract(scn: Scenario, r, V, extra) -> dict[str, Any]:
     periods = [p.name for p in scn.periods]
     val = lambda v: int(round(v.solution_value())) if hasattr(v, "solution_value") else int(v)  # noqa: E731
     fleet, purchases, rentals, mig, sliced, util = {}, {}, {}, {}, {}, {}
+    busy: dict[tuple, int] = {}  # whole GPUs in use per (site, type, period)
+    for (_, sn, _, pp), (v, c) in V["R"].items():
+        if c.slot.kind == "gpu":
+            busy[(sn, c.gpu, pp)] = busy.get((sn, c.gpu, pp), 0) + c.tp * val(v)
+    for kk, v in list(V["M"].items()) + list(V["F"].items()):
+        busy[kk[:3]] = busy.get(kk[:3], 0) + val(v)
+    for (_, sn, g, pp), v in V["T"].items():
+        busy[(sn, g, pp)] = busy.get((sn, g, pp), 0) + val(v)
     for site in scn.sites:
         for o in site.gpus:
             key = (site.name, o.type)
@@ -302,18 +312,15 @@ def _extract(scn: Scenario, r, V, extra) -> dict[str, Any]:
                 rent = val(V["rent"][key + (p,)]) if key + (p,) in V["rent"] else 0
                 if rent:
                     rentals.setdefault(site.name, {}).setdefault(o.type, {})[p] = rent
-                for kk, v in V["M"].items():
-                    if kk[:3] == key + (p,) and val(v):
-                        mig.setdefault(site.name, {}).setdefault(o.type, {}).setdefault(p, {})[_layout_name(kk[3])] = val(v)
-                for kk, v in V["F"].items():
-                    if kk[:3] == key + (p,) and val(v):
-                        sliced.setdefault(site.name, {}).setdefault(o.type, {}).setdefault(p, {})[f"{kk[3]}-way"] = val(v)
-                used = sum(c.tp * val(v) for (_, sn, _, pp), (v, c) in V["R"].items()
-                           if sn == site.name and pp == p and c.gpu == o.type and c.slot.kind == "gpu")
-                used += sum(val(v) for kk, v in list(V["M"].items()) + list(V["F"].items()) if kk[:3] == key + (p,))
-                used += sum(val(v) for kk, v in V["T"].items() if kk[1:] == key + (p,))
+                used = busy.get(key + (p,), 0)
                 avail = o.owned + bought + rent
                 util.setdefault(site.name, {}).setdefault(o.type, {})[p] = used / avail if avail else 0.0
+    for (sn, g, p, layout), v in V["M"].items():
+        if val(v):
+            mig.setdefault(sn, {}).setdefault(g, {}).setdefault(p, {})[_layout_name(layout)] = val(v)
+    for (sn, g, p, n), v in V["F"].items():
+        if val(v):
+            sliced.setdefault(sn, {}).setdefault(g, {}).setdefault(p, {})[f"{n}-way"] = val(v)
     replicas: dict[str, dict[str, list]] = {}
     slo: dict[str, dict[str, float]] = {}
     for (k, sn, sid, p), (v, c) in V["R"].items():
