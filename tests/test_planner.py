@@ -166,3 +166,26 @@ def test_verification_tightens_or_warns():
     missing = [s for s, per in p.verification.items() for v in per.values() if not v["meets_slo"]]
     assert not missing or p.warnings  # a miss is never silent
     assert all(f < 1 for f in p.capacity_factors.values())
+
+
+def test_synthetic_fleets_are_deterministic_and_valid():
+    a, b = gpuopt.synthetic_fleet(20, 5, 6, 2, seed=3), gpuopt.synthetic_fleet(20, 5, 6, 2, seed=3)
+    assert a == b and len(a.services) == 20 and len(a.periods) == 6 and len(a.training) == 2
+    assert sum(p.hours for p in a.periods) == pytest.approx(24)
+    assert gpuopt.synthetic_fleet(20, 5, 6, 2, seed=4) != a
+    with pytest.raises(InvalidInputError, match="gpu_types"):
+        gpuopt.synthetic_fleet(5, 99)
+
+
+def test_decomposition_matches_the_monolithic_plan_on_a_small_fleet():
+    scn = gpuopt.synthetic_fleet(10, 4, 4, 1, seed=1)
+    mip = plan(scn, threads=1, baselines=False, method="mip")
+    dec = plan(scn, threads=1, baselines=False, method="decompose")
+    assert mip.status == "optimal" and dec.status in ("optimal", "feasible")
+    assert dec.cost_per_hour >= mip.cost_per_hour - 1e-6  # a heuristic never beats the optimum...
+    assert dec.cost_per_hour <= 1.05 * mip.cost_per_hour  # ... and lands close to it here
+    assert dec.lower_bound_per_hour <= mip.cost_per_hour + 1e-6  # the LP bound is a true bound
+    assert sum(dec.cost_breakdown.values()) == pytest.approx(dec.cost_per_hour)
+    _served(dec, scn)
+    with pytest.raises(InvalidInputError, match="method"):
+        plan(scn, method="magic")

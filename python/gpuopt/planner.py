@@ -123,7 +123,8 @@ class Plan(BaseModel):
 
     model_config = ConfigDict(frozen=True)
     scenario: str
-    status: str = Field(description="optimal, feasible (time limit: not proven optimal) or infeasible")
+    status: str = Field(description="optimal, feasible (time limit: not proven optimal), infeasible, or unsolved "
+                                    "(the time limit passed before any plan was found)")
     cost_per_hour: float = Field(description="all costs averaged over the cycle of periods, $/hour")
     lower_bound_per_hour: float = Field(description="no plan can cost less: LP relaxation or solver bound")
     gap: float
@@ -173,11 +174,22 @@ def _layout_name(layout: tuple[str, ...]) -> str:
 
 
 def _solve(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Optional[int], seed: int,
-           relative_gap: float, lift_limits: bool = False) -> tuple[Any, Any, dict]:
-    s = new_solver("SCIP")
+           relative_gap: float, lift_limits: bool = False, relax: bool = False, only_period: Optional[str] = None,
+           base_buy: Optional[dict] = None, work_targets: Optional[dict] = None) -> tuple[Any, Any, dict]:
+    """Builds and solves the planning model. `relax`: its LP relaxation (GLOP). `only_period`,
+    `base_buy`, `work_targets`: one period's integer repair with the fleet fixed at `base_buy` (more
+    may be bought at full cost) and each job's work in that period given (decomposition)."""
+    s = new_solver("GLOP" if relax else "SCIP")
     inf = s.infinity()
     H = scn.cycle_hours
-    periods = [p.name for p in scn.periods]
+    periods = [p.name for p in scn.periods] if only_period is None else [only_period]
+
+    def IntVar(lb, ub, name):  # noqa: N802 - mirrors pywraplp
+        return s.NumVar(lb, ub, name) if relax else s.IntVar(lb, ub, name)
+
+    def BoolVar(name):  # noqa: N802
+        return s.NumVar(0, 1, name) if relax else s.BoolVar(name)
+
     hours = {p.name: p.hours for p in scn.periods}
     cost_terms: dict[str, list] = {"capex": [], "power+licences": [], "cloud": [], "sharing licences": [],
                                    "training burst": []}
@@ -188,24 +200,25 @@ def _solve(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Op
             key = (site.name, o.type)
             amortised, running = _own_cost_per_hour(site, o)
             cap_buy = inf if (o.max_purchase is None or lift_limits) else o.max_purchase
-            buy = s.IntVar(0, cap_buy, f"buy[{site.name},{o.type}]")
+            fixed = (base_buy or {}).get(key, 0)
+            buy = IntVar(0, max(cap_buy - fixed, 0), f"buy[{site.name},{o.type}]")
             V["buy"][key] = buy
             cost_terms["capex"].append(amortised * buy)
-            cost_terms["power+licences"].append(running * (buy + o.owned))
+            cost_terms["power+licences"].append(running * (buy + o.owned + fixed))
             if o.type not in layouts and get_gpu(o.type).mig and scn.sharing in ("mig", "all"):
                 layouts[o.type] = mig_layouts(o.type, maximal=True)
             for p in periods:
                 if o.rent_usd_per_hour is not None:
                     cap_rent = inf if (o.max_rent is None or lift_limits) else o.max_rent
-                    r = s.IntVar(0, cap_rent, f"rent[{site.name},{o.type},{p}]")
+                    r = IntVar(0, cap_rent, f"rent[{site.name},{o.type},{p}]")
                     V["rent"][key + (p,)] = r
                     per = o.rent_usd_per_hour + site.licence_usd_per_gpu_year / HOURS_PER_YEAR
                     cost_terms["cloud"].append(per * hours[p] / H * r)
                 for L in layouts.get(o.type, []):
-                    V["M"][key + (p, L)] = s.IntVar(0, inf, f"M[{site.name},{o.type},{p},{_layout_name(L)}]")
+                    V["M"][key + (p, L)] = IntVar(0, inf, f"M[{site.name},{o.type},{p},{_layout_name(L)}]")
                 if scn.sharing == "all":
                     for n in range(2, scn.fractions + 1):
-                        f = s.IntVar(0, inf, f"F[{site.name},{o.type},{p},{n}]")
+                        f = IntVar(0, inf, f"F[{site.name},{o.type},{p},{n}]")
                         V["F"][key + (p, n)] = f
                         cost_terms["sharing licences"].append(
                             site.sharing_licence_usd_per_gpu_year / HOURS_PER_YEAR * hours[p] / H * f)
@@ -219,7 +232,7 @@ def _solve(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Op
                 if site.name not in allowed or c.gpu not in {o.type for o in site.gpus}:
                     continue
                 for p in periods:
-                    v = s.IntVar(0, inf, f"R[{sv.name},{site.name},{c.slot.id},tp{c.tp},{p}]")
+                    v = IntVar(0, inf, f"R[{sv.name},{site.name},{c.slot.id},tp{c.tp},{p}]")
                     V["R"][(k, site.name, f"{c.slot.id}@tp{c.tp}", p)] = (v, c)
                     by_demand.setdefault((k, p), []).append((v, c))
                     use = by_gpu.setdefault((site.name, c.gpu, p), {"gpu": [], "mig": {}, "fraction": {}})
@@ -248,12 +261,17 @@ def _solve(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Op
                 for p in periods:
                     if job.periods and p not in job.periods:
                         continue
-                    t = s.IntVar(0, big, f"T[{job.name},{site.name},{o.type},{p}]")
-                    z = s.BoolVar(f"z[{job.name},{site.name},{o.type},{p}]")
+                    t = IntVar(0, big, f"T[{job.name},{site.name},{o.type},{p}]")
+                    z = BoolVar(f"z[{job.name},{site.name},{o.type},{p}]")
                     s.Add(t >= job.min_gpus * z)
                     s.Add(t <= big * z)
                     V["T"][(j, site.name, o.type, p)] = t
                     work.append(t * hours[p] * cycles * _speed(o.type, job.reference_gpu))
+        if work_targets is not None:  # decomposition: this period's share of the job, burst decided already
+            target = work_targets.get(j, 0.0)
+            if target > 0:
+                s.Add(sum(work) >= target)
+            continue
         burst = None
         if job.burst_usd_per_gpu_hour is not None:
             burst = s.NumVar(0, inf, f"burst[{job.name}]")
@@ -267,7 +285,7 @@ def _solve(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Op
     for site in scn.sites:
         for o in site.gpus:
             key = (site.name, o.type)
-            owned = V["buy"][key] + o.owned
+            owned = V["buy"][key] + o.owned + (base_buy or {}).get(key, 0)
             for p in periods:
                 use = by_gpu.get(key + (p,), {"gpu": [], "mig": {}, "fraction": {}})
                 mig = [V["M"][key + (p, L)] for L in layouts.get(o.type, [])]
@@ -284,7 +302,8 @@ def _solve(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Op
                 for n, used in use["fraction"].items():
                     s.Add(sum(used) <= n * V["F"][key + (p, n)])
     s.Minimize(sum(sum(t) for t in cost_terms.values() if t))
-    r = solve(s, time_limit_s=time_limit_s, threads=threads, seed=seed, relative_gap=relative_gap)
+    r = solve(s, time_limit_s=time_limit_s, threads=threads, seed=seed, relative_gap=relative_gap,
+              lp_bound=not relax and only_period is None)
     # The solver owns the variables: keep it alive as long as they are read.
     return r, V, {"cost_terms": cost_terms, "layouts": layouts, "solver": s}
 
@@ -337,11 +356,14 @@ def _extract(scn: Scenario, r, V, extra) -> dict[str, Any]:
     training = {}
     for j, job in enumerate(scn.training):
         runs = {f"{sn}/{g}/{p}": val(v) for (jj, sn, g, p), v in V["T"].items() if jj == j and val(v)}
-        burst = V["B"][j].solution_value() if j in V["B"] else 0.0
+        b = V["B"].get(j, 0.0)
+        burst = b.solution_value() if hasattr(b, "solution_value") else float(b)
         training[job.name] = {"gpus_per_period": runs, "burst_gpu_hours": max(round(burst, 3), 0.0)}
-    breakdown = {name: float(sum(t).solution_value()) if t and hasattr(sum(t), "solution_value") else
-                 float(sum(x.solution_value() if hasattr(x, "solution_value") else x for x in t) if t else 0.0)
-                 for name, t in extra["cost_terms"].items()}
+    if "breakdown" in extra:
+        breakdown = dict(extra["breakdown"])
+    else:
+        breakdown = {name: float(sum(x.solution_value() if hasattr(x, "solution_value") else x for x in t))
+                     for name, t in extra["cost_terms"].items()}
     return dict(fleet=fleet, purchases=purchases, rentals=rentals, replicas=replicas, mig_layouts=mig,
                 time_sliced=sliced, training=training, predicted_slo=slo, utilization=util, cost_breakdown=breakdown)
 
@@ -387,17 +409,74 @@ def _explain_infeasible(scn: Scenario, cands: Candidates, **kw) -> list[str]:
     return reasons or ["no plan meets every constraint"]
 
 
+def _decomposed(scn: Scenario, cands: Candidates, **kw) -> tuple[Any, dict, dict, float]:
+    """LP relaxation -> fleet rounded up -> each period's integers repaired on that fleet.
+
+    Once the GPUs owned are fixed the periods only share the training jobs, whose work per period
+    and cloud burst are taken from the LP. Returns (status, merged variables, cost breakdown, LP bound)."""
+    lp, V_lp, ex_lp = _solve(scn, cands, relax=True, **kw)
+    if lp.status not in ("optimal", "feasible"):
+        return lp, {}, {}, math.nan
+    base = {key: int(math.ceil(v.solution_value() - 1e-6)) for key, v in V_lp["buy"].items()}
+    H = scn.cycle_hours
+    hours = {p.name: p.hours for p in scn.periods}
+    targets: dict[str, dict[int, float]] = {}
+    for (j, sn, g, p), t in V_lp["T"].items():
+        job = scn.training[j]
+        work = t.solution_value() * hours[p] * job.deadline_days * 24.0 / H * _speed(g, job.reference_gpu)
+        targets.setdefault(p, {})[j] = targets.get(p, {}).get(j, 0.0) + work * (1 - 1e-9)
+    burst = {j: v.solution_value() for j, v in V_lp["B"].items()}
+    merged: dict[str, dict] = {"buy": {}, "rent": {}, "R": {}, "M": {}, "F": {}, "T": {}, "B": {}}
+    extra_buy: dict[tuple, int] = {}
+    keep = [ex_lp["solver"]]
+    breakdown = {"capex": 0.0, "power+licences": 0.0, "cloud": 0.0, "sharing licences": 0.0, "training burst": 0.0}
+    share = dict(kw, time_limit_s=max(kw["time_limit_s"] / max(len(scn.periods), 1), 1.0))
+    for period in scn.periods:
+        r, V, ex = _solve(scn, cands, only_period=period.name, base_buy=base, work_targets=targets.get(period.name, {}),
+                          **share)
+        if r.status not in ("optimal", "feasible"):
+            return r, {}, {}, lp.objective
+        keep.append(ex["solver"])
+        for name in ("rent", "R", "M", "F", "T"):
+            merged[name].update(V[name])
+        for key, v in V["buy"].items():
+            extra_buy[key] = max(extra_buy.get(key, 0), int(round(v.solution_value())))
+        for name in ("cloud", "sharing licences"):
+            breakdown[name] += sum(t.solution_value() for t in ex["cost_terms"][name]) if ex["cost_terms"][name] else 0.0
+    for site in scn.sites:
+        for o in site.gpus:
+            key = (site.name, o.type)
+            bought = base[key] + extra_buy.get(key, 0)
+            merged["buy"][key] = bought
+            amortised, running = _own_cost_per_hour(site, o)
+            breakdown["capex"] += amortised * bought
+            breakdown["power+licences"] += running * (bought + o.owned)
+    for j, b in burst.items():
+        job = scn.training[j]
+        breakdown["training burst"] += job.burst_usd_per_gpu_hour / (job.deadline_days * 24.0) * b
+    merged["B"] = {j: b for j, b in burst.items()}
+    return r, merged, {"breakdown": breakdown, "keep": keep}, lp.objective
+
+
+DECOMPOSE_ABOVE = 20_000  # replica variables past which the monolithic MIP gives way to decomposition
+
 VERIFY_TIGHTEN = 0.85  # capacity kept for a service the simulator finds missing its SLO, per round
 
 
 def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[int] = None, seed: int = 0,
          relative_gap: float = DEFAULT_GAP, baselines: bool = True, verify: bool = False,
-         verify_duration_s: float = 300.0, verify_rounds: int = 3) -> Plan:
+         verify_duration_s: float = 300.0, verify_rounds: int = 3, method: str = "auto") -> Plan:
     """The cheapest fleet and its use for `scenario`, with its lower bound, gap and baselines.
 
     With `verify`, every service in every period is simulated (gpuopt.simulate_plan); a service
     whose simulated p95 misses its SLO has its capacities tightened and the plan is solved again,
-    up to `verify_rounds` times. The plan's `verification` holds the last simulation."""
+    up to `verify_rounds` times. The plan's `verification` holds the last simulation.
+
+    `method`: 'mip' solves one model; 'decompose' solves its LP relaxation, rounds the fleet up and
+    repairs each period's integers on it (large scenarios: the LP is the bound); 'auto' picks
+    'decompose' past DECOMPOSE_ABOVE replica variables."""
+    if method not in ("auto", "mip", "decompose"):
+        raise InvalidInputError(f"method must be 'auto', 'mip' or 'decompose', got {method!r}")
     if not isinstance(scenario, Scenario):
         raise InvalidInputError("plan() takes a Scenario (see gpuopt.load_scenario)")
     kw = dict(time_limit_s=time_limit_s, threads=threads, seed=seed, relative_gap=relative_gap)
@@ -407,8 +486,17 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
                     lower_bound_per_hour=math.nan, gap=math.nan, infeasibility=cands.problems)
     factors: dict[str, float] = {}
     result: dict[str, Any] = {}
+    size = len(scenario.periods) * sum(len(c) for c in cands.by_service.values()) * len(scenario.sites)
+    decompose = method == "decompose" or (method == "auto" and size > DECOMPOSE_ABOVE)
     for round_ in range(verify_rounds + 1 if verify else 1):
-        r, V, extra = _solve(scenario, cands, **kw)
+        if decompose:
+            r, V, extra, lp_bound = _decomposed(scenario, cands, **kw)
+        else:
+            r, V, extra = _solve(scenario, cands, **kw)
+        if r.status == "unsolved" and not result:
+            return Plan(scenario=scenario.name, status="unsolved", cost_per_hour=math.nan,
+                        lower_bound_per_hour=math.nan, gap=math.nan, solve_s=r.seconds, solver=r.solver,
+                        infeasibility=[f"no plan found within the time limit of {time_limit_s:g} s; raise time_limit_s"])
         if r.status not in ("optimal", "feasible"):
             why = _explain_infeasible(scenario, cands, **kw)
             if result:  # tightening broke it: keep the last plan, and say what the simulator found
@@ -421,9 +509,16 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
                         lower_bound_per_hour=r.lp_bound, gap=math.nan, solve_s=r.seconds, solver=r.solver,
                         infeasibility=why, capacity_factors=factors)
         body = _extract(scenario, r, V, extra)
-        cost = r.objective
-        result = dict(scenario=scenario.name, status=r.status, cost_per_hour=cost,
-                      lower_bound_per_hour=min(cost, max(b for b in (r.bound, r.lp_bound) if b == b)), gap=r.gap,
+        if decompose:
+            cost = sum(body["cost_breakdown"].values())
+            bound = min(cost, lp_bound)
+            status, gap = ("optimal" if cost - bound <= relative_gap * cost else "feasible"), (cost - bound) / cost \
+                if cost > 0 else 0.0
+        else:
+            cost = r.objective
+            bound = min(cost, max(b for b in (r.bound, r.lp_bound) if b == b))
+            status, gap = r.status, r.gap
+        result = dict(scenario=scenario.name, status=status, cost_per_hour=cost, lower_bound_per_hour=bound, gap=gap,
                       solve_s=r.seconds, solver=r.solver, capacity_factors=dict(factors), **body)
         if not verify:
             break

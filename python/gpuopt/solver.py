@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ortools.linear_solver import pywraplp
+from ortools.linear_solver import linear_solver_pb2, pywraplp
 
 from .errors import InternalError
 
@@ -39,25 +39,15 @@ def new_solver(backend: str = "SCIP") -> pywraplp.Solver:
 
 
 def _lp_bound(solver: pywraplp.Solver) -> float:
-    """Optimum of the LP relaxation of `solver`'s model (copied into GLOP)."""
+    """Optimum of the LP relaxation of `solver`'s model: exported, integrality dropped, solved by GLOP."""
+    proto = linear_solver_pb2.MPModelProto()
+    solver.ExportModelToProto(proto)
+    for v in proto.variable:
+        v.is_integer = False
     lp = new_solver("GLOP")
-    mapping = {}
-    for v in solver.variables():
-        mapping[v.index()] = lp.NumVar(v.lb(), v.ub(), v.name())
-    for c in solver.constraints():
-        row = lp.Constraint(c.lb(), c.ub())
-        for v in solver.variables():
-            coeff = c.GetCoefficient(v)
-            if coeff:
-                row.SetCoefficient(mapping[v.index()], coeff)
-    obj = lp.Objective()
-    for v in solver.variables():
-        coeff = solver.Objective().GetCoefficient(v)
-        if coeff:
-            obj.SetCoefficient(mapping[v.index()], coeff)
-    obj.SetOffset(solver.Objective().offset())
-    obj.SetMinimization()
-    return obj.Value() if lp.Solve() == pywraplp.Solver.OPTIMAL else float("nan")
+    if lp.LoadModelFromProto(proto):
+        return float("nan")
+    return lp.Objective().Value() if lp.Solve() == pywraplp.Solver.OPTIMAL else float("nan")
 
 
 def solve(solver: pywraplp.Solver, *, time_limit_s: float = 60.0, threads: int | None = None, seed: int = 0,
@@ -66,7 +56,8 @@ def solve(solver: pywraplp.Solver, *, time_limit_s: float = 60.0, threads: int |
     solver.SetTimeLimit(int(max(time_limit_s, 0.001) * 1000))
     if threads is not None:
         solver.SetNumThreads(int(threads))
-    solver.SetSolverSpecificParametersAsString(f"randomization/randomseedshift = {int(seed)}\n")
+    if "SCIP" in solver.SolverVersion():
+        solver.SetSolverSpecificParametersAsString(f"randomization/randomseedshift = {int(seed)}\n")
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, relative_gap)
     lp = _lp_bound(solver) if lp_bound else float("nan")

@@ -1,0 +1,66 @@
+"""Realistic synthetic fleets for scale tests and benchmarks: services with diurnal demand, mixed
+request shapes and SLO tiers, some bound to the premises; an on-premises site that owns GPUs and
+may buy more, and a cloud that rents them; training jobs that want nights or bursts."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import InvalidInputError
+from .scenario import GpuOffer, Period, Scenario, Service, Site, TrainingJob
+
+GPU_ORDER = ["l4", "a10g", "t4", "l40s", "a100-40gb", "a100-sxm-80gb", "a100-pcie-80gb", "h100-sxm", "h100-pcie",
+             "h200", "rtx-4090", "mi300x"]
+CLOUD_PRICE = {"l4": 0.70, "a10g": 1.01, "t4": 0.35, "l40s": 1.90, "a100-40gb": 3.00, "a100-sxm-80gb": 3.67,
+               "a100-pcie-80gb": 3.40, "h100-sxm": 7.516, "h100-pcie": 6.50, "h200": 9.00, "rtx-4090": 0.50,
+               "mi300x": 6.00}
+MODELS = [("llama-3-8b", ["fp16", "fp8"]), ("mistral-7b", ["fp16", "int8"]), ("llama-2-13b", ["fp16", "int8"]),
+          ("llama-3-70b", ["fp8", "int4"]), ("mixtral-8x7b", ["fp8", "int4"]), ("llama-2-7b", ["fp16", "int4"])]
+SHAPES = [(256, 128), (512, 256), (2048, 256), (4000, 400), (1024, 64)]
+TIERS = [{"ttft_p95_ms": 1000, "tpot_p95_ms": 50}, {"ttft_p95_ms": 2500, "tpot_p95_ms": 100},
+         {"e2e_p95_ms": 60_000}]
+
+
+def synthetic_fleet(services: int = 100, gpu_types: int = 6, periods: int = 24, training_jobs: int = 4,
+                    seed: int = 0) -> Scenario:
+    """A scenario of `services` services over `gpu_types` GPU types (from the catalog, cheapest
+    first) and `periods` equal periods of a day, with `training_jobs` jobs. Deterministic in `seed`."""
+    for name, v, hi in (("services", services, 100_000), ("gpu_types", gpu_types, len(GPU_ORDER)),
+                        ("periods", periods, 24 * 7), ("training_jobs", training_jobs, 10_000)):
+        if isinstance(v, bool) or not isinstance(v, int) or not (0 <= v <= hi) or (v == 0 and name != "training_jobs"):
+            raise InvalidInputError(f"{name} must be a whole number from {0 if name == 'training_jobs' else 1} to {hi}")
+    rng = np.random.default_rng(seed)
+    types = GPU_ORDER[:gpu_types]
+    hours = 24.0 / periods
+    names = [f"h{p:02d}" if periods == 24 else f"p{p}" for p in range(periods)]
+    sites = [
+        Site(name="dc", kind="on-prem", gpus=[GpuOffer(type=t, owned=int(rng.integers(0, 4)), max_purchase=64)
+                                              for t in types]),
+        Site(name="cloud", kind="cloud", gpus=[GpuOffer(type=t, max_purchase=0, rent_usd_per_hour=CLOUD_PRICE[t])
+                                               for t in types]),
+    ]
+    svcs = []
+    for k in range(services):
+        model, precisions = MODELS[int(rng.integers(0, len(MODELS)))]
+        peak = float(rng.lognormal(mean=0.5, sigma=1.0))
+        phase = float(rng.uniform(0, 24))
+        rate = {}
+        for p, name in enumerate(names):
+            t = (p + 0.5) * hours
+            diurnal = 0.55 + 0.45 * math.cos(2 * math.pi * (t - 14 - phase / 6) / 24)
+            rate[name] = round(peak * diurnal, 4)
+        svcs.append(Service(name=f"svc{k:04d}", model=model, precisions=precisions, rate=rate,
+                            requests=SHAPES[int(rng.integers(0, len(SHAPES)))], slo=TIERS[int(rng.integers(0, 3))],
+                            sites=["dc"] if rng.random() < 0.2 else None, min_replicas=int(rng.integers(1, 3))))
+    night = [n for p, n in enumerate(names) if (p + 0.5) * hours < 7 or (p + 0.5) * hours > 22]
+    jobs = [TrainingJob(name=f"train{j:02d}", gpu_hours=float(rng.uniform(50, 800)), memory_gb=float(rng.choice([0, 40])),
+                        periods=night, sites=["dc"], burst_usd_per_gpu_hour=float(rng.uniform(3, 6)),
+                        deadline_days=30.0)
+            for j in range(training_jobs)]
+    return Scenario(name=f"synthetic-{services}x{gpu_types}x{periods}", periods=[Period(name=n, hours=hours) for n in names],
+                    sites=sites, services=svcs, training=jobs, sharing="all")
+
+
+__all__ = ["synthetic_fleet"]
