@@ -24,6 +24,7 @@ from .calibration import Calibration, Measurement, Validation, calibrate, load_m
 from .columns import VERDICTS, Categorical
 from .errors import GpuoptError, InternalError, InvalidInputError, UnknownNameError
 from .estimate import EstimateReport, EstimateResults, estimate, estimate_many, max_throughput, max_throughput_many
+from .export import export_k8s
 from .fit import FitResults, fit, fit_grid, fit_many
 from .capacity import SLO, CapacityReport, CapacityResults, RequestClass, capacity, capacity_many
 from .cost import TCO, tco
@@ -44,7 +45,7 @@ __all__ = [
     "Price", "UnknownNameError", "VERDICTS", "Validation", "Interference", "Slot", "fraction", "mig_layouts",
     "mig_slice", "slots", "TCO", "tco", "SLO", "CapacityReport", "CapacityResults", "RequestClass", "capacity",
     "capacity_many", "MixFront", "SweepResults", "mixes", "pareto", "sweep", "SimulationReport", "simulate", "PlanCheck", "simulate_plan", "MixPlan", "plan_mix", "Plan", "plan", "GpuOffer", "Period", "Scenario",
-    "Service", "Site", "TrainingJob", "load_scenario", "synthetic_fleet",
+    "Service", "Site", "TrainingJob", "load_scenario", "synthetic_fleet", "export_k8s",
     "calibrate", "engine", "engines", "estimate", "estimate_many", "fit", "fit_grid", "fit_many", "gpu", "gpus",
     "load_measurements", "max_throughput", "max_throughput_many", "mig_profiles", "model", "model_from_hf_config",
     "models", "prices", "register_engine", "register_gpu", "register_model", "validate",

@@ -18,7 +18,9 @@ from .estimate import estimate as run_estimate, max_throughput as run_max_throug
 from .fit import fit as run_fit
 from .planner import plan as run_plan
 from .report import estimate_table, fit_table, gpu_table, model_table, new_table, plan_tables, validation_table
-from .scenario import load_scenario
+from .errors import InvalidInputError
+from .export import export_k8s
+from .scenario import Scenario, load_scenario
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Plan GPU fleets for LLM serving and training.")
@@ -150,19 +152,40 @@ def plan_cmd(
     time_limit: float = typer.Option(60.0, help="solver time limit, seconds"),
     threads: Optional[int] = typer.Option(None, help="solver threads (1 for deterministic plans)"),
     seed: int = typer.Option(0, help="solver seed"),
+    verify: bool = typer.Option(False, help="simulate every service in every period and tighten misses"),
+    export: Optional[str] = typer.Option(None, help="write manifests: 'k8s'"),
+    out_dir: Optional[str] = typer.Option(None, "--out", help="directory for --export"),
     as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
 ) -> None:
     """Plan the fleet for SCENARIO: GPUs, splits, replicas per period, training, cost, bound, baselines."""
-    p = run_plan(load_scenario(scenario), time_limit_s=time_limit, threads=threads, seed=seed)
+    scn = load_scenario(scenario)
+    if export is not None and (export != "k8s" or not out_dir):
+        raise InvalidInputError("--export takes 'k8s' and needs --out DIR")
+    p = run_plan(scn, time_limit_s=time_limit, threads=threads, seed=seed, verify=verify)
+    if export and p.status in ("optimal", "feasible"):
+        for path in export_k8s(p, scn, out_dir):
+            err.print(f"wrote {path}", highlight=False)
     if as_json:
         sys.stdout.write(p.to_json() + "\n")
     elif p.status != "infeasible":
         for t in plan_tables(p):
             out.print(t)
-    if p.status == "infeasible":
+    if p.status in ("infeasible", "unsolved"):
         for reason in p.infeasibility:
             err.print(f"[bold red]infeasible:[/] {reason}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INFEASIBLE)
+
+
+@app.command("schema")
+@_errors_to_exit
+def schema_cmd(out_file: Optional[str] = typer.Argument(None, help="file to write (default: standard output)")) -> None:
+    """Write the JSON Schema of scenario files, for editors to complete and check them."""
+    text = json.dumps(Scenario.model_json_schema(), indent=2) + "\n"
+    if out_file:
+        with open(out_file, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
 
 
 def main() -> None:
