@@ -24,6 +24,7 @@ from .calibration import Calibration, Measurement, Validation, calibrate, load_m
 from .columns import VERDICTS, Categorical
 from .errors import GpuoptError, InternalError, InvalidInputError, UnknownNameError
 from .estimate import EstimateReport, EstimateResults, estimate, estimate_many, max_throughput, max_throughput_many
+from . import batch
 from .export import export_k8s
 from .fit import FitResults, fit, fit_grid, fit_many
 from .capacity import SLO, CapacityReport, CapacityResults, RequestClass, capacity, capacity_many

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from pathlib import Path
 from enum import Enum
 from typing import Optional
 
@@ -174,6 +175,42 @@ def plan_cmd(
         for reason in p.infeasibility:
             err.print(f"[bold red]infeasible:[/] {reason}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INFEASIBLE)
+
+
+@app.command("batch")
+@_errors_to_exit
+def batch_cmd(
+    directory: str = typer.Argument(..., help="folder of scenario files (YAML or JSON)"),
+    out_file: str = typer.Option("results.jsonl", "--out", help="JSON-lines file the results stream to"),
+    workers: Optional[int] = typer.Option(None, help="local worker processes (default: one per core)"),
+    scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address, e.g. tcp://host:8786"),
+    time_limit: float = typer.Option(60.0, help="solver time limit per scenario, seconds"),
+) -> None:
+    """Plan every scenario in DIRECTORY in parallel; rerunning resumes where a killed batch stopped."""
+    from rich.progress import Progress
+
+    from . import batch
+
+    files = batch.scenario_files(directory)
+    executor, client = None, None
+    if scheduler:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise InvalidInputError("--scheduler needs Dask: pip install 'gpuopt[dask]'") from None
+        client = Client(scheduler)
+        executor = client.get_executor()
+    todo = len(files) - len(batch.finished_keys(Path(out_file)) & {batch.scenario_key(f) for f in files})
+    try:
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("planning", total=todo)
+            counts = batch.run(files, out=out_file, executor=executor, workers=workers, time_limit_s=time_limit,
+                               on_result=lambda r: progress.advance(task))
+    finally:
+        if client is not None:
+            client.close()
+    err.print(f"{counts['done']} planned ({counts['errors']} errors), {counts['skipped']} already done; "
+              f"results in {out_file}", highlight=False)
 
 
 @app.command("schema")
