@@ -155,6 +155,7 @@ def plan_cmd(
     seed: int = typer.Option(0, help="solver seed"),
     verify: bool = typer.Option(False, help="simulate every service in every period and tighten misses"),
     export: Optional[str] = typer.Option(None, help="write manifests: 'k8s'"),
+    report: Optional[str] = typer.Option(None, help="write a report: out.html (self-contained) or out.md"),
     out_dir: Optional[str] = typer.Option(None, "--out", help="directory for --export"),
     as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
 ) -> None:
@@ -166,6 +167,10 @@ def plan_cmd(
     if export and p.status in ("optimal", "feasible"):
         for path in export_k8s(p, scn, out_dir):
             err.print(f"wrote {path}", highlight=False)
+    if report:
+        from .reports import write_report
+
+        err.print(f"wrote {write_report(p, report, scn)}", highlight=False)
     if as_json:
         sys.stdout.write(p.to_json() + "\n")
     elif p.status != "infeasible":
@@ -175,6 +180,109 @@ def plan_cmd(
         for reason in p.infeasibility:
             err.print(f"[bold red]infeasible:[/] {reason}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INFEASIBLE)
+
+
+def _csv(text: str, cast=str) -> list:
+    try:
+        return [cast(x.strip()) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InvalidInputError(f"expected a comma-separated list of {cast.__name__} values, got {text!r}") from None
+
+
+@app.command("sweep")
+@_errors_to_exit
+def sweep_cmd(
+    models: str = typer.Option(..., help="comma-separated model ids"),
+    gpus: str = typer.Option(..., help="comma-separated accelerator ids"),
+    precisions: str = typer.Option("fp16", help="comma-separated precisions"),
+    batches: str = typer.Option("1,8,32,128", help="comma-separated batch sizes"),
+    tps: str = typer.Option("1", help="comma-separated tensor-parallel degrees"),
+    input_tokens: str = typer.Option("512", "--input", help="comma-separated prompt lengths"),
+    output_tokens: str = typer.Option("128", "--output", help="comma-separated output lengths"),
+    sharing: str = typer.Option("none", help="none, mig or all (MIG slices and time shares too)"),
+    top: int = typer.Option(20, help="rows of the Pareto front to print"),
+    plot: Optional[str] = typer.Option(None, help="write the Pareto front as a PNG"),
+    as_json: bool = typer.Option(False, "--json", help="print the Pareto front as JSON"),
+) -> None:
+    """Every configuration fitted, timed and priced; the Pareto front of $/hour, latency and tokens/s."""
+    from .sweep import sweep
+
+    r = sweep(_csv(models), _csv(gpus), precisions=_csv(precisions), batches=_csv(batches, int), tps=_csv(tps, int),
+              input_tokens=_csv(input_tokens, int), output_tokens=_csv(output_tokens, int), sharing=sharing)
+    front = sorted(r.pareto(), key=lambda i: r["usd_per_hour"][i])
+    rows = [r.row(int(i)) for i in front]
+    if plot:
+        from .plots import pareto_png
+
+        err.print(f"wrote {pareto_png(r, front, plot)}", highlight=False)
+    if as_json:
+        return _print_json({"configurations": r.size, "verdicts": r.verdict_counts(), "pareto": rows})
+    t = new_table(f"Pareto front of {r.size:,} configurations (min $/hour, min e2e, max tokens/s)")
+    for col in ("model", "slot", "prec", "tp", "batch", "$/hour", "e2e ms", "tok/s", "tokens/$"):
+        t.add_column(col, justify="left" if col in ("model", "slot", "prec") else "right")
+    for row in rows[:top]:
+        t.add_row(row["model"], row["slot"], row["precision"], str(row["tp"]), str(row["batch"]),
+                  f"{row['usd_per_hour']:.2f}", f"{row['e2e_ms']:,.0f}", f"{row['output_tokens_per_s']:,.0f}",
+                  f"{row['tokens_per_usd']:,.0f}")
+    out.print(t)
+
+
+@app.command("mixes")
+@_errors_to_exit
+def mixes_cmd(
+    gpus: list[str] = typer.Argument(..., help="GPU types to mix"),
+    model: str = typer.Option(..., help="model whose throughput each GPU type brings"),
+    max_gpus: int = typer.Option(8, help="most GPUs in a mix"),
+    budget: Optional[float] = typer.Option(None, help="most $/hour a mix may cost"),
+    precision: str = typer.Option("fp16", help="weight precision"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Every mix of GPU types up to a count or budget: the cost / throughput Pareto front."""
+    from .sweep import mixes
+
+    m = mixes(gpus, max_gpus=max_gpus, budget_usd_per_hour=budget, model=model, precision=precision)
+    if as_json:
+        return _print_json(m.model_dump())
+    t = new_table(f"{m.enumerated:,} mixes; Pareto front ({m.throughput_unit})")
+    for col in ("mix", "$/hour", "throughput", "memory GB", "power W"):
+        t.add_column(col, justify="left" if col == "mix" else "right")
+    for row in m.mixes:
+        t.add_row(" + ".join(f"{n}x {g}" for g, n in row.counts.items()), f"{row.usd_per_hour:.2f}",
+                  f"{row.throughput:,.0f}", f"{row.memory_gb:,.0f}", f"{row.power_w:,.0f}")
+    out.print(t)
+
+
+@app.command("simulate")
+@_errors_to_exit
+def simulate_cmd(
+    model: str = typer.Argument(..., help="model id"),
+    gpu: str = typer.Argument(..., help="accelerator id"),
+    rate: float = typer.Option(..., help="Poisson arrivals, requests/s"),
+    duration: float = typer.Option(300.0, help="seconds of arrivals"),
+    input_tokens: int = typer.Option(512, "--input", help="prompt tokens per request"),
+    output_tokens: int = typer.Option(128, "--output", help="output tokens per request"),
+    replicas: int = typer.Option(1, help="replicas behind the router"),
+    router: str = typer.Option("least-loaded", help="least-loaded or round-robin"),
+    precision: str = typer.Option("fp16", help="weight precision"),
+    tp: int = typer.Option(1, help="tensor-parallel GPUs per replica"),
+    engine: str = typer.Option("vllm", help="serving engine"),
+    seed: int = typer.Option(0, help="random seed"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Discrete-event simulation of serving: p50/p95/p99 latency, throughput, utilization, queues."""
+    from .simulate import simulate
+
+    r = simulate(model, gpu, rate=rate, duration_s=duration, requests=(input_tokens, output_tokens), replicas=replicas,
+                 router=router, precision=precision, tp=tp, engine=engine, seed=seed)
+    if as_json:
+        return _print_json(r.model_dump())
+    t = new_table(f"{r.requests_completed:,} requests simulated: {r.throughput_rps:.2f} req/s, "
+                  f"{r.output_tokens_per_s:,.0f} tokens/s, {r.utilization:.0%} busy")
+    for col in ("ms", "p50", "p95", "p99", "mean"):
+        t.add_column(col, justify="left" if col == "ms" else "right")
+    for name, pct in (("TTFT", r.ttft_ms), ("TPOT", r.tpot_ms), ("end-to-end", r.e2e_ms), ("queue wait", r.wait_ms)):
+        t.add_row(name, *(f"{getattr(pct, q):,.1f}" for q in ("p50", "p95", "p99", "mean")))
+    out.print(t)
 
 
 @app.command("batch")

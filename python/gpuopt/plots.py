@@ -1,0 +1,113 @@
+"""PNG plots with matplotlib (the optional 'plots' extra): a sweep's Pareto front, a plan's fleet,
+its utilization per GPU type and period, and its cost against request rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .errors import InvalidInputError
+
+
+def _plt():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise InvalidInputError("plots need matplotlib: pip install 'gpuopt[plots]'") from None
+    return plt
+
+
+def pareto_png(results: Mapping[str, Any], front: Sequence[int], path: str | Path,
+               x: str = "usd_per_hour", y: str = "output_tokens_per_s") -> Path:
+    """Every feasible configuration of a sweep as a point, its Pareto front highlighted."""
+    plt = _plt()
+    v = np.asarray(results["verdict"])
+    ok = v <= 1
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.scatter(np.asarray(results[x])[ok], np.asarray(results[y])[ok], s=4, alpha=0.3, label="configurations")
+    f = np.asarray(front, dtype=int)
+    ax.scatter(np.asarray(results[x])[f], np.asarray(results[y])[f], s=18, color="C3", label="Pareto front")
+    ax.set_xlabel(x.replace("_", " "))
+    ax.set_ylabel(y.replace("_", " "))
+    ax.set_title("Sweep: Pareto front")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def fleet_png(plan, path: str | Path) -> Path:
+    """GPUs owned (bought and already owned) and peak rentals per site and type."""
+    plt = _plt()
+    labels, owned, rented = [], [], []
+    for site, types in plan.fleet.items():
+        for g, n in types.items():
+            peak_rent = max(plan.rentals.get(site, {}).get(g, {}).values(), default=0)
+            if n or peak_rent:
+                labels.append(f"{site}\n{g}")
+                owned.append(n)
+                rented.append(peak_rent)
+    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(labels)), 4))
+    ax.bar(labels, owned, label="owned")
+    ax.bar(labels, rented, bottom=owned, label="rented (peak period)")
+    ax.set_ylabel("GPUs")
+    ax.set_title(f"Fleet of {plan.scenario}: ${plan.cost_per_hour:,.2f}/hour")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def utilization_png(plan, path: str | Path) -> Path:
+    """Share of each site's GPUs of each type busy in each period."""
+    plt = _plt()
+    rows = [(f"{s}/{g}", per) for s, types in plan.utilization.items() for g, per in types.items()
+            if any(per.values())]
+    if not rows:
+        rows = [("-", {"-": 0.0})]
+    periods = list(rows[0][1])
+    data = np.array([[per.get(p, 0.0) for p in periods] for _, per in rows])
+    fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(periods) + 3), 0.5 * len(rows) + 2))
+    im = ax.imshow(data, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(periods)), periods, rotation=90 if len(periods) > 6 else 0)
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows])
+    fig.colorbar(im, label="GPUs busy")
+    ax.set_title("Utilization per GPU type and period")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def cost_vs_rate_png(scenario, path: str | Path, scales: Sequence[float] = (0.25, 0.5, 1.0, 1.5, 2.0),
+                     time_limit_s: float = 30.0) -> Path:
+    """The plan's cost as every service's request rate is scaled."""
+    from .planner import plan
+
+    plt = _plt()
+    costs = []
+    for k in scales:
+        services = [s.model_copy(update={"rate": {p: r * k for p, r in s.rate.items()} if isinstance(s.rate, dict)
+                                         else s.rate * k}) for s in scenario.services]
+        p = plan(scenario.model_copy(update={"services": services}), time_limit_s=time_limit_s, threads=1,
+                 baselines=False)
+        costs.append(p.cost_per_hour if p.status in ("optimal", "feasible") else np.nan)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(list(scales), costs, marker="o")
+    ax.set_xlabel("request rate, x the scenario's")
+    ax.set_ylabel("$/hour")
+    ax.set_title(f"Cost against request rate: {scenario.name}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+__all__ = ["cost_vs_rate_png", "fleet_png", "pareto_png", "utilization_png"]
