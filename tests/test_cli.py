@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 
 def test_fit_prints_itemised_breakdown(run_cli):
     p = run_cli("fit", "llama-2-7b", "a100-40gb", "--precision", "fp16", "--batch", "4", "--context", "2048",
@@ -90,3 +92,28 @@ def test_plan_cli(run_cli, tmp_path):
                     "slos: {}}]\n")
     p = run_cli("plan", str(typo))
     assert p.returncode == 2 and "services.0.slos" in p.stderr
+
+
+BAD_SCENARIOS = {
+    "unknown key": ("sites: [{name: dc, gpus: [{type: l4, owend: 2}]}]\n", "sites.0.gpus.0.owend"),
+    "wrong type": ("sites: [{name: dc, gpus: [{type: l4}]}]\nservices: [{name: a, model: llama-3-8b, "
+                   "rate: fast}]\n", "services.0.rate"),
+    "negative rate": ("sites: [{name: dc, gpus: [{type: l4}]}]\nservices: [{name: a, model: llama-3-8b, "
+                      "rate: -3}]\n", "rates must be >= 0"),
+    "unknown gpu": ("sites: [{name: dc, gpus: [{type: h100}]}]\n", "sites.0.gpus.0.type: unknown gpu 'h100'; did you "
+                                                                  "mean h100-pcie, h100-sxm"),
+    "unknown model": ("sites: [{name: dc, gpus: [{type: l4}]}]\nservices: [{name: a, model: lama-3-8b, rate: 1}]\n",
+                      "services.0.model: unknown model 'lama-3-8b'"),
+    "malformed yaml": ("sites: [{name: dc, gpus: [{type: l4}]\n", "not valid YAML"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_SCENARIOS)
+def test_bad_scenario_files_exit_2_with_the_place_and_fix(run_cli, tmp_path, case):
+    text, expected = BAD_SCENARIOS[case]
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    p = run_cli("plan", str(f))
+    assert p.returncode == 2, (case, p.stdout, p.stderr)
+    message = " ".join(p.stderr.split())
+    assert expected in message and str(f) in message and "Traceback" not in p.stderr

@@ -140,7 +140,8 @@ def validate_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
     """Each measured row beside gpuopt's estimate, its error, and the MAPE in-sample and leave-one-out."""
-    v = run_validate(csv, loo=loo)
+    with err.status("fitting engine profiles (in-sample and leave-one-out)..."):
+        v = run_validate(csv, loo=loo)
     if as_json:
         return _print_json(v.model_dump(exclude={"profiles"}))
     out.print(validation_table(v))
@@ -163,7 +164,8 @@ def plan_cmd(
     scn = load_scenario(scenario)
     if export is not None and (export != "k8s" or not out_dir):
         raise InvalidInputError("--export takes 'k8s' and needs --out DIR")
-    p = run_plan(scn, time_limit_s=time_limit, threads=threads, seed=seed, verify=verify)
+    with err.status(f"planning {scn.name} ({len(scn.services)} services, {len(scn.periods)} periods)..."):
+        p = run_plan(scn, time_limit_s=time_limit, threads=threads, seed=seed, verify=verify)
     if export and p.status in ("optimal", "feasible"):
         for path in export_k8s(p, scn, out_dir):
             err.print(f"wrote {path}", highlight=False)
@@ -207,8 +209,10 @@ def sweep_cmd(
     """Every configuration fitted, timed and priced; the Pareto front of $/hour, latency and tokens/s."""
     from .sweep import sweep
 
-    r = sweep(_csv(models), _csv(gpus), precisions=_csv(precisions), batches=_csv(batches, int), tps=_csv(tps, int),
-              input_tokens=_csv(input_tokens, int), output_tokens=_csv(output_tokens, int), sharing=sharing)
+    with err.status("sweeping..."):
+        r = sweep(_csv(models), _csv(gpus), precisions=_csv(precisions), batches=_csv(batches, int),
+                  tps=_csv(tps, int), input_tokens=_csv(input_tokens, int), output_tokens=_csv(output_tokens, int),
+                  sharing=sharing)
     front = sorted(r.pareto(), key=lambda i: r["usd_per_hour"][i])
     rows = [r.row(int(i)) for i in front]
     if plot:
@@ -240,7 +244,8 @@ def mixes_cmd(
     """Every mix of GPU types up to a count or budget: the cost / throughput Pareto front."""
     from .sweep import mixes
 
-    m = mixes(gpus, max_gpus=max_gpus, budget_usd_per_hour=budget, model=model, precision=precision)
+    with err.status("enumerating mixes..."):
+        m = mixes(gpus, max_gpus=max_gpus, budget_usd_per_hour=budget, model=model, precision=precision)
     if as_json:
         return _print_json(m.model_dump())
     t = new_table(f"{m.enumerated:,} mixes; Pareto front ({m.throughput_unit})")
@@ -272,8 +277,9 @@ def simulate_cmd(
     """Discrete-event simulation of serving: p50/p95/p99 latency, throughput, utilization, queues."""
     from .simulate import simulate
 
-    r = simulate(model, gpu, rate=rate, duration_s=duration, requests=(input_tokens, output_tokens), replicas=replicas,
-                 router=router, precision=precision, tp=tp, engine=engine, seed=seed)
+    with err.status("simulating..."):
+        r = simulate(model, gpu, rate=rate, duration_s=duration, requests=(input_tokens, output_tokens),
+                     replicas=replicas, router=router, precision=precision, tp=tp, engine=engine, seed=seed)
     if as_json:
         return _print_json(r.model_dump())
     t = new_table(f"{r.requests_completed:,} requests simulated: {r.throughput_rps:.2f} req/s, "

@@ -100,6 +100,18 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _references(self):
+        from .catalog import gpus, models, suggest
+
+        known_gpus, known_models = gpus(), models()
+        for i, site in enumerate(self.sites):
+            for j, o in enumerate(site.gpus):
+                if o.type not in known_gpus:
+                    raise ValueError(f"sites.{i}.gpus.{j}.type: unknown gpu {o.type!r}; did you mean "
+                                     f"{', '.join(suggest(o.type, known_gpus)) or 'one of ' + ', '.join(known_gpus)}?")
+        for i, sv in enumerate(self.services):
+            if sv.model not in known_models:
+                raise ValueError(f"services.{i}.model: unknown model {sv.model!r}; did you mean "
+                                 f"{', '.join(suggest(sv.model, known_models)) or ', '.join(known_models)}?")
         periods = {p.name for p in self.periods}
         sites = {s.name for s in self.sites}
         if len(periods) != len(self.periods) or len(sites) != len(self.sites):
