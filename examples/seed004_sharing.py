@@ -6,7 +6,6 @@ Scenario file: examples/scenarios/seed004_three_pods.yaml.
 Run: python examples/seed004_sharing.py [--json]
 """
 
-import json
 import sys
 from pathlib import Path
 

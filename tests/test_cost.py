@@ -1,6 +1,5 @@
 import pytest
 
-import gpuopt
 from gpuopt import InvalidInputError
 from gpuopt.cost import HOURS_PER_YEAR, price, tco
 

@@ -152,48 +152,36 @@ fn fit_call<'py>(
     Ok(d)
 }
 
-/// Memory fit of many configurations: tables, then one equal-length column per input.
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-fn fit_many<'py>(
-    py: Python<'py>,
-    models: PyReadonlyArray2<'py, i64>,
-    gpus: PyReadonlyArray2<'py, f64>,
-    engines: PyReadonlyArray2<'py, f64>,
-    model: PyReadonlyArray1<'py, i64>,
-    gpu: PyReadonlyArray1<'py, i64>,
-    engine: PyReadonlyArray1<'py, i64>,
-    precision: PyReadonlyArray1<'py, i64>,
-    kv_precision: PyReadonlyArray1<'py, i64>,
-    batch: PyReadonlyArray1<'py, i64>,
-    context: PyReadonlyArray1<'py, i64>,
-    tp: PyReadonlyArray1<'py, i64>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let columns = [model, gpu, engine, precision, kv_precision, batch, context, tp];
-    fit_call(py, fit::fit_many, models, gpus, engines, columns)
+/// Defines a #[pyfunction] taking the three tables and one int64 column per name, forwarding to
+/// `$call(py, $run, tables..., [columns])`: the fit and estimate entry points differ only in that.
+macro_rules! columns_fn {
+    ($(#[$doc:meta])* $name:ident, $call:ident, $run:path, $out:ty, [$($col:ident),+]) => {
+        $(#[$doc])*
+        #[pyfunction]
+        #[allow(clippy::too_many_arguments)]
+        fn $name<'py>(
+            py: Python<'py>,
+            models: PyReadonlyArray2<'py, i64>,
+            gpus: PyReadonlyArray2<'py, f64>,
+            engines: PyReadonlyArray2<'py, f64>,
+            $($col: PyReadonlyArray1<'py, i64>),+
+        ) -> PyResult<$out> {
+            $call(py, $run, models, gpus, engines, [$($col),+])
+        }
+    };
 }
 
-/// Memory fit of the full factorial of the axes (same arguments as fit_many, each an axis),
-/// last axis fastest.
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-fn fit_grid<'py>(
-    py: Python<'py>,
-    models: PyReadonlyArray2<'py, i64>,
-    gpus: PyReadonlyArray2<'py, f64>,
-    engines: PyReadonlyArray2<'py, f64>,
-    model: PyReadonlyArray1<'py, i64>,
-    gpu: PyReadonlyArray1<'py, i64>,
-    engine: PyReadonlyArray1<'py, i64>,
-    precision: PyReadonlyArray1<'py, i64>,
-    kv_precision: PyReadonlyArray1<'py, i64>,
-    batch: PyReadonlyArray1<'py, i64>,
-    context: PyReadonlyArray1<'py, i64>,
-    tp: PyReadonlyArray1<'py, i64>,
-) -> PyResult<Bound<'py, PyDict>> {
-    let columns = [model, gpu, engine, precision, kv_precision, batch, context, tp];
-    fit_call(py, fit::fit_grid, models, gpus, engines, columns)
-}
+columns_fn!(
+    /// Memory fit of many configurations: tables, then one equal-length column per input.
+    fit_many, fit_call, fit::fit_many, Bound<'py, PyDict>,
+    [model, gpu, engine, precision, kv_precision, batch, context, tp]
+);
+columns_fn!(
+    /// Memory fit of the full factorial of the axes (same arguments as fit_many, each an axis),
+    /// last axis fastest.
+    fit_grid, fit_call, fit::fit_grid, Bound<'py, PyDict>,
+    [model, gpu, engine, precision, kv_precision, batch, context, tp]
+);
 
 type EstimateFn = fn(&EstimateTables, &EstimateColumns) -> Result<Vec<f64>, CoreError>;
 
@@ -224,49 +212,16 @@ fn estimate_call<'py>(
     flat.into_pyarray(py).reshape([n, ESTIMATE_COLUMNS.len()])
 }
 
-/// Latency and throughput of many configurations; an n x len(ESTIMATE_COLUMNS) array.
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-fn estimate_many<'py>(
-    py: Python<'py>,
-    models: PyReadonlyArray2<'py, i64>,
-    gpus: PyReadonlyArray2<'py, f64>,
-    engines: PyReadonlyArray2<'py, f64>,
-    model: PyReadonlyArray1<'py, i64>,
-    gpu: PyReadonlyArray1<'py, i64>,
-    engine: PyReadonlyArray1<'py, i64>,
-    precision: PyReadonlyArray1<'py, i64>,
-    kv_precision: PyReadonlyArray1<'py, i64>,
-    batch: PyReadonlyArray1<'py, i64>,
-    input: PyReadonlyArray1<'py, i64>,
-    output: PyReadonlyArray1<'py, i64>,
-    tp: PyReadonlyArray1<'py, i64>,
-) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let columns = [model, gpu, engine, precision, kv_precision, batch, input, output, tp];
-    estimate_call(py, estimate::estimate_many, models, gpus, engines, columns)
-}
-
-/// As estimate_many, at the batch with the most output tokens/s that still fits (batch ignored).
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-fn max_throughput_many<'py>(
-    py: Python<'py>,
-    models: PyReadonlyArray2<'py, i64>,
-    gpus: PyReadonlyArray2<'py, f64>,
-    engines: PyReadonlyArray2<'py, f64>,
-    model: PyReadonlyArray1<'py, i64>,
-    gpu: PyReadonlyArray1<'py, i64>,
-    engine: PyReadonlyArray1<'py, i64>,
-    precision: PyReadonlyArray1<'py, i64>,
-    kv_precision: PyReadonlyArray1<'py, i64>,
-    batch: PyReadonlyArray1<'py, i64>,
-    input: PyReadonlyArray1<'py, i64>,
-    output: PyReadonlyArray1<'py, i64>,
-    tp: PyReadonlyArray1<'py, i64>,
-) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let columns = [model, gpu, engine, precision, kv_precision, batch, input, output, tp];
-    estimate_call(py, estimate::max_throughput_many, models, gpus, engines, columns)
-}
+columns_fn!(
+    /// Latency and throughput of many configurations; an n x len(ESTIMATE_COLUMNS) array.
+    estimate_many, estimate_call, estimate::estimate_many, Bound<'py, PyArray2<f64>>,
+    [model, gpu, engine, precision, kv_precision, batch, input, output, tp]
+);
+columns_fn!(
+    /// As estimate_many, at the batch with the most output tokens/s that still fits (batch ignored).
+    max_throughput_many, estimate_call, estimate::max_throughput_many, Bound<'py, PyArray2<f64>>,
+    [model, gpu, engine, precision, kv_precision, batch, input, output, tp]
+);
 
 /// Legal MIG layouts as counts per profile; profiles are (compute slices, memory slices,
 /// allowed starts, max per GPU). `maximal` keeps only layouts no instance can be added to.
