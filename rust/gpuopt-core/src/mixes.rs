@@ -159,6 +159,17 @@ impl Walk<'_> {
     fn last_two(&mut self, t: usize, left: u32, cost: f64, memory: f64, tput: f64, power: f64) {
         let ty = self.types[t];
         let mut base = self.front.costs.partition_point(|&c| c <= cost);
+        // As in `last`: a subtree whose fastest leaf is clearly beaten at its cheapest cost is
+        // counted, not walked (the margin keeps rounding from deciding a tie).
+        let free = self.limits.budget == f64::INFINITY && self.limits.min_memory_bytes <= 0.0 && self.limits.min_throughput <= 0.0;
+        let fastest = tput + left as f64 * ty.throughput.max(self.types[t + 1].throughput);
+        if free && base > 0 && self.front.tputs[base - 1] > fastest * (1.0 + 1e-9) + 1e-9 {
+            let l = left as u64;
+            let leaves = (l + 1) * (l + 2) / 2 - (left == self.limits.max_gpus) as u64;
+            self.enumerated += leaves;
+            self.feasible += leaves;
+            return;
+        }
         for c in 0..=left {
             let k = c as f64;
             let cost_k = cost + k * ty.usd_per_hour;
