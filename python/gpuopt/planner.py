@@ -101,6 +101,8 @@ def candidates(scn: Scenario, sharing: Optional[str] = None, only_gpu: Optional[
                                   float(res["tpot_p95_ms"][i]), float(res["e2e_p95_ms"][i]))
     for (k, _, _), cand in best.items():
         out.by_service.setdefault(k, []).append(cand)
+    for k in out.by_service:
+        out.by_service[k] = prune_dominated(out.by_service[k])
     for k, sv in enumerate(scn.services):
         if out.by_service.get(k):
             offered = {o.type for s in scn.sites if s.name in _allowed_sites(scn, sv) for o in s.gpus}
@@ -116,6 +118,42 @@ def candidates(scn: Scenario, sharing: Optional[str] = None, only_gpu: Optional[
             out.problems.append(f"service {sv.name!r}: {sv.model} does not fit on any GPU offered "
                                 f"({', '.join(types)}) at precisions {', '.join(sv.precisions)}")
     return out
+
+
+def _mig_resources(c: Candidate) -> tuple[int, int]:
+    """(compute slices, memory slices) of a MIG candidate's profile."""
+    from .catalog import mig_profiles
+    from .sharing import mig_profile_names
+
+    names = mig_profile_names(c.gpu)
+    p = mig_profiles()[names.index(c.slot.profile)]
+    return p["compute_slices"], p["memory_slices"]
+
+
+def prune_dominated(cands: list[Candidate]) -> list[Candidate]:
+    """Drops candidates another one of the same service and GPU type beats on every count, so the
+    model keeps every plan that can be optimal:
+    - whole GPUs at tp = t lose to tp = t' dividing t when t/t' replicas of the smaller serve as
+      much (same GPUs, at least as many replicas);
+    - a MIG profile loses to one holding a subset of its compute and memory slices that serves as
+      much (the smaller instance fits wherever the larger was placed)."""
+    keep = []
+    for c in cands:
+        dominated = False
+        for d in cands:
+            if d is c or d.gpu != c.gpu:
+                continue
+            if c.slot.kind == d.slot.kind == "gpu" and d.tp < c.tp and c.tp % d.tp == 0:
+                dominated = (c.tp // d.tp) * d.capacity_rps >= c.capacity_rps
+            elif c.slot.kind == d.slot.kind == "mig" and d.slot.profile != c.slot.profile:
+                (ck, cm), (dk, dm) = _mig_resources(c), _mig_resources(d)
+                if dk <= ck and dm <= cm:
+                    dominated = d.capacity_rps >= c.capacity_rps
+            if dominated:
+                break
+        if not dominated:
+            keep.append(c)
+    return keep
 
 
 class Plan(BaseModel):
