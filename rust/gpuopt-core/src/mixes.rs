@@ -24,6 +24,13 @@ pub struct MixLimits {
     pub min_throughput: f64,
 }
 
+impl MixLimits {
+    /// No budget and no minimums: every mix is feasible, so dominated runs can be counted unseen.
+    fn unconstrained(&self) -> bool {
+        self.budget == f64::INFINITY && self.min_memory_bytes <= 0.0 && self.min_throughput <= 0.0
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mix {
     pub counts: Vec<u32>,
@@ -116,8 +123,7 @@ impl Walk<'_> {
         let mut pos = *pos_at;
         // Without a budget or minimums, a run whose fastest leaf is already beaten at its cheapest
         // cost is dominated whole (the staircase only rises): count it and move on.
-        let free = self.limits.budget == f64::INFINITY && self.limits.min_memory_bytes <= 0.0 && self.limits.min_throughput <= 0.0;
-        if free && pos > 0 && self.front.tputs[pos - 1] >= tput + left as f64 * ty.throughput {
+        if self.limits.unconstrained() && pos > 0 && self.front.tputs[pos - 1] >= tput + left as f64 * ty.throughput {
             let leaves = left as u64 + 1 - empty_prefix as u64;
             self.enumerated += leaves;
             self.feasible += leaves;
@@ -161,9 +167,8 @@ impl Walk<'_> {
         let mut base = self.front.costs.partition_point(|&c| c <= cost);
         // As in `last`: a subtree whose fastest leaf is clearly beaten at its cheapest cost is
         // counted, not walked (the margin keeps rounding from deciding a tie).
-        let free = self.limits.budget == f64::INFINITY && self.limits.min_memory_bytes <= 0.0 && self.limits.min_throughput <= 0.0;
         let fastest = tput + left as f64 * ty.throughput.max(self.types[t + 1].throughput);
-        if free && base > 0 && self.front.tputs[base - 1] > fastest * (1.0 + 1e-9) + 1e-9 {
+        if self.limits.unconstrained() && base > 0 && self.front.tputs[base - 1] > fastest * (1.0 + 1e-9) + 1e-9 {
             let l = left as u64;
             let leaves = (l + 1) * (l + 2) / 2 - (left == self.limits.max_gpus) as u64;
             self.enumerated += leaves;
