@@ -581,11 +581,11 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
                 for c in cands.by_service.get(k, []):
                     c.capacity_rps *= VERIFY_TIGHTEN
     if baselines:
-        result["baselines"] = _baselines(scenario, cost, **kw)
+        result["baselines"] = _baselines(scenario, cost, cands, **kw)
     return Plan(**result)
 
 
-def _baselines(scn: Scenario, cost: float, **kw) -> dict[str, dict[str, Any]]:
+def _baselines(scn: Scenario, cost: float, cands: Candidates, **kw) -> dict[str, dict[str, Any]]:
     out = {}
 
     def record(name: str, value: float, note: str) -> None:
@@ -613,14 +613,14 @@ def _baselines(scn: Scenario, cost: float, **kw) -> dict[str, dict[str, Any]]:
         if r.status in ("optimal", "feasible") and r.objective < best:
             best, best_type = r.objective, t
     record("best single GPU type", best, f"all on {best_type}" if best_type else "no single type can serve everything")
-    record("greedy", _greedy(scn, **kw), "each service on its cheapest $/req/s slot, replicas rounded up per period")
+    record("greedy", _greedy(scn, cands, **kw), "each service on its cheapest $/req/s slot, replicas rounded up per period")
     return out
 
 
-def _greedy(scn: Scenario, **kw) -> float:
-    """Each service's cheapest slot per unit of capacity, replicas rounded up, as a fixed plan priced
-    by the same model (the MIP then only chooses how to buy or rent the GPUs)."""
-    cands = candidates(scn)
+def _greedy(scn: Scenario, cands: Candidates, **kw) -> float:
+    """Each service's cheapest slot per unit of capacity (among the plan's own candidates), replicas
+    rounded up, as a fixed plan priced by the same model (the MIP then only chooses how to buy or
+    rent the GPUs)."""
     fixed = Candidates()
     for k, cs in cands.by_service.items():
         allowed = set(_allowed_sites(scn, scn.services[k]))
@@ -629,7 +629,7 @@ def _greedy(scn: Scenario, **kw) -> float:
         if not usable:
             return math.inf
         per_gpu_price = lambda c: min(  # noqa: E731
-            (_own_cost_per_hour(s, o)[0] + _own_cost_per_hour(s, o)[1]) if o.max_purchase != 0 or o.owned else
+            sum(_own_cost_per_hour(s, o)) if o.max_purchase != 0 or o.owned else
             (o.rent_usd_per_hour or math.inf)
             for s in scn.sites if s.name in allowed for o in s.gpus if o.type == c.gpu)
         fixed.by_service[k] = [min(usable, key=lambda c: per_gpu_price(c) * c.slot.share * c.tp / c.capacity_rps)]

@@ -86,6 +86,12 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
+    /// Counts `leaves` mixes of a dominated run without walking it (unconstrained: all feasible).
+    fn count_unseen(&mut self, leaves: u64) {
+        self.enumerated += leaves;
+        self.feasible += leaves;
+    }
+
     /// Chooses the count of type `t` onwards, `left` GPUs still allowed, with running totals.
     fn go(&mut self, t: usize, left: u32, cost: f64, memory: f64, tput: f64, power: f64) {
         if t + 1 == self.types.len() {
@@ -124,10 +130,7 @@ impl Walk<'_> {
         // Without a budget or minimums, a run whose fastest leaf is already beaten at its cheapest
         // cost is dominated whole (the staircase only rises): count it and move on.
         if self.limits.unconstrained() && pos > 0 && self.front.tputs[pos - 1] >= tput + left as f64 * ty.throughput {
-            let leaves = left as u64 + 1 - empty_prefix as u64;
-            self.enumerated += leaves;
-            self.feasible += leaves;
-            return;
+            return self.count_unseen(left as u64 + 1 - empty_prefix as u64);
         }
         for c in 0..=left {
             let k = c as f64;
@@ -170,10 +173,7 @@ impl Walk<'_> {
         let fastest = tput + left as f64 * ty.throughput.max(self.types[t + 1].throughput);
         if self.limits.unconstrained() && base > 0 && self.front.tputs[base - 1] > fastest * (1.0 + 1e-9) + 1e-9 {
             let l = left as u64;
-            let leaves = (l + 1) * (l + 2) / 2 - (left == self.limits.max_gpus) as u64;
-            self.enumerated += leaves;
-            self.feasible += leaves;
-            return;
+            return self.count_unseen((l + 1) * (l + 2) / 2 - (left == self.limits.max_gpus) as u64);
         }
         for c in 0..=left {
             let k = c as f64;
