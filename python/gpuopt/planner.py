@@ -20,11 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .capacity import STATUS, capacity_many
 from .catalog import gpu as get_gpu, model as get_model
-from .cost import HOURS_PER_YEAR, price
 from .errors import InvalidInputError
 from .scenario import Scenario, Service
-from .sharing import Slot, mig_layouts, slots as gpu_slots
-from .solver import DEFAULT_GAP, new_solver, solve
+from .fleet_model import FleetModel, layout_name, own_cost_per_hour, speed
+from .sharing import Slot, slots as gpu_slots
+from .solver import DEFAULT_GAP, solve
 
 
 @dataclass
@@ -194,156 +194,35 @@ class Plan(BaseModel):
         return self.model_dump_json(indent=2, **kw)
 
 
-def _own_cost_per_hour(site, offer) -> tuple[float, float]:
-    """($/hour of a GPU bought now: capex amortised, $/hour of running any owned GPU)."""
-    g = get_gpu(offer.type)
-    capex = offer.capex_usd if offer.capex_usd is not None else price(offer.type, "capex")
-    amortised = (capex or 0.0) / (offer.amortization_years * HOURS_PER_YEAR) if offer.max_purchase != 0 else 0.0
-    running = (g.tdp_w or 0.0) / 1000 * site.load * site.pue * site.usd_per_kwh + site.licence_usd_per_gpu_year / HOURS_PER_YEAR
-    return amortised, running
-
-
-def _speed(gpu_id: str, reference: str) -> float:
-    return get_gpu(gpu_id).fp16_tflops / get_gpu(reference).fp16_tflops
-
-
-def _layout_name(layout: tuple[str, ...]) -> str:
-    return "+".join(layout)
-
-
 def _solve(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Optional[int], seed: int,
            relative_gap: float, lift_limits: bool = False, relax: bool = False, only_period: Optional[str] = None,
            base_buy: Optional[dict] = None, work_targets: Optional[dict] = None) -> tuple[Any, Any, dict]:
-    """Builds and solves the planning model. `relax`: its LP relaxation (GLOP). `only_period`,
-    `base_buy`, `work_targets`: one period's integer repair with the fleet fixed at `base_buy` (more
-    may be bought at full cost) and each job's work in that period given (decomposition)."""
-    s = new_solver("GLOP" if relax else "SCIP")
-    inf = s.infinity()
-    H = scn.cycle_hours
-    periods = [p.name for p in scn.periods] if only_period is None else [only_period]
-
-    def IntVar(lb, ub, name):  # noqa: N802 - mirrors pywraplp
-        return s.NumVar(lb, ub, name) if relax else s.IntVar(lb, ub, name)
-
-    def BoolVar(name):  # noqa: N802
-        return s.NumVar(0, 1, name) if relax else s.BoolVar(name)
-
-    hours = {p.name: p.hours for p in scn.periods}
-    cost_terms: dict[str, list] = {"capex": [], "power+licences": [], "cloud": [], "sharing licences": [],
-                                   "training burst": []}
-    V: dict[str, dict] = {"buy": {}, "rent": {}, "R": {}, "M": {}, "F": {}, "T": {}, "B": {}}
-    layouts: dict[str, list[tuple[str, ...]]] = {}
-    for site in scn.sites:
-        for o in site.gpus:
-            key = (site.name, o.type)
-            amortised, running = _own_cost_per_hour(site, o)
-            cap_buy = inf if (o.max_purchase is None or lift_limits) else o.max_purchase
-            fixed = (base_buy or {}).get(key, 0)
-            buy = IntVar(0, max(cap_buy - fixed, 0), f"buy[{site.name},{o.type}]")
-            V["buy"][key] = buy
-            cost_terms["capex"].append(amortised * buy)
-            cost_terms["power+licences"].append(running * (buy + o.owned + fixed))
-            if o.type not in layouts and get_gpu(o.type).mig and scn.sharing in ("mig", "all"):
-                layouts[o.type] = mig_layouts(o.type, maximal=True)
-            for p in periods:
-                if o.rent_usd_per_hour is not None:
-                    cap_rent = inf if (o.max_rent is None or lift_limits) else o.max_rent
-                    r = IntVar(0, cap_rent, f"rent[{site.name},{o.type},{p}]")
-                    V["rent"][key + (p,)] = r
-                    per = o.rent_usd_per_hour + site.licence_usd_per_gpu_year / HOURS_PER_YEAR
-                    cost_terms["cloud"].append(per * hours[p] / H * r)
-                for L in layouts.get(o.type, []):
-                    V["M"][key + (p, L)] = IntVar(0, inf, f"M[{site.name},{o.type},{p},{_layout_name(L)}]")
-                if scn.sharing == "all":
-                    for n in range(2, scn.fractions + 1):
-                        f = IntVar(0, inf, f"F[{site.name},{o.type},{p},{n}]")
-                        V["F"][key + (p, n)] = f
-                        cost_terms["sharing licences"].append(
-                            site.sharing_licence_usd_per_gpu_year / HOURS_PER_YEAR * hours[p] / H * f)
-    # replicas, indexed as they are made so every constraint below is built in linear time
-    by_demand: dict[tuple, list] = {}
-    by_gpu: dict[tuple, dict] = {}
+    """Builds and solves the planning model with one integer per (service, site, candidate, period):
+    replicas. `relax`: its LP relaxation (GLOP)."""
+    fm = FleetModel(scn, relax=relax, periods=[only_period] if only_period else None, lift_limits=lift_limits,
+                    base_buy=base_buy, work_targets=work_targets)
+    s, inf = fm.s, fm.inf
     for k, sv in enumerate(scn.services):
         allowed = set(_allowed_sites(scn, sv))
+        demand = {p: s.Constraint(scn.rate(sv, p), inf) for p in fm.periods}
+        least = {p: s.Constraint(sv.min_replicas, inf) for p in fm.periods} if sv.min_replicas else {}
         for c in cands.by_service.get(k, []):
             for site in scn.sites:
                 if site.name not in allowed or c.gpu not in {o.type for o in site.gpus}:
                     continue
-                for p in periods:
-                    v = IntVar(0, inf, f"R[{sv.name},{site.name},{c.slot.id},tp{c.tp},{p}]")
-                    V["R"][(k, site.name, f"{c.slot.id}@tp{c.tp}", p)] = (v, c)
-                    by_demand.setdefault((k, p), []).append((v, c))
-                    use = by_gpu.setdefault((site.name, c.gpu, p), {"gpu": [], "mig": {}, "fraction": {}})
-                    if c.slot.kind == "gpu":
-                        use["gpu"].append(c.tp * v)
-                    elif c.slot.kind == "mig":
-                        use["mig"].setdefault(c.slot.profile, []).append(v)
-                    else:
-                        use["fraction"].setdefault(c.slot.per_gpu, []).append(v)
-        for p in periods:
-            reps = by_demand.get((k, p), [])
-            s.Add(sum(c.capacity_rps * v for v, c in reps) >= scn.rate(sv, p))
-            if sv.min_replicas:
-                s.Add(sum(v for v, _ in reps) >= sv.min_replicas)
-    # training
-    for j, job in enumerate(scn.training):
-        cycles = job.deadline_days * 24.0 / H
-        work = []
-        for site in scn.sites:
-            if job.sites and site.name not in job.sites:
-                continue
-            for o in site.gpus:
-                if get_gpu(o.type).memory_bytes < job.memory_gb * 1e9:
-                    continue
-                big = (o.owned + (o.max_purchase if o.max_purchase is not None else 10_000))
-                for p in periods:
-                    if job.periods and p not in job.periods:
-                        continue
-                    t = IntVar(0, big, f"T[{job.name},{site.name},{o.type},{p}]")
-                    z = BoolVar(f"z[{job.name},{site.name},{o.type},{p}]")
-                    s.Add(t >= job.min_gpus * z)
-                    s.Add(t <= big * z)
-                    V["T"][(j, site.name, o.type, p)] = t
-                    work.append(t * hours[p] * cycles * _speed(o.type, job.reference_gpu))
-        if work_targets is not None:  # decomposition: this period's share of the job, burst decided already
-            target = work_targets.get(j, 0.0)
-            if target > 0:
-                s.Add(sum(work) >= target)
-            continue
-        burst = None
-        if job.burst_usd_per_gpu_hour is not None:
-            burst = s.NumVar(0, inf, f"burst[{job.name}]")
-            V["B"][j] = burst
-            cost_terms["training burst"].append(job.burst_usd_per_gpu_hour / (job.deadline_days * 24.0) * burst)
-        s.Add(sum(work) + (burst if burst is not None else 0) >= job.gpu_hours)
-    # GPUs: every use of a type at a site in a period within what is owned (and rented)
-    train_at: dict[tuple, list] = {}
-    for (j, sn, g, p), t in V["T"].items():
-        train_at.setdefault((sn, g, p), []).append(t)
-    for site in scn.sites:
-        for o in site.gpus:
-            key = (site.name, o.type)
-            owned = V["buy"][key] + o.owned + (base_buy or {}).get(key, 0)
-            for p in periods:
-                use = by_gpu.get(key + (p,), {"gpu": [], "mig": {}, "fraction": {}})
-                mig = [V["M"][key + (p, L)] for L in layouts.get(o.type, [])]
-                frac = [V["F"][key + (p, n)] for n in range(2, scn.fractions + 1) if key + (p, n) in V["F"]]
-                train = train_at.get(key + (p,), [])
-                rent = V["rent"].get(key + (p,), 0)
-                s.Add(sum(use["gpu"]) + sum(mig) + sum(frac) + sum(train) <= owned + rent)
-                if train:
-                    s.Add(sum(train) <= owned)
-                # MIG slots come from the layouts chosen; time-shared slots from the GPUs split n ways
-                for prof, used in use["mig"].items():
-                    offered = [L.count(prof) * V["M"][key + (p, L)] for L in layouts.get(o.type, []) if prof in L]
-                    s.Add(sum(used) <= sum(offered))
-                for n, used in use["fraction"].items():
-                    s.Add(sum(used) <= n * V["F"][key + (p, n)])
-    s.Minimize(sum(sum(t) for t in cost_terms.values() if t))
+                for p in fm.periods:
+                    v = fm._int(0, inf, f"R[{sv.name},{site.name},{c.slot.id},tp{c.tp},{p}]")
+                    fm.V["R"][(k, site.name, f"{c.slot.id}@tp{c.tp}", p)] = (v, c)
+                    demand[p].SetCoefficient(v, c.capacity_rps)
+                    if least:
+                        least[p].SetCoefficient(v, 1.0)
+                    row, per = fm.row_key(site.name, c, p)
+                    fm.rows[row].SetCoefficient(v, per)
+    fm.minimize()
     r = solve(s, time_limit_s=time_limit_s, threads=threads, seed=seed, relative_gap=relative_gap,
               lp_bound=not relax and only_period is None)
     # The solver owns the variables: keep it alive as long as they are read.
-    return r, V, {"cost_terms": cost_terms, "layouts": layouts, "solver": s}
+    return r, fm.V, {"model": fm, "solver": s}
 
 
 def _extract(scn: Scenario, r, V, extra) -> dict[str, Any]:
@@ -374,7 +253,7 @@ def _extract(scn: Scenario, r, V, extra) -> dict[str, Any]:
                 util.setdefault(site.name, {}).setdefault(o.type, {})[p] = used / avail if avail else 0.0
     for (sn, g, p, layout), v in V["M"].items():
         if val(v):
-            mig.setdefault(sn, {}).setdefault(g, {}).setdefault(p, {})[_layout_name(layout)] = val(v)
+            mig.setdefault(sn, {}).setdefault(g, {}).setdefault(p, {})[layout_name(layout)] = val(v)
     for (sn, g, p, n), v in V["F"].items():
         if val(v):
             sliced.setdefault(sn, {}).setdefault(g, {}).setdefault(p, {})[f"{n}-way"] = val(v)
@@ -400,8 +279,7 @@ def _extract(scn: Scenario, r, V, extra) -> dict[str, Any]:
     if "breakdown" in extra:
         breakdown = dict(extra["breakdown"])
     else:
-        breakdown = {name: float(sum(x.solution_value() if hasattr(x, "solution_value") else x for x in t))
-                     for name, t in extra["cost_terms"].items()}
+        breakdown = extra["model"].breakdown()
     return dict(fleet=fleet, purchases=purchases, rentals=rentals, replicas=replicas, mig_layouts=mig,
                 time_sliced=sliced, training=training, predicted_slo=slo, utilization=util, cost_breakdown=breakdown)
 
@@ -419,7 +297,7 @@ def _training_reach(scn: Scenario, job) -> float:
             if get_gpu(o.type).memory_bytes < job.memory_gb * 1e9:
                 continue
             gpus = math.inf if o.max_purchase is None else o.owned + o.max_purchase
-            total += gpus * window * cycles * _speed(o.type, job.reference_gpu)
+            total += gpus * window * cycles * speed(o.type, job.reference_gpu)
     return total
 
 
@@ -461,7 +339,7 @@ def _decomposed(scn: Scenario, cands: Candidates, **kw) -> tuple[Any, dict, dict
     targets: dict[str, dict[int, float]] = {}
     for (j, sn, g, p), t in V_lp["T"].items():
         job = scn.training[j]
-        work = t.solution_value() * hours[p] * job.deadline_days * 24.0 / H * _speed(g, job.reference_gpu)
+        work = t.solution_value() * hours[p] * job.deadline_days * 24.0 / H * speed(g, job.reference_gpu)
         targets.setdefault(p, {})[j] = targets.get(p, {}).get(j, 0.0) + work * (1 - 1e-9)
     burst = {j: v.solution_value() for j, v in V_lp["B"].items()}
     merged: dict[str, dict] = {"buy": {}, "rent": {}, "R": {}, "M": {}, "F": {}, "T": {}, "B": {}}
@@ -480,13 +358,13 @@ def _decomposed(scn: Scenario, cands: Candidates, **kw) -> tuple[Any, dict, dict
         for key, v in V["buy"].items():
             extra_buy[key] = max(extra_buy.get(key, 0), int(round(v.solution_value())))
         for name in ("cloud", "sharing licences"):
-            breakdown[name] += sum(t.solution_value() for t in ex["cost_terms"][name]) if ex["cost_terms"][name] else 0.0
+            breakdown[name] += ex["model"].breakdown()[name]
     for site in scn.sites:
         for o in site.gpus:
             key = (site.name, o.type)
             bought = base[key] + extra_buy.get(key, 0)
             merged["buy"][key] = bought
-            amortised, running = _own_cost_per_hour(site, o)
+            amortised, running = own_cost_per_hour(site, o)
             breakdown["capex"] += amortised * bought
             breakdown["power+licences"] += running * (bought + o.owned)
     for j, b in burst.items():
@@ -629,7 +507,7 @@ def _greedy(scn: Scenario, cands: Candidates, **kw) -> float:
         if not usable:
             return math.inf
         per_gpu_price = lambda c: min(  # noqa: E731
-            sum(_own_cost_per_hour(s, o)) if o.max_purchase != 0 or o.owned else
+            sum(own_cost_per_hour(s, o)) if o.max_purchase != 0 or o.owned else
             (o.rent_usd_per_hour or math.inf)
             for s in scn.sites if s.name in allowed for o in s.gpus if o.type == c.gpu)
         fixed.by_service[k] = [min(usable, key=lambda c: per_gpu_price(c) * c.slot.share * c.tp / c.capacity_rps)]
