@@ -153,6 +153,18 @@ def mix_front(
     (usd_per_hour, memory_bytes, throughput, power_w) per GPU type. Returns (counts per type,
     totals (usd_per_hour, memory_bytes, throughput, power_w), mixes enumerated, mixes feasible)."""
 
+def cover_min_many(
+    offsets: npt.NDArray[np.uint64],
+    w: npt.NDArray[np.float64],
+    a: npt.NDArray[np.float64],
+    r: npt.NDArray[np.float64],
+    m: npt.NDArray[np.float64],
+    node_limit: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.uint64]]:
+    """Cheapest integer cover per block: min sum w x s.t. sum a x >= r[b], sum x >= m[b], x integer
+    >= 0, over items offsets[b] .. offsets[b+1]. Returns (cost per block, lower bound per block
+    (the cost unless node_limit stopped the search), count per item)."""
+
 def simulate(
     model: list[int],
     gpu: list[float],

@@ -13,6 +13,7 @@ chooses; identical replicas and GPUs are integers, never one binary each.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -24,7 +25,7 @@ from .errors import InvalidInputError
 from .scenario import Scenario, Service
 from .fleet_model import FleetModel, layout_name, own_cost_per_hour, speed
 from .sharing import Slot, slots as gpu_slots
-from .solver import DEFAULT_GAP, solve
+from .solver import DEFAULT_GAP, Solved, solve
 
 
 @dataclass
@@ -326,52 +327,22 @@ def _explain_infeasible(scn: Scenario, cands: Candidates, **kw) -> list[str]:
 
 
 def _decomposed(scn: Scenario, cands: Candidates, **kw) -> tuple[Any, dict, dict, float]:
-    """LP relaxation -> fleet rounded up -> each period's integers repaired on that fleet.
+    """Column generation over each service's integer covers (its bound), then a per-period integer
+    repair on the columns found (gpuopt.colgen). Returns (status, merged variables, cost
+    breakdown, lower bound)."""
+    from . import colgen
 
-    Once the GPUs owned are fixed the periods only share the training jobs, whose work per period
-    and cloud burst are taken from the LP. Returns (status, merged variables, cost breakdown, LP bound)."""
-    lp, V_lp, ex_lp = _solve(scn, cands, relax=True, **kw)
-    if lp.status not in ("optimal", "feasible"):
-        return lp, {}, {}, math.nan
-    base = {key: int(math.ceil(v.solution_value() - 1e-6)) for key, v in V_lp["buy"].items()}
-    H = scn.cycle_hours
-    hours = {p.name: p.hours for p in scn.periods}
-    targets: dict[str, dict[int, float]] = {}
-    for (j, sn, g, p), t in V_lp["T"].items():
-        job = scn.training[j]
-        work = t.solution_value() * hours[p] * job.deadline_days * 24.0 / H * speed(g, job.reference_gpu)
-        targets.setdefault(p, {})[j] = targets.get(p, {}).get(j, 0.0) + work * (1 - 1e-9)
-    burst = {j: v.solution_value() for j, v in V_lp["B"].items()}
-    merged: dict[str, dict] = {"buy": {}, "rent": {}, "R": {}, "M": {}, "F": {}, "T": {}, "B": {}}
-    extra_buy: dict[tuple, int] = {}
-    keep = [ex_lp["solver"]]
-    breakdown = {"capex": 0.0, "power+licences": 0.0, "cloud": 0.0, "sharing licences": 0.0, "training burst": 0.0}
-    share = dict(kw, time_limit_s=max(kw["time_limit_s"] / max(len(scn.periods), 1), 1.0))
-    for period in scn.periods:
-        r, V, ex = _solve(scn, cands, only_period=period.name, base_buy=base, work_targets=targets.get(period.name, {}),
-                          **share)
-        if r.status not in ("optimal", "feasible"):
-            return r, {}, {}, lp.objective
-        keep.append(ex["solver"])
-        for name in ("rent", "R", "M", "F", "T"):
-            merged[name].update(V[name])
-        for key, v in V["buy"].items():
-            extra_buy[key] = max(extra_buy.get(key, 0), int(round(v.solution_value())))
-        for name in ("cloud", "sharing licences"):
-            breakdown[name] += ex["model"].breakdown()[name]
-    for site in scn.sites:
-        for o in site.gpus:
-            key = (site.name, o.type)
-            bought = base[key] + extra_buy.get(key, 0)
-            merged["buy"][key] = bought
-            amortised, running = own_cost_per_hour(site, o)
-            breakdown["capex"] += amortised * bought
-            breakdown["power+licences"] += running * (bought + o.owned)
-    for j, b in burst.items():
-        job = scn.training[j]
-        breakdown["training burst"] += job.burst_usd_per_gpu_hour / (job.deadline_days * 24.0) * b
-    merged["B"] = {j: b for j, b in burst.items()}
-    return r, merged, {"breakdown": breakdown, "keep": keep}, lp.objective
+    t0 = time.perf_counter()
+    blocks = colgen.blocks_of(scn, cands, _allowed_sites)
+    cg = colgen.column_generation(scn, blocks, time_limit_s=kw["time_limit_s"] * colgen.BOUND_SHARE)
+    if cg.status not in ("optimal", "feasible"):
+        return Solved(cg.status, math.nan, math.nan, math.nan, math.nan, cg.seconds, "column generation (GLOP)"), \
+            {}, {}, math.nan
+    left = max(kw["time_limit_s"] - (time.perf_counter() - t0), 1.0)
+    r, merged, extra = colgen.repair(scn, cg, **dict(kw, time_limit_s=left))
+    r = Solved(r.status, r.objective, r.bound, r.lp_bound, r.gap, time.perf_counter() - t0,
+               f"column generation (GLOP) + {extra['mode']} ({r.solver})")
+    return r, merged, extra, cg.bound
 
 
 DECOMPOSE_ABOVE = 20_000  # replica variables past which the monolithic MIP gives way to decomposition
@@ -388,9 +359,9 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
     whose simulated p95 misses its SLO has its capacities tightened and the plan is solved again,
     up to `verify_rounds` times. The plan's `verification` holds the last simulation.
 
-    `method`: 'mip' solves one model; 'decompose' solves its LP relaxation, rounds the fleet up and
-    repairs each period's integers on it (large scenarios: the LP is the bound); 'auto' picks
-    'decompose' past DECOMPOSE_ABOVE replica variables."""
+    `method`: 'mip' solves one model; 'decompose' bounds it by column generation over each
+    service's integer replica covers and repairs each period's integers on the fleet the LP buys
+    (gpuopt.colgen; large scenarios); 'auto' picks 'decompose' past DECOMPOSE_ABOVE replica variables."""
     if method not in ("auto", "mip", "decompose"):
         raise InvalidInputError(f"method must be 'auto', 'mip' or 'decompose', got {method!r}")
     if not isinstance(scenario, Scenario):

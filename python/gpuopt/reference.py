@@ -864,3 +864,70 @@ def simulate(model_row, gpu_row, engine_row, precision: int, kv_precision: int, 
                queue_max=[r["queue_max"] for r in reps], makespan_s=now, fixed_ms=fixed_ms,
                kv_budget_bytes=model.kv_budget)
     return out
+
+
+def cover_min(w: Sequence[float], a: Sequence[float], r: float, m: float,
+              node_limit: int = 100_000) -> tuple[float, float, list[int]]:
+    """min sum w_i x_i  s.t.  sum a_i x_i >= r, sum x_i >= m, x_i in {0, 1, 2, ...}: the cheapest
+    replicas covering a demand (column generation's pricing). Returns (cost, lower bound, x); the
+    bound equals the cost unless the search stopped at `node_limit` nodes."""
+    n = len(w)
+    order = sorted(range(n), key=lambda i: (w[i], -a[i], i))
+    keep: list[int] = []
+    best_a = -math.inf
+    for i in order:  # drop items another is no dearer and no smaller than
+        if a[i] > best_a:
+            keep.append(i)
+            best_a = a[i]
+    items = keep[::-1]  # largest capacity first
+    k = len(items)
+    min_ratio = [math.inf] * (k + 1)
+    for t in range(k - 1, -1, -1):
+        min_ratio[t] = min(min_ratio[t + 1], w[items[t]] / a[items[t]])
+    tol = 1e-9 * max(1.0, r)
+    x = [0] * n
+    state = {"best": math.inf, "nodes": 0, "hit": False, "x": [0] * n}
+
+    def bound(t: int, r_rem: float, m_rem: float) -> float:
+        if t == k:
+            return math.inf
+        return max(max(r_rem, 0.0) * min_ratio[t], max(m_rem, 0.0) * w[items[k - 1]])
+
+    def dfs(t: int, r_rem: float, m_rem: float, cost: float) -> None:
+        state["nodes"] += 1
+        if state["nodes"] > node_limit:
+            state["hit"] = True
+            return
+        if r_rem <= tol and m_rem <= 0:
+            if cost < state["best"]:
+                state["best"] = cost
+                state["x"] = list(x)
+            return
+        if cost + bound(t, r_rem, m_rem) >= state["best"]:
+            return
+        i = items[t]
+        x_max = max(m_rem, math.ceil((r_rem - tol) / a[i]), 0)
+        x_min = x_max if t == k - 1 else 0
+        for c in range(int(x_max), int(x_min) - 1, -1):
+            x[i] = c
+            dfs(t + 1, r_rem - c * a[i], m_rem - c, cost + c * w[i])
+            if state["hit"]:
+                break
+        x[i] = 0
+
+    dfs(0, r, m, 0.0)
+    lower = state["best"] if not state["hit"] else min(state["best"], bound(0, r, m))
+    return state["best"], lower, state["x"]
+
+
+def cover_min_many(offsets: Sequence[int], w: Sequence[float], a: Sequence[float], r: Sequence[float],
+                   m: Sequence[float], node_limit: int = 100_000) -> tuple[list[float], list[float], list[int]]:
+    """cover_min for blocks of items: block b holds items offsets[b] .. offsets[b+1]."""
+    costs, lowers, x = [], [], []
+    for b in range(len(offsets) - 1):
+        lo, hi = offsets[b], offsets[b + 1]
+        c, low, xb = cover_min(w[lo:hi], a[lo:hi], r[b], m[b], node_limit)
+        costs.append(c)
+        lowers.append(low)
+        x += xb
+    return costs, lowers, x

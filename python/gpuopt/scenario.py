@@ -101,6 +101,7 @@ class Scenario(_Strict):
     @model_validator(mode="after")
     def _references(self):
         from .catalog import gpus, models, suggest
+        from .cost import price
 
         known_gpus, known_models = gpus(), models()
         for i, site in enumerate(self.sites):
@@ -108,6 +109,10 @@ class Scenario(_Strict):
                 if o.type not in known_gpus:
                     raise ValueError(f"sites.{i}.gpus.{j}.type: unknown gpu {o.type!r}; did you mean "
                                      f"{', '.join(suggest(o.type, known_gpus)) or 'one of ' + ', '.join(known_gpus)}?")
+                if o.max_purchase != 0 and o.capex_usd is None and price(o.type, "capex") is None:
+                    # buying it would otherwise look free
+                    raise ValueError(f"sites.{i}.gpus.{j}.capex_usd: {o.type} may be bought at {site.name!r} but the "
+                                     "catalog has no purchase price for it; give capex_usd, or max_purchase: 0")
         for i, sv in enumerate(self.services):
             if sv.model not in known_models:
                 raise ValueError(f"services.{i}.model: unknown model {sv.model!r}; did you mean "

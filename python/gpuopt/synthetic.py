@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from .cost import price
 from .errors import InvalidInputError
 from .scenario import GpuOffer, Period, Scenario, Service, Site, TrainingJob
 
@@ -19,8 +20,16 @@ CLOUD_PRICE = {"l4": 0.70, "a10g": 1.01, "t4": 0.35, "l40s": 1.90, "a100-40gb": 
 MODELS = [("llama-3-8b", ["fp16", "fp8"]), ("mistral-7b", ["fp16", "int8"]), ("llama-2-13b", ["fp16", "int8"]),
           ("llama-3-70b", ["fp8", "int4"]), ("mixtral-8x7b", ["fp8", "int4"]), ("llama-2-7b", ["fp16", "int4"])]
 SHAPES = [(256, 128), (512, 256), (2048, 256), (4000, 400), (1024, 64)]
+# Types the catalog has no purchase price for are priced at this many years of their cloud rent, the
+# ratio of the catalog's own prices (l4 2.4, t4 2.6, a100-sxm-80gb 2.3, h100-sxm 1.8 years).
+CAPEX_YEARS_OF_RENT = 2.2
 TIERS = [{"ttft_p95_ms": 1000, "tpot_p95_ms": 50}, {"ttft_p95_ms": 2500, "tpot_p95_ms": 100},
          {"e2e_p95_ms": 60_000}]
+
+
+def _capex(gpu: str) -> float:
+    known = price(gpu, "capex")
+    return known if known is not None else round(CLOUD_PRICE[gpu] * CAPEX_YEARS_OF_RENT * 8760, -2)
 
 
 def synthetic_fleet(services: int = 100, gpu_types: int = 6, periods: int = 24, training_jobs: int = 4,
@@ -36,8 +45,8 @@ def synthetic_fleet(services: int = 100, gpu_types: int = 6, periods: int = 24, 
     hours = 24.0 / periods
     names = [f"h{p:02d}" if periods == 24 else f"p{p}" for p in range(periods)]
     sites = [
-        Site(name="dc", kind="on-prem", gpus=[GpuOffer(type=t, owned=int(rng.integers(0, 4)), max_purchase=64)
-                                              for t in types]),
+        Site(name="dc", kind="on-prem", gpus=[GpuOffer(type=t, owned=int(rng.integers(0, 4)), max_purchase=64,
+                                                        capex_usd=_capex(t)) for t in types]),
         Site(name="cloud", kind="cloud", gpus=[GpuOffer(type=t, max_purchase=0, rent_usd_per_hour=CLOUD_PRICE[t])
                                                for t in types]),
     ]

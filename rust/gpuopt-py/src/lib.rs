@@ -10,6 +10,7 @@ use gpuopt_core::estimate::{self, EstimateColumns, EstimateTables, BOUND_NAMES, 
 use gpuopt_core::fit::{self, FitColumns, FitTables, VERDICT_NAMES};
 use gpuopt_core::gpu::{GpuSpec, GPU_FIELDS};
 use gpuopt_core::capacity;
+use gpuopt_core::cover;
 use gpuopt_core::mig;
 use gpuopt_core::mixes;
 use gpuopt_core::sim;
@@ -333,6 +334,29 @@ fn pareto_front<'py>(py: Python<'py>, objectives: Vec<PyReadonlyArray1<'py, f64>
     Ok(front.into_iter().map(|i| i as i64).collect::<Vec<i64>>().into_pyarray(py))
 }
 
+/// The cheapest integer cover of each block (column generation's pricing): block b holds items
+/// offsets[b] .. offsets[b+1] with prices `w` and capacities `a`, demand r[b] and minimum
+/// replicas m[b]. Returns (cost per block, lower bound per block, count per item).
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn cover_min_many<'py>(
+    py: Python<'py>,
+    offsets: PyReadonlyArray1<'py, u64>,
+    w: PyReadonlyArray1<'py, f64>,
+    a: PyReadonlyArray1<'py, f64>,
+    r: PyReadonlyArray1<'py, f64>,
+    m: PyReadonlyArray1<'py, f64>,
+    node_limit: u64,
+) -> PyResult<(Bound<'py, numpy::PyArray1<f64>>, Bound<'py, numpy::PyArray1<f64>>, Bound<'py, numpy::PyArray1<u64>>)> {
+    let offsets: Vec<usize> = slice(py, "offsets", &offsets)?.iter().map(|&o| o as usize).collect();
+    let (w, a, r, m) = (slice(py, "w", &w)?, slice(py, "a", &a)?, slice(py, "r", &r)?, slice(py, "m", &m)?);
+    let covers = run_detached(py, || cover::cover_min_many(&offsets, w, a, r, m, node_limit))?;
+    let cost: Vec<f64> = covers.iter().map(|c| c.cost).collect();
+    let lower: Vec<f64> = covers.iter().map(|c| c.lower).collect();
+    let counts: Vec<u64> = covers.into_iter().flat_map(|c| c.counts).collect();
+    Ok((cost.into_pyarray(py), lower.into_pyarray(py), counts.into_pyarray(py)))
+}
+
 /// Pareto front (min $/hour, max throughput) of every mix of GPU types. `types` rows are
 /// (usd_per_hour, memory_bytes, throughput, power_w). Returns (counts, totals, enumerated, feasible)
 /// with totals rows (usd_per_hour, memory_bytes, throughput, power_w).
@@ -450,6 +474,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sweep_grid, m)?)?;
     m.add_function(wrap_pyfunction!(pareto_front, m)?)?;
     m.add_function(wrap_pyfunction!(mix_front, m)?)?;
+    m.add_function(wrap_pyfunction!(cover_min_many, m)?)?;
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     Ok(())
 }
