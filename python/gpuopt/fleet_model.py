@@ -22,6 +22,7 @@ from .scenario import Scenario
 from .sharing import mig_layouts
 from .solver import new_solver
 
+LP_BACKEND = "GLOP"
 COST_ITEMS = ("capex", "power+licences", "cloud", "sharing licences", "training burst")
 
 
@@ -51,7 +52,7 @@ class FleetModel:
     def __init__(self, scn: Scenario, *, relax: bool, periods: Optional[list[str]] = None, lift_limits: bool = False,
                  base_buy: Optional[dict] = None, work_targets: Optional[dict] = None, backend: str = "SCIP"):
         self.scn, self.relax = scn, relax
-        self.s = s = new_solver("GLOP" if relax else backend)
+        self.s = s = new_solver(LP_BACKEND if relax else backend)
         self.inf = inf = s.infinity()
         self.periods = periods or [p.name for p in scn.periods]
         self.hours = {p.name: p.hours for p in scn.periods}

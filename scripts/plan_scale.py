@@ -1,0 +1,37 @@
+"""Scale benchmark of the planner on synthetic fleets (a benchmark, not a timed test).
+
+    python scripts/plan_scale.py 1000 12 24 20 --time-limit 120
+
+prints one JSON line: the fleet's size, the plan's status, cost, lower bound, gap and seconds
+(candidates included), and the method used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import gpuopt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("services", type=int)
+    ap.add_argument("gpu_types", type=int)
+    ap.add_argument("periods", type=int)
+    ap.add_argument("training_jobs", type=int)
+    ap.add_argument("--time-limit", type=float, default=120.0)
+    ap.add_argument("--method", default="auto", choices=["auto", "mip", "decompose"])
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    scn = gpuopt.synthetic_fleet(a.services, a.gpu_types, a.periods, a.training_jobs, seed=a.seed)
+    t = time.perf_counter()
+    p = gpuopt.plan(scn, time_limit_s=a.time_limit, threads=1, baselines=False, method=a.method)
+    print(json.dumps({"fleet": [a.services, a.gpu_types, a.periods, a.training_jobs], "status": p.status,
+                      "cost_per_hour": round(p.cost_per_hour, 4), "lower_bound_per_hour": round(p.lower_bound_per_hour, 4),
+                      "gap": round(p.gap, 5), "seconds": round(time.perf_counter() - t, 1), "solver": p.solver}))
+
+
+if __name__ == "__main__":
+    main()
