@@ -10,8 +10,9 @@ priced by the Rust core (gpuopt._core.cover_min_many: the cheapest integer cover
 resource prices, exact branch and bound), and the Lagrangian bound z_LP + sum of the most negative
 reduced costs is a valid lower bound at every iteration.
 
-Then the GPUs to buy are fixed from the LP, and each period chooses one pattern per service as a
-small MIP (SCIP) on that fleet, buying more at full cost or renting where it must.
+Then the integer plan is chosen among the columns found: as one MIP when they are few, else with
+the GPUs the LP buys fixed, period by period (the busiest first), one pattern per service in a
+small MIP (SCIP) that buys more at full cost or rents where it must.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ ARTIFICIAL = 10.0       # first price of an artificial column, per $/hour of its
 ALTERNATIVES = 4        # single-kind covers per block added for the repair
 REPAIR_GAP = 2e-3       # relative gap each repair MIP stops at
 BOUND_SHARE = 0.6       # of the time limit, for the column generation; the repair has the rest
+MIN_PERIOD_S = 2.0      # least time a period's repair MIP gets, whatever the limit left
 FINAL_SOLVE_S = 600.0   # the last LP re-solve (with the last columns) is not cut short
 GLOP_PARAMS = "use_preprocessing: false"   # measured: 15 s instead of 22 s on 100 services x 8 types
 
@@ -256,7 +258,8 @@ def column_generation(scn: Scenario, blocks: Blocks, *, time_limit_s: float, tol
                 continue
             break
         done = value - bound <= tol * max(abs(value), 1e-9)
-        if done or time.perf_counter() - t0 > time_limit_s:
+        # stop before a round that would end past the limit (the LP grows every round)
+        if done or time.perf_counter() - t0 + 1.5 * r.seconds > time_limit_s:
             status = "optimal" if done else "feasible"
             _final_solve(master)
             break
@@ -303,9 +306,11 @@ def _homogeneous(master: Master, pi: np.ndarray, how_many: int) -> dict[int, lis
 WHOLE_MIP_COLUMNS = 20_000   # restricted masters up to this many columns are solved as one MIP
 
 
-def _pattern_mip(scn: Scenario, cg: ColumnGeneration, periods: list[str], **fleet) -> tuple[FleetModel, list]:
+def _pattern_mip(scn: Scenario, cg: ColumnGeneration, periods: list[str], only_lp_choice: bool = False,
+                 **fleet) -> tuple[FleetModel, list]:
     """The restricted master over `periods` as a MIP: one binary per column, one column per block,
-    on a FleetModel built with `fleet` (base_buy, work_targets). The LP's choice is the hint."""
+    on a FleetModel built with `fleet` (base_buy, work_targets). The LP's choice is the hint; with
+    `only_lp_choice` it is the only column, and only the GPUs, layouts and rentals are chosen."""
     master, blocks = cg.master, cg.master.blocks
     fm = FleetModel(scn, relax=False, periods=periods, **fleet)
     s, chosen = fm.s, []
@@ -316,7 +321,10 @@ def _pattern_mip(scn: Scenario, cg: ColumnGeneration, periods: list[str], **flee
             continue
         one = s.Constraint(1.0, 1.0)
         opts = []
-        for lp_var, counts in master.columns[b] + [(None, c) for c in cg.extra.get(b, [])]:
+        columns = master.columns[b] + [(None, c) for c in cg.extra.get(b, [])]
+        if only_lp_choice:
+            columns = [max(columns, key=lambda col: col[0].solution_value() if col[0] is not None else -1.0)]
+        for lp_var, counts in columns:
             v = s.BoolVar("")
             one.SetCoefficient(v, 1.0)
             per_row: dict[tuple, float] = {}
@@ -385,8 +393,12 @@ def repair(scn: Scenario, cg: ColumnGeneration, *, time_limit_s: float, threads:
     last = None
     for n_done, period in enumerate(order):
         left = max(time_limit_s - (time.perf_counter() - t0), 1.0)
-        fm, chosen = _pattern_mip(scn, cg, [period.name], base_buy=base, work_targets=targets.get(period.name, {}))
-        r = solve(fm.s, time_limit_s=left / (len(order) - n_done), **kw)
+        fleet = dict(base_buy=base, work_targets=targets.get(period.name, {}))
+        fm, chosen = _pattern_mip(scn, cg, [period.name], **fleet)
+        r = solve(fm.s, time_limit_s=max(left / (len(order) - n_done), MIN_PERIOD_S), **kw)
+        if r.status == "unsolved":  # no time to choose: keep the LP's column per service, fit GPUs to them
+            fm, chosen = _pattern_mip(scn, cg, [period.name], only_lp_choice=True, **fleet)
+            r = solve(fm.s, time_limit_s=FINAL_SOLVE_S, **kw)
         if r.status not in ("optimal", "feasible"):
             return r, {}, {}
         last = r

@@ -340,6 +340,8 @@ def _decomposed(scn: Scenario, cands: Candidates, **kw) -> tuple[Any, dict, dict
             {}, {}, math.nan
     left = max(kw["time_limit_s"] - (time.perf_counter() - t0), 1.0)
     r, merged, extra = colgen.repair(scn, cg, **dict(kw, time_limit_s=left))
+    if r.status not in ("optimal", "feasible"):
+        return r, {}, {}, cg.bound
     r = Solved(r.status, r.objective, r.bound, r.lp_bound, r.gap, time.perf_counter() - t0,
                f"column generation (GLOP) + {extra['mode']} ({r.solver})")
     return r, merged, extra, cg.bound
