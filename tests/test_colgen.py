@@ -12,7 +12,8 @@ import gpuopt
 from gpuopt import InvalidInputError, _core
 from gpuopt.planner import _solve, candidates, plan
 from gpuopt.reference import cover_min, cover_min_many
-from gpuopt.scenario import GpuOffer, Scenario, Service, Site
+
+from .test_planner import rented_scenario
 
 items = st.lists(st.tuples(st.floats(0, 10), st.floats(0.05, 20)), min_size=0, max_size=6)
 
@@ -66,11 +67,7 @@ def test_pricing_rejects_bad_input():
 def test_bound_of_one_rented_service_is_its_integer_optimum(rate, min_replicas, types):
     # one block priced by the hour: the convex hull of its integer covers has the integer optimum
     # at a vertex, so the column generation bound is exact where the plain LP's is not
-    prices = {"l4": 0.7, "a10g": 1.01, "l40s": 1.9, "h100-sxm": 7.5}
-    scn = Scenario(sites=[Site(name="c", gpus=[GpuOffer(type=t, max_purchase=0, rent_usd_per_hour=prices[t])
-                                               for t in types])],
-                   services=[Service(name="s", model="llama-3-8b", rate=rate, min_replicas=min_replicas, tps=[1],
-                                     slo={"tpot_p95_ms": 80})], sharing="none")
+    scn = rented_scenario(rate, min_replicas, types)
     mip = plan(scn, threads=1, baselines=False, method="mip")
     dec = plan(scn, threads=1, baselines=False, method="decompose")
     assert dec.lower_bound_per_hour == pytest.approx(mip.cost_per_hour, rel=1e-6)

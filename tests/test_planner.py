@@ -96,6 +96,17 @@ def test_training_without_window_or_burst_is_explained():
     assert "at most 720" in p.infeasibility[0]
 
 
+PRICES = {"l4": 0.7, "a10g": 1.01, "l40s": 1.9, "h100-sxm": 7.5}
+
+
+def rented_scenario(rate: float, min_replicas: int, types: tuple[str, ...]) -> Scenario:
+    """One service on whole GPUs rented by the hour, in one period."""
+    return Scenario(sites=[Site(name="c", gpus=[GpuOffer(type=t, max_purchase=0, rent_usd_per_hour=PRICES[t])
+                                                for t in types])],
+                    services=[Service(name="s", model="llama-3-8b", rate=rate, min_replicas=min_replicas, tps=[1],
+                                      slo={"tpot_p95_ms": 80})], sharing="none")
+
+
 def _brute(costs, caps, rate, min_replicas, limit=60):
     best = math.inf
     for counts in itertools.product(range(limit), repeat=len(costs)):
@@ -108,18 +119,11 @@ def _brute(costs, caps, rate, min_replicas, limit=60):
 @given(st.floats(0.5, 30), st.integers(0, 3), st.sampled_from([("l4", "a10g"), ("l4", "l40s"), ("a10g", "h100-sxm")]))
 def test_small_plans_match_brute_force(rate, min_replicas, types):
     # whole GPUs rented by the hour, one period: the optimum is a knapsack a brute force can check
-    prices = {"l4": 0.7, "a10g": 1.01, "l40s": 1.9, "h100-sxm": 7.5}
-    scn = Scenario(sites=[Site(name="c", gpus=[GpuOffer(type=t, max_purchase=0, rent_usd_per_hour=prices[t])
-                                               for t in types])],
-                   services=[Service(name="s", model="llama-3-8b", rate=rate, min_replicas=min_replicas, tps=[1],
-                                     slo={"tpot_p95_ms": 80})], sharing="none")
-    scn = scn.model_copy(update={"sites": [Site(name="c", gpus=[GpuOffer(type=t, max_purchase=0,
-                                                                         rent_usd_per_hour=prices[t])
-                                                                for t in types])]})
+    scn = rented_scenario(rate, min_replicas, types)
     c = candidates(scn)
     caps = {x.gpu: x.capacity_rps for x in c.by_service[0] if x.tp == 1}
     p = plan(scn, threads=1, baselines=False)
-    expected = _brute([prices[t] for t in types if t in caps], [caps[t] for t in types if t in caps], rate,
+    expected = _brute([PRICES[t] for t in types if t in caps], [caps[t] for t in types if t in caps], rate,
                       min_replicas)
     assert p.cost_per_hour == pytest.approx(expected, rel=1e-6)
     assert p.cost_per_hour >= p.lower_bound_per_hour - 1e-9

@@ -43,6 +43,16 @@ def layout_name(layout: tuple[str, ...]) -> str:
     return "+".join(layout)
 
 
+def job_offers(scn: Scenario, job):
+    """(site, offer) of every GPU a training job may run on: its sites, enough memory per GPU."""
+    for site in scn.sites:
+        if job.sites and site.name not in job.sites:
+            continue
+        for o in site.gpus:
+            if get_gpu(o.type).memory_bytes >= job.memory_gb * 1e9:
+                yield site, o
+
+
 class FleetModel:
     """`relax`: continuous variables (GLOP). `periods`: the periods modelled (one, in a per-period
     repair). `base_buy`: GPUs already decided to buy per (site, type), free here (more may be
@@ -117,33 +127,28 @@ class FleetModel:
         for j, job in enumerate(scn.training):
             cycles = job.deadline_days * 24.0 / scn.cycle_hours
             work = s.Constraint(job.gpu_hours if work_targets is None else work_targets.get(j, 0.0), inf)
-            for site in scn.sites:
-                if job.sites and site.name not in job.sites:
-                    continue
-                for o in site.gpus:
-                    if get_gpu(o.type).memory_bytes < job.memory_gb * 1e9:
+            for site, o in job_offers(scn, job):
+                key = (site.name, o.type)
+                big = o.owned + base_buy.get(key, 0) + (o.max_purchase if o.max_purchase is not None else 10_000)
+                for p in self.periods:
+                    if job.periods and p not in job.periods:
                         continue
-                    key = (site.name, o.type)
-                    big = o.owned + base_buy.get(key, 0) + (o.max_purchase if o.max_purchase is not None else 10_000)
-                    for p in self.periods:
-                        if job.periods and p not in job.periods:
-                            continue
-                        t = self._int(0, big, f"T[{job.name},{site.name},{o.type},{p}]")
-                        z = s.NumVar(0, 1, "") if self.relax else s.BoolVar(f"z[{job.name},{site.name},{o.type},{p}]")
-                        at_least = s.Constraint(0, inf)   # t >= min_gpus z
-                        at_least.SetCoefficient(t, 1.0)
-                        at_least.SetCoefficient(z, -float(job.min_gpus))
-                        at_most = s.Constraint(-inf, 0)   # t <= big z
-                        at_most.SetCoefficient(t, 1.0)
-                        at_most.SetCoefficient(z, -float(big))
-                        self.V["T"][(j, site.name, o.type, p)] = t
-                        work.SetCoefficient(t, self.hours[p] * cycles * speed(o.type, job.reference_gpu))
-                        self.rows[("gpu",) + key + (p,)].SetCoefficient(t, 1.0)
-                        own = self.rows.get(("train",) + key + (p,))
-                        if own is None:  # training runs on owned GPUs only, never rented ones
-                            own = self.rows[("train",) + key + (p,)] = s.Constraint(-inf, o.owned + base_buy.get(key, 0))
-                            own.SetCoefficient(self.V["buy"][key], -1.0)
-                        own.SetCoefficient(t, 1.0)
+                    t = self._int(0, big, f"T[{job.name},{site.name},{o.type},{p}]")
+                    z = s.NumVar(0, 1, "") if self.relax else s.BoolVar(f"z[{job.name},{site.name},{o.type},{p}]")
+                    at_least = s.Constraint(0, inf)   # t >= min_gpus z
+                    at_least.SetCoefficient(t, 1.0)
+                    at_least.SetCoefficient(z, -float(job.min_gpus))
+                    at_most = s.Constraint(-inf, 0)   # t <= big z
+                    at_most.SetCoefficient(t, 1.0)
+                    at_most.SetCoefficient(z, -float(big))
+                    self.V["T"][(j, site.name, o.type, p)] = t
+                    work.SetCoefficient(t, self.hours[p] * cycles * speed(o.type, job.reference_gpu))
+                    self.rows[("gpu",) + key + (p,)].SetCoefficient(t, 1.0)
+                    own = self.rows.get(("train",) + key + (p,))
+                    if own is None:  # training runs on owned GPUs only, never rented ones
+                        own = self.rows[("train",) + key + (p,)] = s.Constraint(-inf, o.owned + base_buy.get(key, 0))
+                        own.SetCoefficient(self.V["buy"][key], -1.0)
+                    own.SetCoefficient(t, 1.0)
             if work_targets is None and job.burst_usd_per_gpu_hour is not None:
                 burst = s.NumVar(0, inf, f"burst[{job.name}]")
                 self.V["B"][j] = burst
@@ -178,4 +183,4 @@ class FleetModel:
                 for name, terms in self.cost.items()}
 
 
-__all__ = ["FleetModel", "COST_ITEMS", "layout_name", "own_cost_per_hour", "speed"]
+__all__ = ["FleetModel", "COST_ITEMS", "job_offers", "layout_name", "own_cost_per_hour", "speed"]

@@ -20,10 +20,10 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from .capacity import STATUS, capacity_many
-from .catalog import gpu as get_gpu, model as get_model
+from .catalog import model as get_model
 from .errors import InvalidInputError
 from .scenario import Scenario, Service
-from .fleet_model import FleetModel, layout_name, own_cost_per_hour, speed
+from .fleet_model import FleetModel, job_offers, layout_name, own_cost_per_hour, speed
 from .sharing import Slot, slots as gpu_slots
 from .solver import DEFAULT_GAP, Solved, solve
 
@@ -291,14 +291,9 @@ def _training_reach(scn: Scenario, job) -> float:
     window = sum(h for p, h in hours.items() if not job.periods or p in job.periods)
     cycles = job.deadline_days * 24.0 / scn.cycle_hours
     total = 0.0
-    for site in scn.sites:
-        if job.sites and site.name not in job.sites:
-            continue
-        for o in site.gpus:
-            if get_gpu(o.type).memory_bytes < job.memory_gb * 1e9:
-                continue
-            gpus = math.inf if o.max_purchase is None else o.owned + o.max_purchase
-            total += gpus * window * cycles * speed(o.type, job.reference_gpu)
+    for _, o in job_offers(scn, job):
+        gpus = math.inf if o.max_purchase is None else o.owned + o.max_purchase
+        total += gpus * window * cycles * speed(o.type, job.reference_gpu)
     return total
 
 
