@@ -193,3 +193,11 @@ def test_decomposition_matches_the_monolithic_plan_on_a_small_fleet():
     _served(dec, scn)
     with pytest.raises(InvalidInputError, match="method"):
         plan(scn, method="magic")
+
+
+def test_a_purchasable_gpu_without_a_price_is_refused():
+    # the catalog has no purchase price for an A10G: buying one must not look free
+    with pytest.raises(ValueError, match="capex_usd: a10g may be bought"):
+        Scenario(sites=[Site(name="dc", gpus=[GpuOffer(type="a10g")])])
+    Scenario(sites=[Site(name="dc", gpus=[GpuOffer(type="a10g", capex_usd=9000)])])
+    Scenario(sites=[Site(name="dc", gpus=[GpuOffer(type="a10g", max_purchase=0, owned=2)])])
