@@ -28,6 +28,7 @@ import numpy as np
 from . import _core
 from .fleet_model import FleetModel, own_cost_per_hour, speed
 from .scenario import Scenario
+from .sharing import mig_profile
 from .solver import Solved, solve
 
 log = logging.getLogger(__name__)
@@ -79,9 +80,6 @@ def list_prices(scn: Scenario, rows: list[tuple]) -> np.ndarray:
     """$/hour per unit of each resource row at list prices (the cheaper of owning and renting a
     GPU; a MIG instance its larger share of compute or memory slices; a 1/n share a 1/n of it):
     the prices of the first columns, before the LP has any."""
-    from .catalog import mig_profiles
-    from .sharing import mig_profile_names
-
     per_gpu: dict[tuple, float] = {}
     for site in scn.sites:
         for o in site.gpus:
@@ -97,7 +95,7 @@ def list_prices(scn: Scenario, rows: list[tuple]) -> np.ndarray:
         elif kind == "frac":
             out[i] = per_gpu[(site, gpu)] / key[4]
         elif kind == "mig":
-            prof = mig_profiles()[mig_profile_names(gpu).index(key[4])]
+            prof = mig_profile(gpu, key[4])
             out[i] = per_gpu[(site, gpu)] * max(prof["compute_slices"] / 7.0, prof["memory_slices"] / 8.0)
     return out
 
@@ -130,6 +128,14 @@ class Master:
             self.item_rows[k], self.item_use[k] = rows, use
             self.item_cap[k] = np.array([it.cand.capacity_rps for it in items], dtype=float)
         self.period_index = {p: j for j, p in enumerate(periods)}
+        # the same, block after block: what each pricing round reads
+        per_block = [(self.item_rows[k][:, self.period_index[p]], self.item_use[k], self.item_cap[k])
+                     for k, p in blocks.keys]
+        self.offsets = np.zeros(len(per_block) + 1, dtype=np.uint64)
+        np.cumsum([len(c) for _, _, c in per_block], out=self.offsets[1:])
+        self.flat_rows = np.concatenate([r for r, _, _ in per_block]) if per_block else np.zeros(0, dtype=np.int64)
+        self.flat_use = np.concatenate([u for _, u, _ in per_block]) if per_block else np.zeros(0)
+        self.flat_cap = np.concatenate([c for _, _, c in per_block]) if per_block else np.zeros(0)
         self.artificial = []
         self.fm.minimize()
 
@@ -169,17 +175,13 @@ class Master:
         sigma = np.array([c.dual_value() for c in self.convexity])
         return np.maximum(pi, 0.0), sigma
 
+    def weights(self, pi: np.ndarray) -> np.ndarray:
+        """Every block's item prices at resource prices `pi`, flattened as cover_min_many takes them."""
+        return self.flat_use * pi[self.flat_rows]
+
     def pricing_input(self, pi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Flattened (offsets, item prices, capacities) of every block, as cover_min_many takes them."""
-        ws, as_, sizes = [], [], []
-        for k, p in self.blocks.keys:
-            j = self.period_index[p]
-            ws.append(self.item_use[k] * pi[self.item_rows[k][:, j]])
-            as_.append(self.item_cap[k])
-            sizes.append(len(self.item_cap[k]))
-        offsets = np.zeros(len(sizes) + 1, dtype=np.uint64)
-        np.cumsum(sizes, out=offsets[1:])
-        return offsets, np.concatenate(ws) if ws else np.zeros(0), np.concatenate(as_) if as_ else np.zeros(0)
+        return self.offsets, self.weights(pi), self.flat_cap
 
 
 def price(offsets, w, a, r, m):
@@ -242,8 +244,7 @@ def column_generation(scn: Scenario, blocks: Blocks, *, time_limit_s: float, tol
                  for b in np.flatnonzero(improving)}
         if SMOOTHING and improving.any():
             pi_s = SMOOTHING * center[0] + (1 - SMOOTHING) * pi
-            _, w_s, _ = master.pricing_input(pi_s)
-            _, _, x_s = price(offsets, w_s, a, blocks.rate, blocks.least)
+            _, _, x_s = price(offsets, master.weights(pi_s), a, blocks.rate, blocks.least)
             for b in np.flatnonzero(improving):
                 lo, hi = int(offsets[b]), int(offsets[b + 1])
                 if float(np.dot(w[lo:hi], x_s[lo:hi])) - sigma[b] < -1e-9 * max(1.0, abs(sigma[b])):

@@ -24,7 +24,7 @@ from .catalog import model as get_model
 from .errors import InvalidInputError
 from .scenario import Scenario, Service
 from .fleet_model import FleetModel, job_offers, layout_name, own_cost_per_hour, speed
-from .sharing import Slot, slots as gpu_slots
+from .sharing import Slot, mig_profile, slots as gpu_slots
 from .solver import DEFAULT_GAP, Solved, solve
 
 
@@ -121,16 +121,6 @@ def candidates(scn: Scenario, sharing: Optional[str] = None, only_gpu: Optional[
     return out
 
 
-def _mig_resources(c: Candidate) -> tuple[int, int]:
-    """(compute slices, memory slices) of a MIG candidate's profile."""
-    from .catalog import mig_profiles
-    from .sharing import mig_profile_names
-
-    names = mig_profile_names(c.gpu)
-    p = mig_profiles()[names.index(c.slot.profile)]
-    return p["compute_slices"], p["memory_slices"]
-
-
 def prune_dominated(cands: list[Candidate]) -> list[Candidate]:
     """Drops candidates another one of the same service and GPU type beats on every count, so the
     model keeps every plan that can be optimal:
@@ -147,8 +137,8 @@ def prune_dominated(cands: list[Candidate]) -> list[Candidate]:
             if c.slot.kind == d.slot.kind == "gpu" and d.tp < c.tp and c.tp % d.tp == 0:
                 dominated = (c.tp // d.tp) * d.capacity_rps >= c.capacity_rps
             elif c.slot.kind == d.slot.kind == "mig" and d.slot.profile != c.slot.profile:
-                (ck, cm), (dk, dm) = _mig_resources(c), _mig_resources(d)
-                if dk <= ck and dm <= cm:
+                cp, dp = mig_profile(c.gpu, c.slot.profile), mig_profile(d.gpu, d.slot.profile)
+                if dp["compute_slices"] <= cp["compute_slices"] and dp["memory_slices"] <= cp["memory_slices"]:
                     dominated = d.capacity_rps >= c.capacity_rps
             if dominated:
                 break

@@ -13,7 +13,7 @@ is described by the Accelerator one replica sees, so fit and estimate work on sl
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -120,13 +120,18 @@ def mig_layouts(spec: GpuLike, *, maximal: bool = False) -> list[tuple[str, ...]
     return sorted(set(out), key=lambda t: (len(t), t))
 
 
+def mig_profile(spec: GpuLike, profile: str) -> dict[str, Any]:
+    """The catalog row of one MIG profile of `gpu` (compute slices of 7, memory slices of 8, ...)."""
+    names = mig_profile_names(spec)
+    if profile not in names:
+        raise UnknownNameError("MIG profile", profile, names, [n for n in names if n.split(".")[0] == profile.split(".")[0]])
+    return mig_profiles()[names.index(profile)]
+
+
 def mig_slice(spec: GpuLike, profile: str) -> Slot:
     """The slot of one MIG instance: k/7 of the compute, m/8 of memory and bandwidth, isolated."""
     g = _mig_gpu(spec)
-    names = mig_profile_names(g)
-    if profile not in names:
-        raise UnknownNameError("MIG profile", profile, names, [n for n in names if n.split(".")[0] == profile.split(".")[0]])
-    p = mig_profiles()[names.index(profile)]
+    p = mig_profile(g, profile)
     k, m = p["compute_slices"] / 7, p["memory_slices"] / 8
     acc = Accelerator(
         id=f"{g.id}/{profile}", name=f"{g.name} MIG {profile}", memory_bytes=g.memory_bytes * m,
@@ -173,5 +178,5 @@ def slots(spec: GpuLike, *, fractions: int = 4, interference: Interference = SEE
     return out
 
 
-__all__ = ["Interference", "SEED_004", "Slot", "fraction", "mig_layouts", "mig_profile_names", "mig_slice", "slots",
+__all__ = ["Interference", "SEED_004", "Slot", "fraction", "mig_layouts", "mig_profile_names", "mig_profile", "mig_slice", "slots",
            "whole"]
