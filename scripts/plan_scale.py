@@ -24,10 +24,11 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=120.0)
     ap.add_argument("--method", default="auto", choices=["auto", "mip", "decompose"])
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None, help="default: every core")
     a = ap.parse_args()
     scn = gpuopt.synthetic_fleet(a.services, a.gpu_types, a.periods, a.training_jobs, seed=a.seed)
     t = time.perf_counter()
-    p = gpuopt.plan(scn, time_limit_s=a.time_limit, threads=1, baselines=False, method=a.method)
+    p = gpuopt.plan(scn, time_limit_s=a.time_limit, threads=a.threads, baselines=False, method=a.method)
     print(json.dumps({"fleet": [a.services, a.gpu_types, a.periods, a.training_jobs], "status": p.status,
                       "cost_per_hour": round(p.cost_per_hour, 4), "lower_bound_per_hour": round(p.lower_bound_per_hour, 4),
                       "gap": round(p.gap, 5), "seconds": round(time.perf_counter() - t, 1), "solver": p.solver}))

@@ -56,20 +56,23 @@ def job_offers(scn: Scenario, job):
 class FleetModel:
     """`relax`: continuous variables (GLOP). `periods`: the periods modelled (one, in a per-period
     repair). `base_buy`: GPUs already decided to buy per (site, type), free here (more may be
-    bought at full cost). `work_targets`: each job's work in these periods, given (its cloud burst
-    then decided elsewhere). `lift_limits`: purchase and rental limits dropped (diagnosis)."""
+    bought at full cost). `work_targets`: each job's work in these periods, given (a shortfall
+    bursts to the cloud where the job may). `buy_more`: False buys nothing beyond `base_buy`. `lift_limits`: purchase and rental limits dropped
+    (diagnosis). set_supply moves the GPUs bought and the work targets after the model is built."""
 
     def __init__(self, scn: Scenario, *, relax: bool, periods: Optional[list[str]] = None, lift_limits: bool = False,
-                 base_buy: Optional[dict] = None, work_targets: Optional[dict] = None, backend: str = "SCIP"):
-        self.scn, self.relax = scn, relax
+                 base_buy: Optional[dict] = None, work_targets: Optional[dict] = None, buy_more: bool = True,
+                 backend: str = "SCIP"):
+        self.scn, self.relax, self.lift_limits = scn, relax, lift_limits
         self.s = s = new_solver(LP_BACKEND if relax else backend)
         self.inf = inf = s.infinity()
         self.periods = periods or [p.name for p in scn.periods]
         self.hours = {p.name: p.hours for p in scn.periods}
-        self.V: dict[str, dict] = {"buy": {}, "rent": {}, "R": {}, "M": {}, "F": {}, "T": {}, "B": {}}
+        self.V: dict[str, dict] = {"buy": {}, "rent": {}, "R": {}, "M": {}, "F": {}, "T": {}, "z": {}, "B": {}}
         self.cost: dict[str, list] = {name: [] for name in COST_ITEMS}   # (coefficient, variable)
         self.offset: dict[str, float] = dict.fromkeys(COST_ITEMS, 0.0)   # constant $/hour per item
         self.rows: dict[tuple, object] = {}
+        self.work_rows: dict[int, object] = {}
         self.layouts: dict[str, list[tuple[str, ...]]] = {}
         H = scn.cycle_hours
         base_buy = base_buy or {}
@@ -79,6 +82,7 @@ class FleetModel:
                 amortised, running = own_cost_per_hour(site, o)
                 fixed = o.owned + base_buy.get(key, 0)
                 cap_buy = inf if (o.max_purchase is None or lift_limits) else max(o.max_purchase - base_buy.get(key, 0), 0)
+                cap_buy = cap_buy if buy_more else 0
                 buy = self._int(0, cap_buy, f"buy[{site.name},{o.type}]")
                 self.V["buy"][key] = buy
                 self.cost["capex"].append((amortised, buy))
@@ -127,6 +131,7 @@ class FleetModel:
         for j, job in enumerate(scn.training):
             cycles = job.deadline_days * 24.0 / scn.cycle_hours
             work = s.Constraint(job.gpu_hours if work_targets is None else work_targets.get(j, 0.0), inf)
+            self.work_rows[j] = work
             for site, o in job_offers(scn, job):
                 key = (site.name, o.type)
                 big = o.owned + base_buy.get(key, 0) + (o.max_purchase if o.max_purchase is not None else 10_000)
@@ -142,6 +147,7 @@ class FleetModel:
                     at_most.SetCoefficient(t, 1.0)
                     at_most.SetCoefficient(z, -float(big))
                     self.V["T"][(j, site.name, o.type, p)] = t
+                    self.V["z"][(j, site.name, o.type, p)] = z
                     work.SetCoefficient(t, self.hours[p] * cycles * speed(o.type, job.reference_gpu))
                     self.rows[("gpu",) + key + (p,)].SetCoefficient(t, 1.0)
                     own = self.rows.get(("train",) + key + (p,))
@@ -149,11 +155,32 @@ class FleetModel:
                         own = self.rows[("train",) + key + (p,)] = s.Constraint(-inf, o.owned + base_buy.get(key, 0))
                         own.SetCoefficient(self.V["buy"][key], -1.0)
                     own.SetCoefficient(t, 1.0)
-            if work_targets is None and job.burst_usd_per_gpu_hour is not None:
+            if job.burst_usd_per_gpu_hour is not None:
                 burst = s.NumVar(0, inf, f"burst[{job.name}]")
                 self.V["B"][j] = burst
                 self.cost["training burst"].append((job.burst_usd_per_gpu_hour / (job.deadline_days * 24.0), burst))
                 work.SetCoefficient(burst, 1.0)
+
+    def set_supply(self, buy: dict, work: dict) -> None:
+        """GPUs bought per (site, type) and each job's work target here: the right-hand sides a
+        coordinator moves between solves; the rest of the purchase limit may still be bought here
+        at full cost."""
+        for site in self.scn.sites:
+            for o in site.gpus:
+                have = o.owned + buy.get((site.name, o.type), 0.0)
+                if o.max_purchase is not None and not self.lift_limits:   # what is left to buy here
+                    self.V["buy"][(site.name, o.type)].SetUb(max(o.max_purchase - buy.get((site.name, o.type), 0.0), 0.0))
+                for p in self.periods:
+                    for kind in ("gpu", "train"):
+                        row = self.rows.get((kind, site.name, o.type, p))
+                        if row is not None:
+                            row.SetUb(have)
+        for j, row in self.work_rows.items():
+            row.SetLb(work.get(j, 0.0))
+
+    def variable_cost(self) -> float:
+        """The objective of the solution found without its constant part (owned GPUs' running cost)."""
+        return self.s.Objective().Value() - sum(self.offset.values())
 
     @staticmethod
     def row_key(site: str, cand, period: str) -> tuple[tuple, float]:

@@ -13,6 +13,7 @@ chooses; identical replicas and GPUs are integers, never one binary each.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -312,24 +313,25 @@ def _explain_infeasible(scn: Scenario, cands: Candidates, **kw) -> list[str]:
 
 
 def _decomposed(scn: Scenario, cands: Candidates, **kw) -> tuple[Any, dict, dict, float]:
-    """Column generation over each service's integer covers (its bound), then a per-period integer
-    repair on the columns found (gpuopt.colgen). Returns (status, merged variables, cost
-    breakdown, lower bound)."""
-    from . import colgen
+    """Each period by column generation over its services' integer covers, the periods coordinated
+    by Benders over purchases and training work (the bound), then the integers period by period
+    (gpuopt.benders). Returns (status, merged variables, extra, lower bound)."""
+    from . import benders, colgen
 
     t0 = time.perf_counter()
     blocks = colgen.blocks_of(scn, cands, _allowed_sites)
-    cg = colgen.column_generation(scn, blocks, time_limit_s=kw["time_limit_s"] * colgen.BOUND_SHARE)
-    if cg.status not in ("optimal", "feasible"):
-        return Solved(cg.status, math.nan, math.nan, math.nan, math.nan, cg.seconds, "column generation (GLOP)"), \
-            {}, {}, math.nan
+    workers = kw["threads"] if kw["threads"] is not None else (os.cpu_count() or 1)
+    co = benders.coordinate(scn, blocks, time_limit_s=kw["time_limit_s"] * benders.BOUND_SHARE, workers=workers)
+    name = "Benders over per-period column generation (GLOP)"
+    if co.status not in ("optimal", "feasible"):
+        return Solved(co.status, math.nan, math.nan, math.nan, math.nan, co.seconds, name), {}, {}, math.nan
     left = max(kw["time_limit_s"] - (time.perf_counter() - t0), 1.0)
-    r, merged, extra = colgen.repair(scn, cg, **dict(kw, time_limit_s=left))
+    r, merged, extra, bound = benders.integer_plan(scn, co, **dict(kw, time_limit_s=left))
     if r.status not in ("optimal", "feasible"):
-        return r, {}, {}, cg.bound
+        return r, {}, {}, bound
     r = Solved(r.status, r.objective, r.bound, r.lp_bound, r.gap, time.perf_counter() - t0,
-               f"column generation (GLOP) + {extra['mode']} ({r.solver})")
-    return r, merged, extra, cg.bound
+               f"{name} + {extra['mode']} ({r.solver})")
+    return r, merged, extra, bound
 
 
 DECOMPOSE_ABOVE = 20_000  # replica variables past which the monolithic MIP gives way to decomposition
