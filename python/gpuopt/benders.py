@@ -36,7 +36,7 @@ from typing import Optional
 import numpy as np
 
 from .colgen import ALTERNATIVES, Blocks, Generation, Master, _homogeneous, list_prices
-from .fleet_model import FleetModel, job_offers, own_cost_per_hour
+from .fleet_model import FleetModel, job_offers, own_cost_per_hour, speed
 from .scenario import Scenario
 from .solver import Solved, new_solver, solve
 
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 BOUND_TOL = 2e-3        # stop when the periods' LP costs are within this of the coordinator's bound
 PERIOD_TOL = 1e-3       # each visit to a period's column generation stops within this of its bound
+STABILITY = 0.5         # in-out stabilisation: share of the way back to the best point
 FIRST_TOL = 1e-2        # the same on the first visit, when the purchases are still far off
 FIRST_ROUNDS = 80       # column generation rounds on a period's first visit, and on later ones
 LATER_ROUNDS = 8
@@ -73,10 +74,18 @@ class Coordinator:
                     most = o.max_purchase if o.max_purchase is not None else math.inf
                     self.buy[(site.name, o.type)] = (amortised + running, most)
         self.work: dict[int, list[str]] = {}                # job -> periods it may use
+        self.reach: dict[tuple[int, str], float] = {}       # most work a period can give a job
+        hours = {p.name: p.hours for p in scn.periods}
         self.burst: dict[int, float] = {}                   # job -> $/h per reference GPU-hour of work
         for j, job in enumerate(scn.training):
-            if any(True for _ in job_offers(scn, job)):
+            offers = list(job_offers(scn, job))
+            if offers:
                 self.work[j] = [p for p in self.periods if not job.periods or p in job.periods]
+                cycles = job.deadline_days * 24.0 / scn.cycle_hours
+                gpus = sum((o.owned + o.max_purchase if o.max_purchase is not None else math.inf) *
+                           speed(o.type, job.reference_gpu) for _, o in offers)
+                for p in self.work[j]:
+                    self.reach[(j, p)] = gpus * hours[p] * cycles
             if job.burst_usd_per_gpu_hour is not None:
                 self.burst[j] = job.burst_usd_per_gpu_hour / (job.deadline_days * 24.0)
         # per period: (constant, b coefficients, w coefficients); read in period order, whatever
@@ -112,7 +121,7 @@ class Coordinator:
              for k, (_, most) in self.buy.items()}
         for k, v in b.items():
             obj.SetCoefficient(v, self.buy[k][0])
-        w = {(j, p): s.NumVar(0, inf, "") for j, ps in self.work.items() for p in ps}
+        w = {(j, p): s.NumVar(0, min(self.reach[(j, p)], inf), "") for j, ps in self.work.items() for p in ps}
         burst = {j: s.NumVar(0, inf, "") for j in self.burst}
         for j, v in burst.items():
             obj.SetCoefficient(v, self.burst[j])
@@ -197,6 +206,17 @@ def _seed_prices(scn: Scenario, master: Master, previous: Optional[tuple[Master,
     return out
 
 
+def _toward(center: tuple, point: tuple, alpha: float) -> tuple:
+    """(b, w, burst) a share `alpha` of the way from `point` back to `center` (in-out
+    stabilisation: the coordinator's optimum jumps between extremes while its cuts are few; the
+    periods are visited nearer the best point so far, and every cut stays valid)."""
+    if not all(math.isfinite(v) for v in center[0].values()) or alpha == 0:
+        return point
+    mix = lambda a, b: {k: alpha * a.get(k, 0.0) + (1 - alpha) * v for k, v in b.items()}  # noqa: E731
+    b, w, burst = point
+    return mix(center[0], b), {p: mix(center[1][p], w[p]) for p in w}, mix(center[2], burst)
+
+
 def coordinate(scn: Scenario, blocks: Blocks, *, time_limit_s: float, tol: float = BOUND_TOL,
                workers: int = 1) -> Coordination:
     """The lower bound and LP point of the whole problem by Benders over purchases and training
@@ -245,7 +265,8 @@ def coordinate(scn: Scenario, blocks: Blocks, *, time_limit_s: float, tol: float
             ub = coord.fixed_cost(b, burst) + sum(gens[p].value for p in periods)
             if ub < best[0]:
                 best = (ub, (b, w, burst))
-            lb, b, w, burst = coord.solve()
+            lb, *point = coord.solve()
+            b, w, burst = _toward(best[1], tuple(point), STABILITY)
             bound = max(bound, lb)
             log.debug("iteration %d: periods' LP %.4f (best %.4f), bound %.4f, %.1f s",
                       it, ub, best[0], bound, time.perf_counter() - t0)
@@ -288,13 +309,11 @@ def _options(gen: Generation, b: int, extra: list[dict[int, int]], settled: Opti
 
 
 def _pattern_mip(scn: Scenario, co: Coordination, periods: list[str], only_lp_choice: bool = False,
-                 settled: Optional[set] = None, start: Optional[FleetModel] = None, **fleet) -> tuple[FleetModel, list]:
+                 settled: Optional[set] = None, **fleet) -> tuple[FleetModel, list]:
     """The columns of `periods` as a MIP: one binary per column, one column per block, on a
     FleetModel built with `fleet` (base_buy, work_targets). The LP's choice is the hint; with
     `only_lp_choice` it is the only column, and only the GPUs, layouts and rentals are chosen;
-    so it is for a block the LP serves whole with one column on `settled` (site, type) only.
-    `start`: a solved model of the same fleet whose GPUs, layouts and rentals complete the hint
-    (the LP's choice fitted with GPUs: a whole solution SCIP starts from)."""
+    so it is for a block the LP serves whole with one column on `settled` (site, type) only."""
     fm = FleetModel(scn, relax=False, periods=periods, **fleet)
     s, chosen = fm.s, []
     hint_vars, hint_vals = [], []
@@ -322,11 +341,6 @@ def _pattern_mip(scn: Scenario, co: Coordination, periods: list[str], only_lp_ch
             hint_vars += [v for v, _, _ in made]
             hint_vals += [1.0 if q == top else 0.0 for q in range(len(made))]
             chosen.append((blocks, b, made))
-    if start is not None:
-        for name, vs in fm.V.items():
-            for key, v in vs.items():
-                hint_vars.append(v)
-                hint_vals.append(float(round(start.V[name][key].solution_value())))
     fm.minimize()
     s.SetHint(hint_vars, hint_vals)
     return fm, chosen
@@ -348,9 +362,10 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
                  relative_gap: float) -> tuple[Solved, dict, dict, float]:
     """The integer plan from the coordination: (solver result, variables as planner._extract reads
     them, extra, lower bound). Small scenarios: one MIP over every period's columns. Large ones:
-    the coordinator's purchases made whole, then period by period (the busiest first) each
-    period's columns re-priced at those purchases and chosen by a MIP that may buy more at full
-    cost (later periods have what earlier ones bought) or rent."""
+    the coordinator's purchases made whole; each period's columns re-priced on them and chosen by
+    a MIP that rents what it lacks (periods side by side, `threads` at a time); a period that
+    cannot do without buying more then buys at full cost, the busiest first, and later ones have
+    what earlier ones bought."""
     t0 = time.perf_counter()
     coord = co.coordinator
     kw = dict(threads=threads, seed=seed, relative_gap=max(relative_gap, REPAIR_GAP), lp_bound=False)
@@ -368,8 +383,7 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
             merged[name].update(fm.V[name])
         return r, merged, {"model": fm, "mode": "one MIP over the columns"}, co.bound
     # the bound with GPUs bought whole; the purchases themselves: the LP's rounded up, whose slack
-    # absorbs what whole MIG layouts and replicas need beyond the LP (measured on 1,000 services:
-    # the integer coordinator's own choice left the peak periods buying $18/h more at full cost)
+    # absorbs what whole MIG layouts and replicas need beyond the LP at the peak
     bound, _, _, _ = coord.solve(integer=True, time_limit_s=max(time_limit_s / 10, 1.0))
     bound = max(bound, co.bound)
     b_lp, w, burst = co.point

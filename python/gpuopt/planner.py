@@ -348,9 +348,11 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
     whose simulated p95 misses its SLO has its capacities tightened and the plan is solved again,
     up to `verify_rounds` times. The plan's `verification` holds the last simulation.
 
-    `method`: 'mip' solves one model; 'decompose' bounds it by column generation over each
-    service's integer replica covers and repairs each period's integers on the fleet the LP buys
-    (gpuopt.colgen; large scenarios); 'auto' picks 'decompose' past DECOMPOSE_ABOVE replica variables."""
+    `method`: 'mip' solves one model; 'decompose' solves each period by column generation over
+    its services' integer replica covers, coordinates the periods by Benders over the GPUs bought
+    and the training work (the bound), then makes each period's integers on those GPUs
+    (gpuopt.benders; large scenarios; `threads` periods side by side); 'auto' picks 'decompose'
+    past DECOMPOSE_ABOVE replica variables."""
     if method not in ("auto", "mip", "decompose"):
         raise InvalidInputError(f"method must be 'auto', 'mip' or 'decompose', got {method!r}")
     if not isinstance(scenario, Scenario):
