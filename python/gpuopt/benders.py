@@ -35,7 +35,7 @@ from typing import Optional
 
 import numpy as np
 
-from .colgen import ALTERNATIVES, Blocks, Generation, Master, _homogeneous, list_prices
+from .colgen import ALTERNATIVES, Blocks, Generation, Master, homogeneous, list_prices
 from .fleet_model import FleetModel, job_offers, own_cost_per_hour, speed
 from .scenario import Scenario
 from .solver import Solved, new_solver, solve
@@ -55,6 +55,11 @@ MIN_PERIOD_S = 2.0      # least time a period's integer MIP gets, whatever the l
 FINAL_SOLVE_S = 600.0   # a fallback MIP (the LP's columns, GPUs fitted) is not cut short
 ROUND_UP_FROM = 0.05     # a fractional purchase above this many GPUs is rounded up
 REPAIR_GAP = 2e-3       # relative gap each integer MIP stops at
+
+
+def workers_for(threads: Optional[int]) -> int:
+    """Periods solved side by side: `threads`, or every core."""
+    return max(1, threads if threads is not None else (os.cpu_count() or 1))
 
 
 class Coordinator:
@@ -372,7 +377,7 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
     merged: dict[str, dict] = {"buy": {}, "rent": {}, "R": {}, "M": {}, "F": {}, "T": {}, "B": {}}
     periods = coord.periods
     for p, gen in co.generations.items():
-        co.extra[p] = _homogeneous(gen.master, gen.pi + 1e-6 * list_prices(scn, gen.master.row_list), ALTERNATIVES)
+        co.extra[p] = homogeneous(gen.master, gen.pi + 1e-6 * list_prices(scn, gen.master.row_list), ALTERNATIVES)
     if co.columns() <= WHOLE_MIP_COLUMNS:
         fm, chosen = _pattern_mip(scn, co, periods)
         r = solve(fm.s, time_limit_s=time_limit_s, **kw)
@@ -395,7 +400,7 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
     demand = {p: sum(co.masters[p].blocks.rate) for p in periods}
     order = sorted(periods, key=lambda p: -demand[p])
     settled = _elastic(scn)
-    workers = max(1, threads if threads is not None else (os.cpu_count() or 1))
+    workers = workers_for(threads)
     kw["threads"] = 1
 
     def period_mip(p: str, base: dict, share: float, buy_more: bool):
@@ -456,4 +461,4 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
     return last, merged, {"breakdown": breakdown, "keep": keep, "mode": "per-period MIPs"}, bound
 
 
-__all__ = ["Coordination", "Coordinator", "coordinate", "integer_plan"]
+__all__ = ["Coordination", "Coordinator", "coordinate", "integer_plan", "workers_for"]

@@ -203,7 +203,7 @@ class Generation:
             if math.isfinite(cost[b]):
                 master.add_column(b, {i - lo: int(x[i]) for i in range(lo, hi) if x[i]})
             master.add_artificial(b, ARTIFICIAL * (1.0 + cost[b]) if math.isfinite(cost[b]) else 1e9)
-        for b, cols in _homogeneous(master, start, ALTERNATIVES).items():
+        for b, cols in homogeneous(master, start, ALTERNATIVES).items():
             for c in cols:
                 master.add_column(b, c)
         self.status = "unsolved"
@@ -277,7 +277,7 @@ class Generation:
         return sum(len(c) for c in self.master.columns)
 
 
-def _homogeneous(master: Master, pi: np.ndarray, how_many: int) -> dict[int, list[dict[int, int]]]:
+def homogeneous(master: Master, pi: np.ndarray, how_many: int) -> dict[int, list[dict[int, int]]]:
     """Per block, the `how_many` cheapest covers by one kind of replica alone at prices `pi` that
     are not columns yet: room for the integer repair to pack GPUs whole."""
     out: dict[int, list[dict[int, int]]] = {}
@@ -303,4 +303,4 @@ def _homogeneous(master: Master, pi: np.ndarray, how_many: int) -> dict[int, lis
 
 
 
-__all__ = ["Blocks", "Generation", "Master", "blocks_of", "list_prices", "price"]
+__all__ = ["Blocks", "Generation", "Master", "blocks_of", "homogeneous", "list_prices", "price"]

@@ -68,7 +68,7 @@ class FleetModel:
         self.inf = inf = s.infinity()
         self.periods = periods or [p.name for p in scn.periods]
         self.hours = {p.name: p.hours for p in scn.periods}
-        self.V: dict[str, dict] = {"buy": {}, "rent": {}, "R": {}, "M": {}, "F": {}, "T": {}, "z": {}, "B": {}}
+        self.V: dict[str, dict] = {"buy": {}, "rent": {}, "R": {}, "M": {}, "F": {}, "T": {}, "B": {}}
         self.cost: dict[str, list] = {name: [] for name in COST_ITEMS}   # (coefficient, variable)
         self.offset: dict[str, float] = dict.fromkeys(COST_ITEMS, 0.0)   # constant $/hour per item
         self.rows: dict[tuple, object] = {}
@@ -147,7 +147,6 @@ class FleetModel:
                     at_most.SetCoefficient(t, 1.0)
                     at_most.SetCoefficient(z, -float(big))
                     self.V["T"][(j, site.name, o.type, p)] = t
-                    self.V["z"][(j, site.name, o.type, p)] = z
                     work.SetCoefficient(t, self.hours[p] * cycles * speed(o.type, job.reference_gpu))
                     self.rows[("gpu",) + key + (p,)].SetCoefficient(t, 1.0)
                     own = self.rows.get(("train",) + key + (p,))

@@ -13,7 +13,6 @@ chooses; identical replicas and GPUs are integers, never one binary each.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -320,8 +319,8 @@ def _decomposed(scn: Scenario, cands: Candidates, **kw) -> tuple[Any, dict, dict
 
     t0 = time.perf_counter()
     blocks = colgen.blocks_of(scn, cands, _allowed_sites)
-    workers = kw["threads"] if kw["threads"] is not None else (os.cpu_count() or 1)
-    co = benders.coordinate(scn, blocks, time_limit_s=kw["time_limit_s"] * benders.BOUND_SHARE, workers=workers)
+    co = benders.coordinate(scn, blocks, time_limit_s=kw["time_limit_s"] * benders.BOUND_SHARE,
+                            workers=benders.workers_for(kw["threads"]))
     name = "Benders over per-period column generation (GLOP)"
     if co.status not in ("optimal", "feasible"):
         return Solved(co.status, math.nan, math.nan, math.nan, math.nan, co.seconds, name), {}, {}, math.nan
