@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 
 BOUND_TOL = 2e-3        # stop when the periods' LP costs are within this of the coordinator's bound
 PERIOD_TOL = 1e-3       # each visit to a period's column generation stops within this of its bound
-STABILITY = 0.5         # in-out stabilisation: share of the way back to the best point
 FIRST_TOL = 1e-2        # the same on the first visit, when the purchases are still far off
+STABILITY = 0.5         # in-out stabilisation: share of the way back to the best point
 FIRST_ROUNDS = 80       # column generation rounds on a period's first visit, and on later ones
 LATER_ROUNDS = 8
 MAX_ITERATIONS = 200
@@ -53,7 +53,7 @@ WHOLE_MIP_COLUMNS = 20_000   # columns up to which the integer plan is one MIP o
 BOUND_SHARE = 0.6       # of the time limit, for the bound; the integer plan has the rest
 MIN_PERIOD_S = 2.0      # least time a period's integer MIP gets, whatever the limit left
 FINAL_SOLVE_S = 600.0   # a fallback MIP (the LP's columns, GPUs fitted) is not cut short
-ROUND_UP_FROM = 0.05     # a fractional purchase above this many GPUs is rounded up
+ROUND_UP_FROM = 0.05    # a fractional purchase above this many GPUs is rounded up
 REPAIR_GAP = 2e-3       # relative gap each integer MIP stops at
 
 
