@@ -36,7 +36,7 @@ from typing import Optional
 import numpy as np
 
 from .colgen import ALTERNATIVES, Blocks, Generation, Master, homogeneous, list_prices
-from .fleet_model import FleetModel, job_offers, own_cost_per_hour, speed
+from .fleet_model import FleetModel, job_offers, own_cost_per_hour, training_reach
 from .scenario import Scenario
 from .solver import Solved, new_solver, solve
 
@@ -83,14 +83,10 @@ class Coordinator:
         hours = {p.name: p.hours for p in scn.periods}
         self.burst: dict[int, float] = {}                   # job -> $/h per reference GPU-hour of work
         for j, job in enumerate(scn.training):
-            offers = list(job_offers(scn, job))
-            if offers:
+            if any(True for _ in job_offers(scn, job)):
                 self.work[j] = [p for p in self.periods if not job.periods or p in job.periods]
-                cycles = job.deadline_days * 24.0 / scn.cycle_hours
-                gpus = sum((o.owned + o.max_purchase if o.max_purchase is not None else math.inf) *
-                           speed(o.type, job.reference_gpu) for _, o in offers)
                 for p in self.work[j]:
-                    self.reach[(j, p)] = gpus * hours[p] * cycles
+                    self.reach[(j, p)] = training_reach(scn, job, hours[p])
             if job.burst_usd_per_gpu_hour is not None:
                 self.burst[j] = job.burst_usd_per_gpu_hour / (job.deadline_days * 24.0)
         # per period: (constant, b coefficients, w coefficients); read in period order, whatever

@@ -14,6 +14,7 @@ expression trees, so a model with hundreds of thousands of columns builds in sec
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from .catalog import gpu as get_gpu
@@ -53,12 +54,31 @@ def job_offers(scn: Scenario, job):
                 yield site, o
 
 
+def training_reach(scn: Scenario, job, window_hours: float) -> float:
+    """Most reference GPU-hours a job could get over its deadline from `window_hours` of each
+    cycle on every GPU it may own (its purchase limit bought), ignoring services."""
+    cycles = job.deadline_days * 24.0 / scn.cycle_hours
+    total = 0.0
+    for _, o in job_offers(scn, job):
+        gpus = math.inf if o.max_purchase is None else o.owned + o.max_purchase
+        total += gpus * window_hours * cycles * speed(o.type, job.reference_gpu)
+    return total
+
+
+def left_to_buy(offer, bought: float, lift_limits: bool = False) -> float:
+    """GPUs of `offer` that may still be bought once `bought` are."""
+    if offer.max_purchase is None or lift_limits:
+        return math.inf
+    return max(offer.max_purchase - bought, 0)
+
+
 class FleetModel:
     """`relax`: continuous variables (GLOP). `periods`: the periods modelled (one, in a per-period
     repair). `base_buy`: GPUs already decided to buy per (site, type), free here (more may be
     bought at full cost). `work_targets`: each job's work in these periods, given (a shortfall
-    bursts to the cloud where the job may). `buy_more`: False buys nothing beyond `base_buy`. `lift_limits`: purchase and rental limits dropped
-    (diagnosis). set_supply moves the GPUs bought and the work targets after the model is built."""
+    bursts to the cloud where the job may). `buy_more`: False buys nothing beyond `base_buy`.
+    `lift_limits`: purchase and rental limits dropped (diagnosis). set_supply moves the GPUs
+    bought and the work targets after the model is built."""
 
     def __init__(self, scn: Scenario, *, relax: bool, periods: Optional[list[str]] = None, lift_limits: bool = False,
                  base_buy: Optional[dict] = None, work_targets: Optional[dict] = None, buy_more: bool = True,
@@ -81,8 +101,7 @@ class FleetModel:
                 key = (site.name, o.type)
                 amortised, running = own_cost_per_hour(site, o)
                 fixed = o.owned + base_buy.get(key, 0)
-                cap_buy = inf if (o.max_purchase is None or lift_limits) else max(o.max_purchase - base_buy.get(key, 0), 0)
-                cap_buy = cap_buy if buy_more else 0
+                cap_buy = min(left_to_buy(o, base_buy.get(key, 0), lift_limits), inf) if buy_more else 0
                 buy = self._int(0, cap_buy, f"buy[{site.name},{o.type}]")
                 self.V["buy"][key] = buy
                 self.cost["capex"].append((amortised, buy))
@@ -166,9 +185,9 @@ class FleetModel:
         at full cost."""
         for site in self.scn.sites:
             for o in site.gpus:
-                have = o.owned + buy.get((site.name, o.type), 0.0)
-                if o.max_purchase is not None and not self.lift_limits:   # what is left to buy here
-                    self.V["buy"][(site.name, o.type)].SetUb(max(o.max_purchase - buy.get((site.name, o.type), 0.0), 0.0))
+                bought = buy.get((site.name, o.type), 0.0)
+                have = o.owned + bought
+                self.V["buy"][(site.name, o.type)].SetUb(min(left_to_buy(o, bought, self.lift_limits), self.inf))
                 for p in self.periods:
                     for kind in ("gpu", "train"):
                         row = self.rows.get((kind, site.name, o.type, p))
@@ -209,4 +228,5 @@ class FleetModel:
                 for name, terms in self.cost.items()}
 
 
-__all__ = ["FleetModel", "COST_ITEMS", "job_offers", "layout_name", "own_cost_per_hour", "speed"]
+__all__ = ["FleetModel", "COST_ITEMS", "job_offers", "layout_name", "left_to_buy", "own_cost_per_hour", "speed",
+           "training_reach"]

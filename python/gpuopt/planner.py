@@ -23,7 +23,7 @@ from .capacity import STATUS, capacity_many
 from .catalog import model as get_model
 from .errors import InvalidInputError
 from .scenario import Scenario, Service
-from .fleet_model import FleetModel, job_offers, layout_name, own_cost_per_hour, speed
+from .fleet_model import FleetModel, layout_name, own_cost_per_hour, training_reach
 from .sharing import Slot, mig_profile, slots as gpu_slots
 from .solver import DEFAULT_GAP, Solved, solve
 
@@ -275,24 +275,13 @@ def _extract(scn: Scenario, r, V, extra) -> dict[str, Any]:
                 time_sliced=sliced, training=training, predicted_slo=slo, utilization=util, cost_breakdown=breakdown)
 
 
-def _training_reach(scn: Scenario, job) -> float:
-    """Most reference GPU-hours a job could get from every allowed GPU it may own, ignoring services."""
-    hours = {p.name: p.hours for p in scn.periods}
-    window = sum(h for p, h in hours.items() if not job.periods or p in job.periods)
-    cycles = job.deadline_days * 24.0 / scn.cycle_hours
-    total = 0.0
-    for _, o in job_offers(scn, job):
-        gpus = math.inf if o.max_purchase is None else o.owned + o.max_purchase
-        total += gpus * window * cycles * speed(o.type, job.reference_gpu)
-    return total
-
-
 def _explain_infeasible(scn: Scenario, cands: Candidates, **kw) -> list[str]:
     reasons = list(cands.problems)
     if reasons:
         return reasons
     for job in scn.training:
-        reach = _training_reach(scn, job)
+        window = sum(p.hours for p in scn.periods if not job.periods or p.name in job.periods)
+        reach = training_reach(scn, job, window)
         if job.burst_usd_per_gpu_hour is None and reach < job.gpu_hours:
             reasons.append(f"training job {job.name!r} needs {job.gpu_hours:,.0f} GPU-hours within "
                            f"{job.deadline_days:g} days; its allowed GPUs, sites and periods give at most "
