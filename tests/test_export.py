@@ -62,3 +62,61 @@ def test_cli_export_and_schema(run_cli, tmp_path):
     assert p.returncode == 2
     schema = json.loads(run_cli("schema").stdout)
     assert schema["title"] == "Scenario" and "sites" in schema["required"]
+
+
+def _two_chat_services(tmp_path):
+    """The enterprise example with its chat service twice, as `chat.v1` and `chat_v1`."""
+    data = yaml.safe_load(open("examples/enterprise.yaml"))
+    chat = next(s for s in data["services"] if s["name"] == "chat")
+    data["services"] = [s for s in data["services"] if s["name"] != "chat"] + \
+        [{**chat, "name": "chat.v1"}, {**chat, "name": "chat_v1", "rate": {"day": 20, "night": 3}}]
+    path = tmp_path / "two-chats.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return _plan(path)
+
+
+def test_service_names_that_clean_up_alike_export_apart(tmp_path):
+    p, scn = _two_chat_services(tmp_path)
+    objs = manifests(p, scn)
+    names = [(o["kind"], o["metadata"]["name"]) for o in objs]
+    assert len(set(names)) == len(names)
+    by_service: dict[str, set] = {}
+    for o in objs:
+        if o["kind"] == "Deployment":
+            by_service.setdefault(o["metadata"]["labels"]["app.kubernetes.io/name"], set()).add(o["metadata"]["name"])
+    chat_labels = [label for label in by_service if label.startswith("chat-v1")]
+    assert len(chat_labels) == 2 and all(re.match(r"^chat-v1-[0-9a-f]{6}$", label) for label in chat_labels)
+    paths = export_k8s(p, scn, tmp_path / "k8s")
+    assert len(paths) == len(objs) == len(set(paths))  # one file per object, none overwritten
+    total = sum(yaml.safe_load(path.read_text()).get("spec", {}).get("replicas", 0) for path in paths)
+    assert total == sum(o.get("spec", {}).get("replicas", 0) for o in objs)
+
+
+def test_a_symlink_planted_in_the_output_folder_is_refused(tmp_path):
+    from gpuopt.errors import OutputError
+
+    p, scn = _plan("examples/enterprise.yaml")
+    out = tmp_path / "k8s"
+    out.mkdir()
+    victim = tmp_path / "outside.txt"
+    victim.write_text("keep me")
+    first = manifests(p, scn)[0]
+    (out / f"{first['kind'].lower()}-{first['metadata']['name']}.yaml").symlink_to(victim)
+    with pytest.raises(OutputError, match="symbolic link"):
+        export_k8s(p, scn, out)
+    assert victim.read_text() == "keep me"
+    assert not [f for f in out.iterdir() if f.name.endswith(".tmp")]
+
+
+def test_files_write_whole_plain_names_only(tmp_path):
+    from gpuopt.errors import OutputError
+    from gpuopt.files import write_atomic
+
+    target = tmp_path / "a.yaml"
+    write_atomic(target, "one: 1\n")
+    write_atomic(target, b"two: 2\n")
+    assert target.read_text() == "two: 2\n" and [f.name for f in tmp_path.iterdir()] == ["a.yaml"]
+    with pytest.raises(OutputError, match="plain file name"):
+        write_atomic(tmp_path / "..", "x")
+    with pytest.raises(OutputError, match="cannot write"):
+        write_atomic(tmp_path / "missing" / "a.yaml", "x")

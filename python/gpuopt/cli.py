@@ -11,9 +11,10 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from . import catalog
-from .errors import GpuoptError
+from .errors import GpuoptError, OutputError
 from .calibration import validate as run_validate
 from .estimate import estimate as run_estimate, max_throughput as run_max_throughput
 from .fit import fit as run_fit
@@ -21,6 +22,7 @@ from .planner import plan as run_plan
 from .report import estimate_table, fit_table, gpu_table, model_table, new_table, plan_tables, validation_table
 from .errors import InvalidInputError
 from .export import export_k8s
+from .files import write_atomic
 from .scenario import Scenario, load_scenario
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -30,6 +32,7 @@ err = Console(stderr=True)
 
 EXIT_BAD_INPUT = 2
 EXIT_INFEASIBLE = 3
+EXIT_INCOMPLETE = 4  # output not written (disk full, refused path, output in use) or a batch with failed scenarios
 
 
 def _errors_to_exit(fn):
@@ -37,8 +40,11 @@ def _errors_to_exit(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except OutputError as e:
+            err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_INCOMPLETE) from None
         except GpuoptError as e:
-            err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
     return wrapper
 
@@ -299,8 +305,15 @@ def batch_cmd(
     workers: Optional[int] = typer.Option(None, help="local worker processes (default: one per core)"),
     scheduler: Optional[str] = typer.Option(None, help="Dask scheduler address, e.g. tcp://host:8786"),
     time_limit: float = typer.Option(60.0, help="solver time limit per scenario, seconds"),
+    retries: int = typer.Option(2, help="attempts repeated for a scenario whose worker crashed or died"),
+    job_timeout: Optional[float] = typer.Option(None, help="stop a local worker with no answer after this many "
+                                                           "seconds (default: 10 x the time limit, >= limit + 120)"),
 ) -> None:
-    """Plan every scenario in DIRECTORY in parallel; rerunning resumes where a killed batch stopped."""
+    """Plan every scenario in DIRECTORY in parallel, each result recorded once in --out.
+
+    Rerunning the same command resumes: scenarios already recorded are skipped, failed ones are
+    retried. Exit code 0 when every scenario has a result, 4 when some failed every attempt (rerun
+    to retry them) or the results could not be written."""
     from rich.progress import Progress
 
     from . import batch
@@ -312,19 +325,37 @@ def batch_cmd(
             from dask.distributed import Client
         except ImportError:
             raise InvalidInputError("--scheduler needs Dask: pip install 'gpuopt[dask]'") from None
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=10)
+        except (OSError, TimeoutError, ValueError) as e:
+            raise InvalidInputError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({e}); check the "
+                                    "address (tcp://host:8786) and that the scheduler is running") from None
         executor = client.get_executor()
-    todo = len(files) - len(batch.finished_keys(Path(out_file)) & {batch.scenario_key(f) for f in files})
     try:
         with Progress(console=err, transient=True) as progress:
-            task = progress.add_task("planning", total=todo)
-            counts = batch.run(files, out=out_file, executor=executor, workers=workers, time_limit_s=time_limit,
-                               on_result=lambda r: progress.advance(task))
+            task = progress.add_task("planning", total=None)
+
+            def started(summary) -> None:
+                for note in summary.notes:
+                    err.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
+                progress.update(task, total=summary.todo)
+
+            def finished(record) -> None:
+                if record["outcome"] != batch.FAILED:
+                    progress.advance(task)
+                else:
+                    retry = "retrying" if record["will_retry"] else "giving up for this run"
+                    err.print(f"[yellow]failed:[/] {escape(record['source'])}: {escape(record['error'])} ({retry})",
+                              highlight=False, soft_wrap=True)
+
+            summary = batch.run(files, out=out_file, executor=executor, workers=workers, time_limit_s=time_limit,
+                                retries=retries, job_timeout_s=job_timeout, on_start=started, on_result=finished)
     finally:
         if client is not None:
             client.close()
-    err.print(f"{counts['done']} planned ({counts['errors']} errors), {counts['skipped']} already done; "
-              f"results in {out_file}", highlight=False)
+    err.print(escape(summary.line()), highlight=False, soft_wrap=True)
+    if summary.failed:
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 @app.command("schema")
@@ -333,8 +364,7 @@ def schema_cmd(out_file: Optional[str] = typer.Argument(None, help="file to writ
     """Write the JSON Schema of scenario files, for editors to complete and check them."""
     text = json.dumps(Scenario.model_json_schema(), indent=2) + "\n"
     if out_file:
-        with open(out_file, "w", encoding="utf-8") as f:
-            f.write(text)
+        write_atomic(out_file, text)
     else:
         sys.stdout.write(text)
 

@@ -25,3 +25,8 @@ class UnknownNameError(InvalidInputError):
 
 class InternalError(GpuoptError, RuntimeError):
     """The engine failed where it should not have: a bug to report, never a user mistake."""
+
+
+class OutputError(GpuoptError, OSError):
+    """A file could not be written (disk full, a refused path, an output another run holds); what
+    was written before stays whole and nothing partial is left. The message says what to do."""

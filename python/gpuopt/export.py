@@ -8,6 +8,7 @@ for whatever scales the Deployment by schedule."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from typing import Any
 import yaml
 
 from .catalog import gpu as get_gpu, model as get_model
-from .errors import InvalidInputError
+from .errors import InvalidInputError, OutputError
+from .files import write_atomic
 
 # Engine flags per precision (vLLM's --quantization / --dtype).
 QUANTIZATION = {"fp16": ["--dtype", "float16"], "bf16": ["--dtype", "bfloat16"], "fp8": ["--quantization", "fp8"],
@@ -26,6 +28,36 @@ def _name(*parts: str) -> str:
     """A DNS-1123 name from the parts."""
     s = re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
     return s[:63].rstrip("-")
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()[:6]
+
+
+def _service_labels(names: list[str]) -> dict[str, str]:
+    """One DNS-1123 label per service; names that clean up to the same label (`chat.v1`, `chat_v1`)
+    each get a suffix from their own name, so no service's objects overwrite another's."""
+    by_label: dict[str, list[str]] = {}
+    for n in names:
+        by_label.setdefault(_name(n), []).append(n)
+    return {n: label if len(group) == 1 else _name(label[:56], _digest(n))
+            for label, group in by_label.items() for n in group}
+
+
+def _unique_names(objects: list[tuple[tuple, dict[str, Any]]]) -> None:
+    """Objects whose kind and name coincide (a 63-character cut, or a label clash) get a suffix from
+    what they stand for; a clash that remains is refused rather than one object lost."""
+    count: dict[tuple[str, str], int] = {}
+    for _, obj in objects:
+        k = (obj["kind"], obj["metadata"]["name"])
+        count[k] = count.get(k, 0) + 1
+    for identity, obj in objects:
+        if count[(obj["kind"], obj["metadata"]["name"])] > 1:
+            obj["metadata"]["name"] = _name(obj["metadata"]["name"][:56], _digest(*identity))
+    names = [(obj["kind"], obj["metadata"]["name"]) for _, obj in objects]
+    if len(set(names)) != len(names):
+        clash = sorted({n for n in names if names.count(n) > 1})
+        raise OutputError(f"objects would share the names {clash}: rename the services involved")
 
 
 def _hf_repo(model_id: str) -> str:
@@ -51,6 +83,8 @@ def manifests(plan, scenario) -> list[dict[str, Any]]:
                 key = (sv, r["site"], r["gpu"], r["slot"], r["tp"], r["precision"])
                 groups.setdefault(key, {})[period] = groups.get(key, {}).get(period, 0) + r["replicas"]
     out: list[dict[str, Any]] = []
+    named: list[tuple[tuple, dict[str, Any]]] = []
+    service_label = _service_labels(sorted(services))
     sliced: dict[str, int] = {}
     for (sv, site, gpu, slot, tp, precision), per_period in sorted(groups.items()):
         service = services[sv]
@@ -63,8 +97,8 @@ def manifests(plan, scenario) -> list[dict[str, Any]]:
             resources, kind = {f"nvidia.com/mig-{profile}": 1}, f"MIG {profile}"
         else:
             resources, kind = {"nvidia.com/gpu": tp}, f"{tp} whole GPU(s)"
-        name = _name(sv, site, slot.replace("/", "-"), f"tp{tp}" if tp > 1 else "")
-        labels = {"app.kubernetes.io/name": _name(sv), "app.kubernetes.io/managed-by": "gpuopt"}
+        name = _name(service_label[sv], site, slot.replace("/", "-"), f"tp{tp}" if tp > 1 else "")
+        labels = {"app.kubernetes.io/name": service_label[sv], "app.kubernetes.io/managed-by": "gpuopt"}
         args = ["--model", _hf_repo(service.model), "--tensor-parallel-size", str(tp), *QUANTIZATION[precision]]
         out.append({
             "apiVersion": "apps/v1", "kind": "Deployment",
@@ -87,6 +121,8 @@ def manifests(plan, scenario) -> list[dict[str, Any]]:
                 },
             },
         })
+        named.append(((sv, site, gpu, slot, tp, precision), out[-1]))
+    _unique_names(named)
     if sliced:
         config = {"version": "v1", "sharing": {"timeSlicing": {"resources": [
             {"name": "nvidia.com/gpu", "replicas": max(sliced.values())}]}}}
@@ -104,15 +140,18 @@ class _NoAliases(yaml.SafeDumper):
 
 
 def export_k8s(plan, scenario, directory: str | Path) -> list[Path]:
-    """Writes one YAML file per object into `directory`; returns their paths."""
+    """Writes one YAML file per object into `directory`; returns their paths. Each file is written
+    whole or not at all and never through a symbolic link (gpuopt.files)."""
     d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for obj in manifests(plan, scenario):
-        p = d / f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
-        p.write_text(yaml.dump(obj, Dumper=_NoAliases, sort_keys=False))
-        paths.append(p)
-    return paths
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create {d}: {e.strerror}") from None
+    objects = manifests(plan, scenario)
+    files = [f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml" for obj in objects]
+    if len(set(files)) != len(files):  # names are unique per kind, so this is a bug, not a user error
+        raise OutputError(f"two manifests would share a file name in {d}; nothing was written")
+    return [write_atomic(d / f, yaml.dump(obj, Dumper=_NoAliases, sort_keys=False)) for f, obj in zip(files, objects)]
 
 
 __all__ = ["export_k8s", "manifests"]

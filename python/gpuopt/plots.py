@@ -3,12 +3,14 @@ its utilization per GPU type and period, and its cost against request rate."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .errors import InvalidInputError
+from .files import write_atomic
 
 
 def _plt():
@@ -20,6 +22,14 @@ def _plt():
     except ImportError:
         raise InvalidInputError("plots need matplotlib: pip install 'gpuopt[plots]'") from None
     return plt
+
+
+def _save(plt, fig, path: str | Path) -> Path:
+    """The figure as a PNG at `path`, written whole (gpuopt.files)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return write_atomic(path, buf.getvalue())
 
 
 def pareto_png(results: Mapping[str, Any], front: Sequence[int], path: str | Path,
@@ -37,9 +47,7 @@ def pareto_png(results: Mapping[str, Any], front: Sequence[int], path: str | Pat
     ax.set_title("Sweep: Pareto front")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def fleet_png(plan, path: str | Path) -> Path:
@@ -60,9 +68,7 @@ def fleet_png(plan, path: str | Path) -> Path:
     ax.set_title(f"Fleet of {plan.scenario}: ${plan.cost_per_hour:,.2f}/hour")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def utilization_png(plan, path: str | Path) -> Path:
@@ -81,9 +87,7 @@ def utilization_png(plan, path: str | Path) -> Path:
     fig.colorbar(im, label="GPUs busy")
     ax.set_title("Utilization per GPU type and period")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def cost_vs_rate_png(scenario, path: str | Path, scales: Sequence[float] = (0.25, 0.5, 1.0, 1.5, 2.0),
@@ -105,9 +109,7 @@ def cost_vs_rate_png(scenario, path: str | Path, scales: Sequence[float] = (0.25
     ax.set_ylabel("$/hour")
     ax.set_title(f"Cost against request rate: {scenario.name}")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 __all__ = ["cost_vs_rate_png", "fleet_png", "pareto_png", "utilization_png"]

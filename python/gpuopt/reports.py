@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import GpuoptError, InvalidInputError
+from .files import write_atomic
 
 
 def _sections(p) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -91,8 +92,7 @@ def write_report(p, path: str | Path, scenario=None) -> Path:
         text = markdown(p)
     else:
         raise InvalidInputError(f"report {path}: use a .html or .md file name")
-    path.write_text(text, encoding="utf-8")
-    return path
+    return write_atomic(path, text)
 
 
 __all__ = ["html_report", "markdown", "write_report"]

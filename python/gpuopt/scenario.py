@@ -148,21 +148,33 @@ def load_scenario(path: Union[str, Path]) -> Scenario:
     """A Scenario from a YAML or JSON file, with errors that name the key and what it expects."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as e:
         raise InvalidInputError(f"cannot read scenario {path}: {e.strerror}") from None
+    return parse_scenario(data, str(path))
+
+
+def parse_scenario(data: Union[bytes, str], source: str) -> Scenario:
+    """A Scenario from the content of a file named `source` (JSON if it ends in .json, else YAML);
+    errors name `source`, the key and what it expects."""
+    is_json = source.lower().endswith(".json")
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InvalidInputError(f"{source} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}): "
+                                    "save it as UTF-8") from None
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        tree = json.loads(data) if is_json else yaml.safe_load(data)
     except (yaml.YAMLError, json.JSONDecodeError) as e:
-        raise InvalidInputError(f"{path} is not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {e}") \
-            from None
-    if not isinstance(data, dict):
-        raise InvalidInputError(f"{path} must hold a mapping (sites:, services:, ...), got {type(data).__name__}")
+        raise InvalidInputError(f"{source} is not valid {'JSON' if is_json else 'YAML'}: {e}") from None
+    if not isinstance(tree, dict):
+        raise InvalidInputError(f"{source} must hold a mapping (sites:, services:, ...), got {type(tree).__name__}")
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(tree)
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'scenario'}: {err['msg']}" for err in e.errors())
-        raise InvalidInputError(f"{path}: {problems}") from None
+        raise InvalidInputError(f"{source}: {problems}") from None
 
 
-__all__ = ["GpuOffer", "Period", "Scenario", "Service", "Site", "TrainingJob", "load_scenario"]
+__all__ = ["GpuOffer", "Period", "Scenario", "Service", "Site", "TrainingJob", "load_scenario", "parse_scenario"]

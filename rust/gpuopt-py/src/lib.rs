@@ -1,6 +1,8 @@
 //! gpuopt._core: thin bindings over gpuopt-core. Arrays cross once per call; long calls release
 //! the GIL; engine errors become gpuopt.errors exceptions and panics never reach Python.
 
+mod pool;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use gpuopt_core::arch::{ModelArch, MODEL_FIELDS};
@@ -38,13 +40,15 @@ fn core_error(py: Python<'_>, e: CoreError) -> PyErr {
     }
 }
 
-/// Runs `f` without the GIL, turning a panic into gpuopt.errors.InternalError.
+/// Runs `f` without the GIL on this process's worker threads (see pool.rs), turning a panic into
+/// gpuopt.errors.InternalError.
 fn run_detached<T, F>(py: Python<'_>, f: F) -> PyResult<T>
 where
     T: Send,
     F: FnOnce() -> Result<T, CoreError> + Send,
 {
-    let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(f)));
+    let workers = pool::pool().map_err(|msg| py_error(py, "InternalError", msg))?;
+    let outcome = py.detach(|| workers.install(|| catch_unwind(AssertUnwindSafe(f))));
     match outcome {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(core_error(py, e)),
