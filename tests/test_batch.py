@@ -227,19 +227,28 @@ def test_engine_parallel_call_in_a_forked_child():
 
 def test_two_batches_on_one_output_never_duplicate(slower_dir, tmp_path):
     out = tmp_path / "results.jsonl"
+    # a batch that holds the output (another process, kept open until told to finish)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; from gpuopt.batch import ResultLog\n"
+                               f"with ResultLog({str(out)!r}):\n    print('held', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    refused = _cli(str(slower_dir), "--out", str(out), "--workers", "1")
+    _, stderr = refused.communicate(timeout=120)
+    assert refused.returncode == 4 and f"another batch (pid {holder.pid}) is writing" in " ".join(stderr.split())
+    with pytest.raises(OutputError, match="another batch"):  # in-process too
+        batch.run(batch.scenario_files(slower_dir), out=out, workers=1)
+    holder.communicate("", timeout=60)  # released: the lock goes with its holder
+    # two real batches started together: one writes, the other refuses or finds everything done
     first = _cli(str(slower_dir), "--out", str(out), "--workers", "1")
-    deadline = time.time() + 60
-    while time.time() < deadline and (not out.exists() or out.read_text().count("\n") < 1):
-        time.sleep(0.01)
     second = _cli(str(slower_dir), "--out", str(out), "--workers", "1")
-    _, err2 = second.communicate(timeout=120)
-    _, err1 = first.communicate(timeout=300)
-    assert first.returncode == 0, err1
-    assert second.returncode == 4 and f"another batch (pid {first.pid}) is writing" in " ".join(err2.split())
+    (_, err1), (_, err2) = first.communicate(timeout=300), second.communicate(timeout=300)
+    runs = [(first.returncode, " ".join(err1.split())), (second.returncode, " ".join(err2.split()))]
+    worker = [r for r in runs if r[0] == 0 and "40 recorded" in r[1]]
+    other = [r for r in runs if r not in worker]
+    assert len(worker) == 1 and len(other) == 1, runs
+    assert other[0][0] == 0 and "40 already done" in other[0][1] or \
+        other[0][0] == 4 and "another batch" in other[0][1], runs
     _exactly_once(out, 40)
-    with batch.ResultLog(out):  # in-process too: the lock is the file's, whoever holds it
-        with pytest.raises(OutputError, match="another batch"):
-            batch.run(batch.scenario_files(slower_dir), out=out, workers=1)
 
 
 def test_torn_last_line_is_reported_and_redone(slower_dir, tmp_path):

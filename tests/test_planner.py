@@ -201,3 +201,23 @@ def test_a_purchasable_gpu_without_a_price_is_refused():
         Scenario(sites=[Site(name="dc", gpus=[GpuOffer(type="a10g")])])
     Scenario(sites=[Site(name="dc", gpus=[GpuOffer(type="a10g", capex_usd=9000)])])
     Scenario(sites=[Site(name="dc", gpus=[GpuOffer(type="a10g", max_purchase=0, owned=2)])])
+
+
+def test_every_example_plans_the_same_with_two_threads():
+    """`--threads 2` used to segfault (SCIP's concurrent mode, two solved models alive): every
+    example now plans, with the same cost as on one thread."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    files = [root / "examples" / "enterprise.yaml", *sorted((root / "examples" / "scenarios").glob("*.yaml"))]
+    for f in files:
+        costs = []
+        for threads in ("1", "2"):
+            p = subprocess.run([sys.executable, "-m", "gpuopt", "plan", str(f), "--threads", threads, "--json"],
+                               capture_output=True, text=True, timeout=300)
+            assert p.returncode == 0, (f.name, threads, p.returncode, p.stderr[-500:])
+            costs.append(json.loads(p.stdout)["cost_per_hour"])
+        assert costs[0] == pytest.approx(costs[1], rel=1e-9), f.name

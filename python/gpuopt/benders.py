@@ -146,7 +146,7 @@ class Coordinator:
                     row.SetCoefficient(w[(j, p)], -c)
         obj.SetOffset(self.constant)
         obj.SetMinimization()
-        r = solve(s, time_limit_s=time_limit_s, threads=1, relative_gap=1e-6, lp_bound=False)
+        r = solve(s, time_limit_s=time_limit_s, relative_gap=1e-6, lp_bound=False)
         if r.status not in ("optimal", "feasible"):
             return -math.inf, {}, {}, {}
         bound = r.bound if integer else r.objective
@@ -369,7 +369,7 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
     what earlier ones bought."""
     t0 = time.perf_counter()
     coord = co.coordinator
-    kw = dict(threads=threads, seed=seed, relative_gap=max(relative_gap, REPAIR_GAP), lp_bound=False)
+    kw = dict(seed=seed, relative_gap=max(relative_gap, REPAIR_GAP), lp_bound=False)
     merged: dict[str, dict] = {"buy": {}, "rent": {}, "R": {}, "M": {}, "F": {}, "T": {}, "B": {}}
     periods = coord.periods
     for p, gen in co.generations.items():
@@ -397,7 +397,6 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
     order = sorted(periods, key=lambda p: -demand[p])
     settled = _elastic(scn)
     workers = workers_for(threads)
-    kw["threads"] = 1
 
     def period_mip(p: str, base: dict, share: float, buy_more: bool):
         """Period p's columns re-priced on the GPUs bought, then its integers (a MIP)."""

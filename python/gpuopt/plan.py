@@ -53,7 +53,11 @@ def plan_mix(gpu_costs: Mapping[str, float], capacities: Mapping[str, Sequence],
     """Melange's problem: the cheapest GPUs to serve `total_rate` req/s spread over request-size
     buckets by `distribution`, where `capacities[gpu]` holds each bucket's max req/s on one GPU
     (0: that GPU cannot serve the bucket). Each bucket is cut into `slice_factor` equal slices,
-    each served wholly by one GPU type; `slice_factor=None` lets buckets split freely."""
+    each served wholly by one GPU type; `slice_factor=None` lets buckets split freely.
+    `threads` is checked and kept for calls written against earlier versions: the MIP runs on one
+    SCIP thread (gpuopt.solver says why)."""
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise InvalidInputError(f"threads must be a whole number >= 1, got {threads!r}")
     if not gpu_costs:
         raise InvalidInputError("plan_mix needs at least one GPU type")
     names = list(gpu_costs)
@@ -97,7 +101,7 @@ def plan_mix(gpu_costs: Mapping[str, float], capacities: Mapping[str, Sequence],
         if load:
             s.Add(sum(load) <= count[n])
     s.Minimize(sum(gpu_costs[n] * count[n] for n in names))
-    r = solve(s, time_limit_s=time_limit_s, threads=threads, seed=seed, relative_gap=relative_gap)
+    r = solve(s, time_limit_s=time_limit_s, seed=seed, relative_gap=relative_gap)
     if r.status not in ("optimal", "feasible"):
         return MixPlan(status="infeasible", cost_per_hour=math.nan, lower_bound_per_hour=r.lp_bound, gap=math.nan,
                        fleet={}, assignment={}, utilization={}, solve_s=r.seconds, solver=r.solver,

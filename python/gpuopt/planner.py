@@ -189,7 +189,8 @@ def _solve(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Op
            relative_gap: float, lift_limits: bool = False, relax: bool = False, only_period: Optional[str] = None,
            base_buy: Optional[dict] = None, work_targets: Optional[dict] = None) -> tuple[Any, Any, dict]:
     """Builds and solves the planning model with one integer per (service, site, candidate, period):
-    replicas. `relax`: its LP relaxation (GLOP)."""
+    replicas. `relax`: its LP relaxation (GLOP). `threads` is taken so every planning step gets the
+    same settings; this one MIP runs on one SCIP thread (gpuopt.solver says why)."""
     fm = FleetModel(scn, relax=relax, periods=[only_period] if only_period else None, lift_limits=lift_limits,
                     base_buy=base_buy, work_targets=work_targets)
     s, inf = fm.s, fm.inf
@@ -210,7 +211,7 @@ def _solve(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Op
                     row, per = fm.row_key(site.name, c, p)
                     fm.rows[row].SetCoefficient(v, per)
     fm.minimize()
-    r = solve(s, time_limit_s=time_limit_s, threads=threads, seed=seed, relative_gap=relative_gap,
+    r = solve(s, time_limit_s=time_limit_s, seed=seed, relative_gap=relative_gap,
               lp_bound=not relax and only_period is None)
     # The solver owns the variables: keep it alive as long as they are read.
     return r, fm.V, {"model": fm, "solver": s}
@@ -340,7 +341,8 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
     its services' integer replica covers, coordinates the periods by Benders over the GPUs bought
     and the training work (the bound), then makes each period's integers on those GPUs
     (gpuopt.benders; large scenarios; `threads` periods side by side); 'auto' picks 'decompose'
-    past DECOMPOSE_ABOVE replica variables."""
+    past DECOMPOSE_ABOVE replica variables. Every SCIP solve runs on one thread (gpuopt.solver),
+    so `threads` changes how fast the decomposition goes, never the plan of a one-MIP scenario."""
     if method not in ("auto", "mip", "decompose"):
         raise InvalidInputError(f"method must be 'auto', 'mip' or 'decompose', got {method!r}")
     if not isinstance(scenario, Scenario):

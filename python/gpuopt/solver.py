@@ -6,6 +6,12 @@ continuous or integer assignments; SCIP proves optimality on Melange-scale model
 and reports its dual bound when stopped early; CP-SAT would need every coefficient scaled to
 integers. The relative gap is always set explicitly, and a time-limited answer is called
 'feasible', never 'optimal'.
+
+SCIP always runs on one thread. OR-Tools (9.15) turns `SetNumThreads(n > 1)` into SCIP's
+concurrent solve, which races several settings (so the answer depends on the machine's load) and
+segfaults when a model solved that way is freed after a second one was solved (reproduced: the
+planner's baselines, `gpuopt plan --threads 2`). gpuopt's `threads` parallelise its own work
+instead: the decomposition's periods, each a one-thread solve with the GIL released.
 """
 
 from __future__ import annotations
@@ -50,12 +56,11 @@ def _lp_bound(solver: pywraplp.Solver) -> float:
     return lp.Objective().Value() if lp.Solve() == pywraplp.Solver.OPTIMAL else float("nan")
 
 
-def solve(solver: pywraplp.Solver, *, time_limit_s: float = 60.0, threads: int | None = None, seed: int = 0,
+def solve(solver: pywraplp.Solver, *, time_limit_s: float = 60.0, seed: int = 0,
           relative_gap: float = DEFAULT_GAP, lp_bound: bool = True) -> Solved:
-    """Solves a minimisation; deterministic with threads=1 and a fixed seed."""
+    """Solves a minimisation on one thread; deterministic for a fixed seed (within the time limit)."""
     solver.SetTimeLimit(int(max(time_limit_s, 0.001) * 1000))
-    if threads is not None:
-        solver.SetNumThreads(int(threads))
+    solver.SetNumThreads(1)
     if "SCIP" in solver.SolverVersion():
         solver.SetSolverSpecificParametersAsString(f"randomization/randomseedshift = {int(seed)}\n")
     params = pywraplp.MPSolverParameters()
