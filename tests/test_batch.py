@@ -94,6 +94,9 @@ def test_process_pool_and_dask_agree_with_relative_paths(scenario_dir, tmp_path,
     latin1 = next(r for r in b.values() if r["key"].startswith("latin1.yaml"))
     assert latin1["outcome"] == "bad_input" and "not UTF-8" in latin1["error"] and "offset 9" in latin1["error"]
     assert sum(r["outcome"] == "planned" for r in a.values()) >= N * 0.8
+    expected = {"optimal": "planned", "feasible": "planned", "infeasible": "infeasible", "unsolved": "unsolved"}
+    assert all(r["outcome"] == expected[r["status"]] for r in a.values() if r["outcome"] != "bad_input")
+    assert s.infeasible == sum(r["outcome"] == "infeasible" for r in b.values()) > 0
     assert {r["pid"] for r in a.values()} - {os.getpid()}  # planned in worker processes
 
 
@@ -363,6 +366,23 @@ def test_batch_parameters_are_checked_before_anything_runs(tmp_path):
     p = _cli(str(tmp_path), "--time-limit", "nan")
     _, stderr = p.communicate(timeout=60)
     assert p.returncode == 2 and "time_limit_s must be a finite number" in stderr
+
+
+def test_an_edited_file_is_planned_again_an_unchanged_one_is_not(slower_dir, tmp_path):
+    d = tmp_path / "scenarios"
+    d.mkdir()
+    for f in batch.scenario_files(slower_dir)[:3]:
+        (d / f.name).write_bytes(f.read_bytes())
+    out = tmp_path / "r.jsonl"
+    assert batch.run(batch.scenario_files(d), out=out, workers=1).done == 3
+    edited = batch.scenario_files(d)[1]
+    data = yaml.safe_load(edited.read_text())
+    data["services"][0]["rate"] = 0.5
+    edited.write_text(yaml.safe_dump(data))
+    s = batch.run(batch.scenario_files(d), out=out, workers=1)
+    assert (s.skipped, s.done) == (2, 1)
+    keys = [k for k in _exactly_once(out, 4) if k.startswith(edited.name + "#")]
+    assert len(keys) == 2 and batch.scenario_key(edited) in keys  # both versions' results kept, by content
 
 
 def test_duplicates_and_scenario_objects(tmp_path):
