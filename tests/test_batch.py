@@ -409,3 +409,13 @@ def test_cli_names_an_unreachable_scheduler(tmp_path):
     p = _cli(str(tmp_path), "--scheduler", "tcp://127.0.0.1:9")
     _, stderr = p.communicate(timeout=120)
     assert p.returncode == 2 and "cannot reach a Dask scheduler" in stderr
+
+
+def test_a_symlinked_result_file_is_refused(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "r.jsonl").symlink_to(victim)
+    with pytest.raises(OutputError, match="symbolic link"):
+        batch.run([gpuopt.synthetic_fleet(2, 2, 1, 0, seed=1)], out=tmp_path / "out" / "r.jsonl", workers=1)
+    assert victim.read_text() == "keep me"

@@ -110,7 +110,10 @@ class ResultLog:
 
     def __enter__(self) -> "ResultLog":
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise OutputError(f"cannot create {self.path.parent}: {e.strerror}") from None
             self._lock()
             self.contents = self._recover()
         except BaseException:
@@ -123,10 +126,15 @@ class ResultLog:
 
     def _open(self, path: Path) -> int:
         if path not in self._fds:
-            dir_fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            try:
+                dir_fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            except OSError as e:
+                raise OutputError(f"cannot open {path}: folder {path.parent}: {e.strerror}") from None
             try:
                 refuse_symlink(dir_fd, path.name, path)
                 self._fds[path] = os.open(path.name, _APPEND, 0o644, dir_fd=dir_fd)
+            except OutputError:
+                raise
             except OSError as e:
                 raise OutputError(f"cannot open {path}: {e.strerror}") from None
             finally:
@@ -154,11 +162,14 @@ class ResultLog:
 
     def _recover(self) -> Contents:
         fd = self._open(self.path)
-        with open(self.path, "rb") as f:
-            contents, whole = parse(f.read())
-        if contents.torn_tail:
-            os.ftruncate(fd, whole)
-            os.fsync(fd)
+        try:
+            with open(self.path, "rb") as f:
+                contents, whole = parse(f.read())
+            if contents.torn_tail:
+                os.ftruncate(fd, whole)
+                os.fsync(fd)
+        except OSError as e:
+            raise OutputError(f"cannot read back {self.path}: {e.strerror}") from None
         return contents
 
     def _append(self, path: Path, line: bytes) -> None:
