@@ -1,8 +1,17 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests repeat: the `repeatable` profile (used unless told otherwise) is derandomized with
+# no example database, so every run on every machine, CI's included, draws the same inputs.
+# HYPOTHESIS_PROFILE=thorough draws fresh random inputs each run (and remembers failures).
+settings.register_profile("repeatable", derandomize=True, database=None, deadline=None)
+settings.register_profile("thorough", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 ROOT = Path(__file__).resolve().parents[1]
 

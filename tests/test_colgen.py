@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import gpuopt
 from gpuopt import InvalidInputError, _core
+from gpuopt.benders import BOUND_TOL, REPAIR_GAP
 from gpuopt.planner import _solve, candidates, plan
 from gpuopt.reference import cover_min, cover_min_many
 
@@ -70,8 +71,10 @@ def test_bound_of_one_rented_service_is_its_integer_optimum(rate, min_replicas, 
     scn = rented_scenario(rate, min_replicas, types)
     mip = plan(scn, threads=1, baselines=False, method="mip")
     dec = plan(scn, threads=1, baselines=False, method="decompose")
-    assert dec.lower_bound_per_hour == pytest.approx(mip.cost_per_hour, rel=1e-6)
-    assert dec.cost_per_hour == pytest.approx(mip.cost_per_hour, rel=1e-6)
+    # within each algorithm's own stopping rule: the coordination stops within BOUND_TOL of its
+    # bound, the integer MIP over the columns at REPAIR_GAP
+    assert mip.cost_per_hour * (1 - BOUND_TOL) <= dec.lower_bound_per_hour <= mip.cost_per_hour * (1 + 1e-9)
+    assert mip.cost_per_hour * (1 - 1e-9) <= dec.cost_per_hour <= mip.cost_per_hour * (1 + REPAIR_GAP)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
