@@ -13,7 +13,7 @@ import sys
 # (file, text, its faulty version, the tests that must catch it: a pytest -k expression)
 M = [
  ("python/gpuopt/batch/results.py", 'ok = isinstance(rec, dict) and rec.get("check") == checksum(rec) and rec.get("outcome") in FINAL', 'ok = isinstance(rec, dict) and rec.get("outcome") in FINAL', "torn"),
- ("python/gpuopt/batch/results.py", "        if contents.torn_tail:\n            os.ftruncate(fd, whole)", "        if False:\n            os.ftruncate(fd, whole)", "torn"),
+ ("python/gpuopt/batch/results.py", "            if contents.torn_tail:\n                os.ftruncate(fd, whole)", "            if False:\n                os.ftruncate(fd, whole)", "torn"),
  ("python/gpuopt/batch/results.py", "                os.ftruncate(fd, start)  # no half line", "                pass  # no half line", "full_disk_stops"),
  ("python/gpuopt/batch/results.py", "fcntl.LOCK_EX | fcntl.LOCK_NB", "fcntl.LOCK_SH | fcntl.LOCK_NB", "two_batches"),
  ("python/gpuopt/batch/__init__.py", 'failed(job, record, retry=record.get("attempt", 1) <= retries)', 'failed(job, record, retry=record.get("attempt", 1) < retries)', "lost_attempts"),
