@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Iterable, Literal, Optional, Sequence, Union
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import catalog
@@ -23,6 +22,7 @@ from .catalog import EngineLike
 from .errors import InvalidInputError
 from .estimate import estimate_many, max_throughput_many
 from .schema import EngineProfile
+from .user_files import load_yaml, read_text
 
 Metric = Literal["out_tok_s_max", "out_tok_s_static", "ttft_ms", "decode_tok_s", "tpot_ms", "e2e_ms"]
 FITTED = ("compute_efficiency", "memory_efficiency", "activation_traffic", "step_overhead_ms",
@@ -73,13 +73,10 @@ def load_measurements(source: Union[str, Path, Sequence[dict], None] = None) -> 
         origin = "measured_calibration.csv"
     elif isinstance(source, (str, Path)):
         path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise InvalidInputError(f"cannot read measurements {path}: {e.strerror}") from None
+        text = read_text(path, "measurements")
         origin = str(path)
         if path.suffix.lower() in (".yaml", ".yml", ".json"):
-            data = yaml.safe_load(text)
+            data = load_yaml(text, origin)
             if not isinstance(data, list):
                 raise InvalidInputError(f"{path} must hold a list of measurements")
             return _parse(data, origin)

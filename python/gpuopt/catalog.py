@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from .errors import InvalidInputError, UnknownNameError
 from .schema import PRECISIONS, Accelerator, EngineProfile, ModelSpec, Price
 from .units import GB
+from .user_files import load_yaml, read_text
 
 GpuLike = Union[str, Accelerator, Mapping[str, Any]]
 ModelLike = Union[str, ModelSpec, Mapping[str, Any]]
@@ -207,12 +208,7 @@ def _load_mapping(source: Union[str, Path, Mapping[str, Any]], kind: str) -> dic
     if isinstance(source, Mapping):
         return dict(source)
     path = Path(source)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise InvalidInputError(f"cannot read {kind} file {path}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise InvalidInputError(f"{path} is not valid YAML/JSON: {e}") from None
+    data = load_yaml(read_text(path, f"{kind} file"), str(path))
     if not isinstance(data, dict):
         raise InvalidInputError(f"{path} must hold a mapping of {kind} fields, got {type(data).__name__}")
     return data

@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .capacity import SLO, RequestClass, _requests
 from .errors import InvalidInputError
+from .user_files import MAX_FILE_BYTES, decode, load_yaml, read_bytes
 from .schema import Precision
 
 
@@ -146,28 +146,25 @@ class Scenario(_Strict):
 
 def load_scenario(path: Union[str, Path]) -> Scenario:
     """A Scenario from a YAML or JSON file, with errors that name the key and what it expects."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise InvalidInputError(f"cannot read scenario {path}: {e.strerror}") from None
-    return parse_scenario(data, str(path))
+    return parse_scenario(read_bytes(path, "scenario"), str(path))
 
 
 def parse_scenario(data: Union[bytes, str], source: str) -> Scenario:
     """A Scenario from the content of a file named `source` (JSON if it ends in .json, else YAML);
     errors name `source`, the key and what it expects."""
     is_json = source.lower().endswith(".json")
-    if isinstance(data, bytes):
+    if len(data) > MAX_FILE_BYTES:
+        raise InvalidInputError(f"{source} is larger than {MAX_FILE_BYTES >> 20} MiB: split it")
+    text = decode(data, source) if isinstance(data, bytes) else data
+    if is_json:
         try:
-            data = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise InvalidInputError(f"{source} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}): "
-                                    "save it as UTF-8") from None
-    try:
-        tree = json.loads(data) if is_json else yaml.safe_load(data)
-    except (yaml.YAMLError, json.JSONDecodeError) as e:
-        raise InvalidInputError(f"{source} is not valid {'JSON' if is_json else 'YAML'}: {e}") from None
+            tree = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InvalidInputError(f"{source} is not valid JSON: {e}") from None
+        except RecursionError:
+            raise InvalidInputError(f"{source} is nested too deeply to read") from None
+    else:
+        tree = load_yaml(text, source)
     if not isinstance(tree, dict):
         raise InvalidInputError(f"{source} must hold a mapping (sites:, services:, ...), got {type(tree).__name__}")
     try:

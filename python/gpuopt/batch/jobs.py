@@ -19,6 +19,7 @@ from typing import Any, Optional, Union
 
 from ..errors import GpuoptError
 from ..scenario import Scenario
+from ..user_files import MAX_FILE_BYTES
 
 ScenarioLike = Union[str, Path, Scenario]
 
@@ -48,7 +49,8 @@ def make_job(item: ScenarioLike) -> Job:
         return Job(content_key(name, content), name, item.name, content)
     path = Path(item)
     try:
-        content = path.read_bytes()
+        with open(path, "rb") as f:  # one byte past the cap is enough for the worker to refuse it
+            content = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         return Job(f"{path.name}#unreadable", path.name, str(path), None, f"cannot read {path}: {e.strerror}")
     return Job(content_key(path.name, content), path.name, str(path), content)
