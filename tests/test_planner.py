@@ -221,3 +221,33 @@ def test_every_example_plans_the_same_with_two_threads():
             assert p.returncode == 0, (f.name, threads, p.returncode, p.stderr[-500:])
             costs.append(json.loads(p.stdout)["cost_per_hour"])
         assert costs[0] == pytest.approx(costs[1], rel=1e-9), f.name
+
+
+@pytest.mark.parametrize("kw, arg", [
+    (dict(time_limit_s=0), "time_limit_s"), (dict(time_limit_s=float("nan")), "time_limit_s"),
+    (dict(time_limit_s=float("inf")), "time_limit_s"), (dict(relative_gap=1.0), "relative_gap"),
+    (dict(relative_gap=0.0), "relative_gap"), (dict(relative_gap=4.5e34), "relative_gap"),
+    (dict(threads=0), "threads"), (dict(threads=True), "threads"), (dict(verify_duration_s=1e9), "verify_duration_s"),
+    (dict(verify_duration_s=float("nan")), "verify_duration_s"), (dict(verify_rounds=-1), "verify_rounds"),
+])
+def test_solver_settings_that_would_make_a_plan_lie_are_refused(kw, arg):
+    scn = load_scenario("examples/enterprise.yaml")
+    with pytest.raises(InvalidInputError, match=arg):
+        plan(scn, **kw)
+
+
+def test_plan_mix_refuses_a_meaningless_gap():
+    with pytest.raises(InvalidInputError, match="relative_gap"):
+        gpuopt.plan_mix({"A10G": 1.01}, {"A10G": [[2]]}, [[1.0]], 1, relative_gap=4.5e34)
+
+
+def test_cli_time_limit_zero_is_bad_input_and_no_plan_yet_has_its_own_exit_code(run_cli):
+    p = run_cli("plan", "examples/enterprise.yaml", "--time-limit", "0")
+    assert p.returncode == 2 and "time_limit_s must be seconds in (0," in p.stderr and "nan" not in p.stdout
+    p = run_cli("plan", "examples/enterprise.yaml", "--time-limit", "0.001")
+    assert p.returncode == 5 and "no plan yet" in p.stderr and "$nan" not in p.stdout
+
+
+def test_cli_keeps_bracketed_text_in_errors(run_cli):
+    p = run_cli("fit", "llama[bold]-2-7b", "a100-40gb")
+    assert p.returncode == 2 and "unknown model 'llama[bold]-2-7b'" in " ".join(p.stderr.split())

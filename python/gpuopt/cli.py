@@ -32,6 +32,7 @@ err = Console(stderr=True)
 EXIT_BAD_INPUT = 2
 EXIT_INFEASIBLE = 3
 EXIT_INCOMPLETE = 4  # output not written (disk full, refused path, output in use) or a batch with failed scenarios
+EXIT_NO_PLAN_YET = 5  # the time limit ended before the solver found any plan
 
 
 def _errors_to_exit(fn):
@@ -180,12 +181,16 @@ def plan_cmd(
         err.print(f"wrote {write_report(p, report, scn)}", highlight=False)
     if as_json:
         sys.stdout.write(p.to_json() + "\n")
-    elif p.status != "infeasible":
+    elif p.status in ("optimal", "feasible"):
         for t in plan_tables(p):
             out.print(t)
-    if p.status in ("infeasible", "unsolved"):
+    if p.status == "unsolved":
+        err.print(f"[bold red]no plan yet:[/] the solver found none within --time-limit {time_limit:g} s; "
+                  "raise it", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_NO_PLAN_YET)
+    if p.status == "infeasible":
         for reason in p.infeasibility:
-            err.print(f"[bold red]infeasible:[/] {reason}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]infeasible:[/] {escape(reason)}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INFEASIBLE)
 
 

@@ -25,7 +25,7 @@ from .errors import InvalidInputError
 from .scenario import Scenario, Service
 from .fleet_model import FleetModel, layout_name, own_cost_per_hour, training_reach
 from .sharing import Slot, mig_profile, slots as gpu_slots
-from .solver import DEFAULT_GAP, Solved, solve
+from .solver import DEFAULT_GAP, Solved, check_limits, solve
 
 
 @dataclass
@@ -328,6 +328,26 @@ DECOMPOSE_ABOVE = 20_000  # replica variables past which the monolithic MIP give
 VERIFY_TIGHTEN = 0.85  # capacity kept for a service the simulator finds missing its SLO, per round
 
 
+MAX_THREADS = 1024
+MAX_VERIFY_S = 86400.0
+MAX_VERIFY_ROUNDS = 20
+
+
+def _check_settings(time_limit_s: float, threads: Optional[int], relative_gap: float, verify_duration_s: float,
+                    verify_rounds: int) -> None:
+    check_limits(time_limit_s, relative_gap)
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool)
+                                or not 1 <= threads <= MAX_THREADS):
+        raise InvalidInputError(f"threads must be a whole number from 1 to {MAX_THREADS} (or None: every core), "
+                                f"got {threads!r}")
+    if not isinstance(verify_duration_s, (int, float)) or not 0 < verify_duration_s <= MAX_VERIFY_S:
+        raise InvalidInputError(f"verify_duration_s must be seconds of simulated traffic in (0, {MAX_VERIFY_S:g}], "
+                                f"got {verify_duration_s!r}")
+    if not isinstance(verify_rounds, int) or not 0 <= verify_rounds <= MAX_VERIFY_ROUNDS:
+        raise InvalidInputError(f"verify_rounds must be a whole number from 0 to {MAX_VERIFY_ROUNDS}, "
+                                f"got {verify_rounds!r}")
+
+
 def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[int] = None, seed: int = 0,
          relative_gap: float = DEFAULT_GAP, baselines: bool = True, verify: bool = False,
          verify_duration_s: float = 300.0, verify_rounds: int = 3, method: str = "auto") -> Plan:
@@ -347,6 +367,7 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
         raise InvalidInputError(f"method must be 'auto', 'mip' or 'decompose', got {method!r}")
     if not isinstance(scenario, Scenario):
         raise InvalidInputError("plan() takes a Scenario (see gpuopt.load_scenario)")
+    _check_settings(time_limit_s, threads, relative_gap, verify_duration_s, verify_rounds)
     kw = dict(time_limit_s=time_limit_s, threads=threads, seed=seed, relative_gap=relative_gap)
     cands = candidates(scenario)
     if cands.problems:

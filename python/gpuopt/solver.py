@@ -21,9 +21,21 @@ from dataclasses import dataclass
 
 from ortools.linear_solver import linear_solver_pb2, pywraplp
 
-from .errors import InternalError
+from .errors import InternalError, InvalidInputError
 
 DEFAULT_GAP = 1e-6
+MAX_TIME_LIMIT_S = 7 * 86400.0
+
+
+def check_limits(time_limit_s: float, relative_gap: float) -> None:
+    """Refuses solver settings that would make a plan lie: a time limit that is not a positive
+    finite number of seconds (0 ended every solve with no plan, NaN with 'infeasible'), a gap
+    outside (0, 1) (a gap of 1 called a plan 50 % above the optimum 'optimal')."""
+    if not isinstance(time_limit_s, (int, float)) or not 0 < time_limit_s <= MAX_TIME_LIMIT_S:
+        raise InvalidInputError(f"time_limit_s must be seconds in (0, {MAX_TIME_LIMIT_S:g}], got {time_limit_s!r}")
+    if not isinstance(relative_gap, (int, float)) or not 0 < relative_gap < 1:
+        raise InvalidInputError(f"relative_gap must be in (0, 1) (e.g. 1e-6: proven within 0.0001 %), "
+                                f"got {relative_gap!r}")
 
 
 @dataclass
