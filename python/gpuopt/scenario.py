@@ -4,7 +4,6 @@ pydantic; `Scenario.model_json_schema()` is what editors complete scenario files
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal, Optional, Union
 
@@ -12,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .capacity import SLO, RequestClass, _requests
 from .errors import InvalidInputError
-from .user_files import MAX_FILE_BYTES, decode, load_yaml, read_bytes
+from .user_files import load_tree, read_bytes
 from .schema import Precision
 
 
@@ -152,19 +151,7 @@ def load_scenario(path: Union[str, Path]) -> Scenario:
 def parse_scenario(data: Union[bytes, str], source: str) -> Scenario:
     """A Scenario from the content of a file named `source` (JSON if it ends in .json, else YAML);
     errors name `source`, the key and what it expects."""
-    is_json = source.lower().endswith(".json")
-    if len(data) > MAX_FILE_BYTES:
-        raise InvalidInputError(f"{source} is larger than {MAX_FILE_BYTES >> 20} MiB: split it")
-    text = decode(data, source) if isinstance(data, bytes) else data
-    if is_json:
-        try:
-            tree = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InvalidInputError(f"{source} is not valid JSON: {e}") from None
-        except RecursionError:
-            raise InvalidInputError(f"{source} is nested too deeply to read") from None
-    else:
-        tree = load_yaml(text, source)
+    tree = load_tree(data, source)
     if not isinstance(tree, dict):
         raise InvalidInputError(f"{source} must hold a mapping (sites:, services:, ...), got {type(tree).__name__}")
     try:

@@ -5,6 +5,7 @@ validated. Every refusal is an InvalidInputError naming the file and the fix."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Union
 
@@ -71,14 +72,18 @@ def expanded_values(tree: Any) -> float:
     return sizes.get(id(tree), 1)
 
 
-def load_yaml(text: str, source: str) -> Any:
-    """YAML (or JSON, a subset) from `text`, safe-loaded and checked against alias bombs."""
+def _parsed(parse, text: str, source: str, kind: str, errors: tuple) -> Any:
     try:
-        tree = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise InvalidInputError(f"{source} is not valid YAML: {e}") from None
+        return parse(text)
+    except errors as e:
+        raise InvalidInputError(f"{source} is not valid {kind}: {e}") from None
     except RecursionError:
         raise InvalidInputError(f"{source} is nested too deeply to read") from None
+
+
+def load_yaml(text: str, source: str) -> Any:
+    """YAML (or JSON, a subset) from `text`, safe-loaded and checked against alias bombs."""
+    tree = _parsed(yaml.safe_load, text, source, "YAML", (yaml.YAMLError,))
     size = expanded_values(tree)
     if size == float("inf"):
         raise InvalidInputError(f"{source}: a YAML alias (*name) refers to a part that contains it; "
@@ -89,4 +94,14 @@ def load_yaml(text: str, source: str) -> Any:
     return tree
 
 
-__all__ = ["MAX_FILE_BYTES", "MAX_VALUES", "decode", "expanded_values", "load_yaml", "read_bytes", "read_text"]
+def load_tree(data: Union[bytes, str], source: str) -> Any:
+    """The content of a file named `source`: JSON if the name ends in .json, else YAML."""
+    if len(data) > MAX_FILE_BYTES:
+        raise InvalidInputError(f"{source} is larger than {MAX_FILE_BYTES >> 20} MiB: split it")
+    text = decode(data, source) if isinstance(data, bytes) else data
+    if source.lower().endswith(".json"):
+        return _parsed(json.loads, text, source, "JSON", (json.JSONDecodeError,))
+    return load_yaml(text, source)
+
+
+__all__ = ["MAX_FILE_BYTES", "MAX_VALUES", "decode", "expanded_values", "load_tree", "load_yaml", "read_bytes", "read_text"]
