@@ -115,3 +115,24 @@ def test_rust_simulator_matches_python_event_loop(arrivals, router, replicas, ma
     for k in ("arrival", "admitted", "first_token", "finish", "output_tokens", "busy_s", "queue_area", "queue_max"):
         np.testing.assert_array_equal(np.asarray(a[k]), np.asarray(b[k]), err_msg=k)
     assert (a["rejected"], a["makespan_s"]) == (b["rejected"], b["makespan_s"])
+
+
+@pytest.mark.parametrize("call, says", [
+    ('simulate("llama-3-8b", "h100-sxm", replicas=2000, requests=(16, 1_000_000), rate=1, duration_s=10)', "GiB"),
+    ('simulate("llama-3-8b", "h100-sxm", replicas=2**40, rate=1)', "GiB"),
+    ('simulate("llama-3-8b", "h100-sxm", rate=1e5, duration_s=1000)', "requests"),
+    ('simulate("llama-3-8b", "h100-sxm", clients=1, total_requests=10**9, duration_s=None)', "requests"),
+    ('simulate("llama-3-8b", "h100-sxm", rates=[1, 2], period_s=1e-300)', "periods"),
+])
+def test_sizes_that_aborted_or_hung_are_refused(call, says):
+    """Each of these aborted the interpreter or looped forever; run in a subprocess under a 3 GiB
+    address-space cap and a time limit, so a crash or a hang fails this test, not the run."""
+    import subprocess
+    import sys
+
+    code = ("import resource, sys\nresource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+            "import gpuopt\nfrom gpuopt import simulate\n"
+            f"try:\n    {call}\nexcept gpuopt.InvalidInputError as e:\n    print(e); sys.exit(2)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2, (p.returncode, p.stderr[-800:])
+    assert says in p.stdout, p.stdout

@@ -23,6 +23,11 @@ use crate::precision::Precision;
 
 /// Longest output a simulated request may have.
 pub const MAX_OUTPUT_TOKENS: f64 = (1u64 << 20) as f64;
+/// Most memory one simulation may take, bytes. Inputs that would need more are refused before
+/// anything is allocated: a failed allocation aborts the process, which no error can report.
+pub const MAX_SIM_BYTES: f64 = 4.0 * (1u64 << 30) as f64;
+/// Most rate periods a Poisson run may cross (each is a step of the arrival loop).
+pub const MAX_PERIODS: f64 = 1e8;
 
 /// splitmix64: small, fast, and easy to reproduce bit for bit in Python.
 #[derive(Clone, Debug)]
@@ -269,6 +274,25 @@ impl ReplicaModel {
     }
 }
 
+/// Requests a run is expected to hold: Poisson's mean count (with 5 % to spare), the trace, or the total.
+fn expected_requests(arrivals: &Arrivals) -> f64 {
+    match arrivals {
+        Arrivals::Poisson { rates, duration_s, .. } => {
+            rates.iter().sum::<f64>() / rates.len().max(1) as f64 * duration_s * 1.05 + 64.0
+        }
+        Arrivals::Trace { times, .. } => times.len() as f64,
+        Arrivals::Closed { clients, total } => (*total).max(*clients) as f64,
+    }
+}
+
+/// Bytes a run keeps: per replica its finishing ring (one bucket per output step) and state, per
+/// request the request and the eight times recorded for it.
+fn memory_needed(replicas: f64, ring: f64, requests: f64) -> f64 {
+    let per_replica = ring * std::mem::size_of::<Vec<usize>>() as f64 + std::mem::size_of::<Replica>() as f64;
+    let per_request = (std::mem::size_of::<Request>() + 8 * std::mem::size_of::<f64>()) as f64;
+    replicas * per_replica + requests * per_request
+}
+
 pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, CoreError> {
     if cfg.replicas == 0 {
         return invalid("a simulation needs at least one replica");
@@ -312,6 +336,15 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
         Arrivals::Trace { times, .. } => times.len(),
         Arrivals::Closed { total, .. } => *total,
     };
+    let ring = ((max_output.max(1.0) as u64) + 1).next_power_of_two() as f64;
+    let needed = memory_needed(cfg.replicas as f64, ring, expected_requests(&cfg.arrivals));
+    if !(needed <= MAX_SIM_BYTES) {
+        return invalid(format!(
+            "this simulation would need about {:.1} GiB ({} replicas, outputs up to {max_output} tokens, about {:.3e} \
+             requests); the cap is {:.0} GiB: simulate fewer replicas, shorter outputs or fewer requests",
+            needed / (1u64 << 30) as f64, cfg.replicas, expected_requests(&cfg.arrivals), MAX_SIM_BYTES / (1u64 << 30) as f64
+        ));
+    }
     requests.reserve(expected);
     for v in [&mut rec_arrival, &mut rec_admitted, &mut rec_first, &mut out.arrival, &mut out.admitted, &mut out.first_token, &mut out.finish, &mut out.output_tokens] {
         v.reserve(expected);
@@ -323,6 +356,11 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
         Arrivals::Poisson { rates, period_s, duration_s } => {
             if rates.is_empty() || rates.iter().any(|&r| !(r >= 0.0 && r.is_finite())) || !(*period_s > 0.0) || !(*duration_s > 0.0) {
                 return invalid("Poisson arrivals need rates >= 0, a positive period and a positive duration");
+            }
+            if !(duration_s / period_s <= MAX_PERIODS) {
+                return invalid(format!(
+                    "a duration of {duration_s} s in periods of {period_s} s crosses more than {MAX_PERIODS:e} periods: use longer periods"
+                ));
             }
         }
         Arrivals::Trace { times, sizes } => {
@@ -611,6 +649,32 @@ mod tests {
 
     fn cfg(arrivals: Arrivals, max_batch: f64) -> SimConfig {
         SimConfig { replicas: 1, router: Router::LeastLoaded, arrivals, sizes: vec![(128.0, 32.0, 1.0)], max_batch, fixed_ms: 0.0, seed: 7 }
+    }
+
+    fn refused(c: &SimConfig, says: &str) {
+        match simulate(&model(), c) {
+            Err(CoreError::InvalidInput(msg)) => assert!(msg.contains(says), "{msg}"),
+            Ok(_) => panic!("accepted a simulation that should be refused ({says})"),
+        }
+    }
+
+    #[test]
+    fn sizes_past_the_memory_cap_are_refused_before_allocating() {
+        // 2,000 replicas with a ring of 2^20 output steps each: ~48 GiB (this aborted the process)
+        let mut c = cfg(Arrivals::Poisson { rates: vec![1.0], period_s: 1e9, duration_s: 10.0 }, 256.0);
+        c.replicas = 2000;
+        c.sizes = vec![(16.0, 1_000_000.0, 1.0)];
+        refused(&c, "GiB");
+        c.replicas = 1 << 40;
+        c.sizes = vec![(128.0, 32.0, 1.0)];
+        refused(&c, "replicas");
+        refused(&cfg(Arrivals::Poisson { rates: vec![1e5], period_s: 1e9, duration_s: 1000.0 }, 256.0), "requests");
+        refused(&cfg(Arrivals::Closed { clients: 1, total: 1_000_000_000 }, 256.0), "requests");
+        refused(&cfg(Arrivals::Poisson { rates: vec![1.0, 2.0], period_s: 1e-300, duration_s: 60.0 }, 256.0), "periods");
+        // just under the cap still runs
+        let ok = cfg(Arrivals::Poisson { rates: vec![5.0], period_s: 1e9, duration_s: 20.0 }, 256.0);
+        assert!(memory_needed(1.0, 64.0, expected_requests(&ok.arrivals)) < MAX_SIM_BYTES);
+        assert!(simulate(&model(), &ok).is_ok());
     }
 
     #[test]
