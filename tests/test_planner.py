@@ -251,3 +251,38 @@ def test_cli_time_limit_zero_is_bad_input_and_no_plan_yet_has_its_own_exit_code(
 def test_cli_keeps_bracketed_text_in_errors(run_cli):
     p = run_cli("fit", "llama[bold]-2-7b", "a100-40gb")
     assert p.returncode == 2 and "unknown model 'llama[bold]-2-7b'" in " ".join(p.stderr.split())
+
+
+@pytest.mark.parametrize("path, value, key", [
+    (("services", 0, "rate"), {"day": float("inf"), "night": 1}, "services.0.rate"),
+    (("services", 0, "rate"), 1e300, "services.0.rate"),
+    (("services", 0, "rate"), float("nan"), "services.0.rate"),
+    (("services", 0, "measured"), {"l4": float("nan")}, "services.0.measured.l4"),
+    (("services", 0, "measured"), {"l4": 0}, "services.0.measured.l4"),
+    (("sites", 0, "pue"), float("inf"), "sites.0.pue"),
+    (("sites", 0, "usd_per_kwh"), float("inf"), "sites.0.usd_per_kwh"),
+    (("sites", 1, "gpus", 0, "rent_usd_per_hour"), float("inf"), "sites.1.gpus.0.rent_usd_per_hour"),
+    (("training", 0, "burst_usd_per_gpu_hour"), float("nan"), "training.0.burst_usd_per_gpu_hour"),
+])
+def test_non_finite_and_absurd_numbers_are_bad_input_naming_the_key(tmp_path, path, value, key):
+    """These were planned 'optimal' (an infinite rate: 1.5e18 replicas; a NaN capacity: none) or
+    called 'infeasible' (infinite prices); now the file is refused with the key that is wrong."""
+    import yaml
+
+    data = yaml.safe_load(open("examples/enterprise.yaml"))
+    node = data
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = value
+    f = tmp_path / "bad.yaml"
+    f.write_text(yaml.safe_dump(data))
+    with pytest.raises(InvalidInputError, match=key.replace(".", r"\.")):
+        load_scenario(f)
+
+
+def test_the_schema_states_the_rate_bounds_the_loader_applies():
+    from gpuopt.scenario import MAX_RATE
+
+    rate = Scenario.model_json_schema()["$defs"]["Service"]["properties"]["rate"]["anyOf"]
+    assert rate[0] == {"minimum": 0, "maximum": MAX_RATE, "type": "number"}
+    assert rate[1]["additionalProperties"] == rate[0]

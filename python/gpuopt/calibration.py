@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import catalog
 from .catalog import EngineLike
-from .errors import InvalidInputError
+from .errors import InvalidInputError, validation_problems
 from .estimate import estimate_many, max_throughput_many
 from .schema import EngineProfile
 from .user_files import load_yaml, read_text
@@ -58,8 +58,7 @@ def _parse(rows: Iterable[dict], origin: str) -> list[Measurement]:
         try:
             out.append(Measurement.model_validate(r))
         except ValidationError as e:
-            problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-            raise InvalidInputError(f"{origin}, measurement {i}: {problems}") from None
+            raise InvalidInputError(f"{origin}, measurement {i}: {validation_problems(e, 'measurement')}") from None
     if not out:
         raise InvalidInputError(f"{origin} holds no measurements")
     return out

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, Union
 import yaml
 from pydantic import ValidationError
 
-from .errors import InvalidInputError, UnknownNameError
+from .errors import InvalidInputError, UnknownNameError, validation_problems
 from .schema import PRECISIONS, Accelerator, EngineProfile, ModelSpec, Price
 from .units import GB
 from .user_files import load_yaml, read_text
@@ -168,8 +168,7 @@ def _validated(kind: str, cls, data: Mapping[str, Any]):
     try:
         return cls.model_validate(dict(data))
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or kind}: {err['msg']}" for err in e.errors())
-        raise InvalidInputError(f"invalid {kind} definition: {problems}") from None
+        raise InvalidInputError(f"invalid {kind} definition: {validation_problems(e, kind)}") from None
 
 
 def gpu(spec: GpuLike) -> Accelerator:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 
 class GpuoptError(Exception):
     """Base of every error gpuopt raises on purpose."""
@@ -30,3 +33,22 @@ class InternalError(GpuoptError, RuntimeError):
 class OutputError(GpuoptError, OSError):
     """A file could not be written (disk full, a refused path, an output another run holds); what
     was written before stays whole and nothing partial is left. The message says what to do."""
+
+
+# the labels pydantic puts in an error's location for the members of a union, not keys of the file
+_UNION_MEMBER = re.compile(r"^(constrained-float|float|int|str|bool|none|(dict|list|tuple|function-\w+)\[.*\])$")
+
+
+def validation_problems(e: Any, whole: str = "scenario") -> str:
+    """One line per wrong key of a pydantic ValidationError: its path and what it expects. Of the
+    errors a union gives (a rate is a number or a mapping), those about the value beat those about
+    its type."""
+    by_key: dict[str, list[dict]] = {}
+    for err in e.errors():
+        key = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and _UNION_MEMBER.match(p)))
+        by_key.setdefault(key or whole, []).append(err)
+    lines = []
+    for key, errs in by_key.items():
+        about_value = [x for x in errs if not x["type"].endswith("_type")] or errs
+        lines.append(f"{key}: {' or '.join(dict.fromkeys(x['msg'] for x in about_value))}")
+    return "; ".join(lines)

@@ -5,18 +5,24 @@ pydantic; `Scenario.model_json_schema()` is what editors complete scenario files
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .capacity import SLO, RequestClass, _requests
-from .errors import InvalidInputError
+from .errors import InvalidInputError, validation_problems
 from .user_files import load_tree, read_bytes
 from .schema import Precision
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # every number finite: an infinite rate was planned "optimal" with 1.5e18 replicas, a NaN
+    # capacity "optimal" with none, and infinite prices came back as "infeasible"
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+MAX_RATE = 1e7  # req/s of one service: far past any fleet, short of numbers that overflow replica counts
+Rate = Annotated[float, Field(ge=0, le=MAX_RATE, allow_inf_nan=False)]
 
 
 class GpuOffer(_Strict):
@@ -52,28 +58,20 @@ class Service(_Strict):
     model: str
     precisions: list[Precision] = Field(default_factory=lambda: ["fp16"], min_length=1)
     engine: str = "vllm"
-    rate: Union[float, dict[str, float]] = Field(description="requests/s, one figure or one per period")
+    rate: Union[Rate, dict[str, Rate]] = Field(description="requests/s, one figure or one per period")
     requests: Union[RequestClass, list, tuple] = Field((512, 128), validate_default=True,
                                                        description="(input, output) tokens or weighted buckets")
     slo: SLO = SLO()
     sites: Optional[list[str]] = Field(None, description="sites allowed to serve it (data locality); None: any")
     min_replicas: int = Field(1, ge=0, description="replicas kept in every period (availability)")
     tps: Optional[list[int]] = Field(None, description="tensor-parallel degrees a replica may use; None: 1, 2, 4, 8")
-    measured: Optional[dict[str, float]] = Field(None, description="req/s per whole-GPU replica by GPU type, "
-                                                                  "overriding the estimator")
+    measured: Optional[dict[str, Annotated[float, Field(gt=0, le=MAX_RATE, allow_inf_nan=False)]]] = Field(
+        None, description="req/s per whole-GPU replica by GPU type, overriding the estimator")
 
     @field_validator("requests")
     @classmethod
     def _request_class(cls, v):
         return _requests(v)
-
-    @field_validator("rate")
-    @classmethod
-    def _rates(cls, v):
-        values = [v] if not isinstance(v, dict) else list(v.values())
-        if any(x < 0 for x in values):
-            raise ValueError("request rates must be >= 0 req/s")
-        return v
 
 
 class TrainingJob(_Strict):
@@ -157,8 +155,7 @@ def parse_scenario(data: Union[bytes, str], source: str) -> Scenario:
     try:
         return Scenario.model_validate(tree)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'scenario'}: {err['msg']}" for err in e.errors())
-        raise InvalidInputError(f"{source}: {problems}") from None
+        raise InvalidInputError(f"{source}: {validation_problems(e)}") from None
 
 
 __all__ = ["GpuOffer", "Period", "Scenario", "Service", "Site", "TrainingJob", "load_scenario", "parse_scenario"]
