@@ -2,6 +2,8 @@ import json
 
 import pytest
 
+import gpuopt
+
 
 def test_fit_prints_itemised_breakdown(run_cli):
     p = run_cli("fit", "llama-2-7b", "a100-40gb", "--precision", "fp16", "--batch", "4", "--context", "2048",
@@ -117,3 +119,43 @@ def test_bad_scenario_files_exit_2_with_the_place_and_fix(run_cli, tmp_path, cas
     assert p.returncode == 2, (case, p.stdout, p.stderr)
     message = " ".join(p.stderr.split())
     assert expected in message and str(f) in message and "Traceback" not in p.stderr
+
+
+def test_version_help_and_completion(run_cli, tmp_path):
+    p = run_cli("--version")
+    assert p.returncode == 0 and p.stdout.strip() == f"gpuopt {gpuopt.__version__}"
+    p = run_cli("-h")
+    assert p.returncode == 0 and "Usage:" in p.stdout and "--install-completion" in p.stdout
+    assert run_cli("plan", "-h").returncode == 0
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = str(Path(sys.executable).parent / "gpuopt")  # the installed command, as a shell completes it
+    p = subprocess.run([script, "--show-completion", "bash"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "_gpuopt_completion" in p.stdout and "complete -o default -F" in p.stdout
+    home = tmp_path / "home"
+    home.mkdir()
+    p = subprocess.run([script, "--install-completion", "bash"], capture_output=True, text=True,
+                       env={**os.environ, "HOME": str(home), "SHELL": "/bin/bash"}, timeout=60)
+    assert p.returncode == 0 and "completion installed" in (p.stdout + p.stderr).lower()
+    assert ".bash_completions" in (home / ".bashrc").read_text()
+
+
+def test_json_errors_are_json_on_stdout(run_cli):
+    p = run_cli("fit", "lama-2-7b", "a100-40gb", "--json")
+    err = json.loads(p.stdout)["error"]
+    assert p.returncode == 2 and err["type"] == "UnknownNameError" and err["exit_code"] == 2
+    assert "did you mean llama-2-7b" in err["message"] and p.stderr == ""
+    p = run_cli("plan", "examples/enterprise.yaml", "--time-limit", "nan", "--json")
+    assert p.returncode == 2 and "time_limit_s" in json.loads(p.stdout)["error"]["message"]
+
+
+def test_verbosity_flags_set_the_log_level(run_cli):
+    p = run_cli("-v", "plan", "examples/scenarios/seed004_three_pods.yaml")
+    assert p.returncode == 0 and "INFO gpuopt.planner: planning seed004-three-pods" in p.stderr
+    p = run_cli("plan", "examples/scenarios/seed004_three_pods.yaml")
+    assert p.returncode == 0 and "INFO" not in p.stderr
+    p = run_cli("-q", "-v", "plan", "examples/scenarios/seed004_three_pods.yaml")
+    assert p.returncode == 0 and "INFO" not in p.stderr

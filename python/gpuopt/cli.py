@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from enum import Enum
 from typing import Optional
@@ -24,7 +25,8 @@ from .export import export_k8s
 from .files import write_atomic
 from .scenario import Scenario, load_scenario
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+app = typer.Typer(no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Plan GPU fleets for LLM serving and training.")
 out = Console()
 err = Console(stderr=True)
@@ -36,17 +38,44 @@ EXIT_NO_PLAN_YET = 5  # the time limit ended before the solver found any plan
 
 
 def _errors_to_exit(fn):
+    """gpuopt's errors become a message and an exit code; under --json, a JSON object on stdout
+    ({"error": {"type", "message", "exit_code"}}) so that machines never parse prose."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except OutputError as e:
-            err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(EXIT_INCOMPLETE) from None
         except GpuoptError as e:
-            err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(EXIT_BAD_INPUT) from None
+            code = EXIT_INCOMPLETE if isinstance(e, OutputError) else EXIT_BAD_INPUT
+            if kwargs.get("as_json"):
+                _print_json({"error": {"type": type(e).__name__, "message": str(e), "exit_code": code}})
+            else:
+                err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code) from None
     return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        sys.stdout.write(f"gpuopt {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="say more of what is done (-vv: debug)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="warnings and errors only"),
+) -> None:
+    """Plan GPU fleets for LLM serving and training.
+
+    Exit codes: 0 done, 2 bad input, 3 infeasible plan, 4 output not written or a batch with failed
+    scenarios, 5 the time limit ended before any plan was found."""
+    level = logging.WARNING if quiet else (logging.INFO, logging.DEBUG)[min(verbose, 2) - 1] if verbose else \
+        logging.WARNING
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=level, stream=sys.stderr)
+    logging.getLogger("gpuopt").setLevel(level)
 
 
 def _print_json(data) -> None:

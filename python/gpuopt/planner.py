@@ -12,6 +12,7 @@ chooses; identical replicas and GPUs are integers, never one binary each.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from .scenario import Scenario, Service
 from .fleet_model import FleetModel, layout_name, own_cost_per_hour, training_reach
 from .sharing import Slot, mig_profile, slots as gpu_slots
 from .solver import DEFAULT_GAP, Solved, check_limits, solve
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -377,6 +380,8 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
     result: dict[str, Any] = {}
     size = len(scenario.periods) * sum(len(c) for c in cands.by_service.values()) * len(scenario.sites)
     decompose = method == "decompose" or (method == "auto" and size > DECOMPOSE_ABOVE)
+    log.info("planning %s: %d services, %d periods, %d replica variables: %s", scenario.name,
+             len(scenario.services), len(scenario.periods), size, "decomposition" if decompose else "one MIP")
     for round_ in range(verify_rounds + 1 if verify else 1):
         if decompose:
             r, V, extra, lp_bound = _decomposed(scenario, cands, **kw)
