@@ -72,8 +72,7 @@ def _main(
 
     Exit codes: 0 done, 2 bad input, 3 infeasible plan, 4 output not written or a batch with failed
     scenarios, 5 the time limit ended before any plan was found."""
-    level = logging.WARNING if quiet else (logging.INFO, logging.DEBUG)[min(verbose, 2) - 1] if verbose else \
-        logging.WARNING
+    level = logging.WARNING if quiet or not verbose else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=level, stream=sys.stderr)
     logging.getLogger("gpuopt").setLevel(level)
 

@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import InvalidInputError
-from .solver import DEFAULT_GAP, check_limits, new_solver, solve
+from .solver import DEFAULT_GAP, check_limits, check_threads, new_solver, solve
 
 
 class MixPlan(BaseModel):
@@ -56,8 +56,7 @@ def plan_mix(gpu_costs: Mapping[str, float], capacities: Mapping[str, Sequence],
     each served wholly by one GPU type; `slice_factor=None` lets buckets split freely.
     `threads` is checked and kept for calls written against earlier versions: the MIP runs on one
     SCIP thread (gpuopt.solver says why)."""
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise InvalidInputError(f"threads must be a whole number >= 1, got {threads!r}")
+    check_threads(threads)
     check_limits(time_limit_s, relative_gap)
     if not gpu_costs:
         raise InvalidInputError("plan_mix needs at least one GPU type")

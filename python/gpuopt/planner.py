@@ -26,7 +26,7 @@ from .errors import InvalidInputError
 from .scenario import Scenario, Service
 from .fleet_model import FleetModel, layout_name, own_cost_per_hour, training_reach
 from .sharing import Slot, mig_profile, slots as gpu_slots
-from .solver import DEFAULT_GAP, Solved, check_limits, solve
+from .solver import DEFAULT_GAP, Solved, check_limits, check_threads, solve
 
 log = logging.getLogger(__name__)
 
@@ -331,7 +331,6 @@ DECOMPOSE_ABOVE = 20_000  # replica variables past which the monolithic MIP give
 VERIFY_TIGHTEN = 0.85  # capacity kept for a service the simulator finds missing its SLO, per round
 
 
-MAX_THREADS = 1024
 MAX_VERIFY_S = 86400.0
 MAX_VERIFY_ROUNDS = 20
 
@@ -339,10 +338,7 @@ MAX_VERIFY_ROUNDS = 20
 def _check_settings(time_limit_s: float, threads: Optional[int], relative_gap: float, verify_duration_s: float,
                     verify_rounds: int) -> None:
     check_limits(time_limit_s, relative_gap)
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool)
-                                or not 1 <= threads <= MAX_THREADS):
-        raise InvalidInputError(f"threads must be a whole number from 1 to {MAX_THREADS} (or None: every core), "
-                                f"got {threads!r}")
+    check_threads(threads)
     if not isinstance(verify_duration_s, (int, float)) or not 0 < verify_duration_s <= MAX_VERIFY_S:
         raise InvalidInputError(f"verify_duration_s must be seconds of simulated traffic in (0, {MAX_VERIFY_S:g}], "
                                 f"got {verify_duration_s!r}")

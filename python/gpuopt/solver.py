@@ -25,6 +25,7 @@ from .errors import InternalError, InvalidInputError
 
 DEFAULT_GAP = 1e-6
 MAX_TIME_LIMIT_S = 7 * 86400.0
+MAX_THREADS = 1024
 
 
 def check_limits(time_limit_s: float, relative_gap: float) -> None:
@@ -36,6 +37,14 @@ def check_limits(time_limit_s: float, relative_gap: float) -> None:
     if not isinstance(relative_gap, (int, float)) or not 0 < relative_gap < 1:
         raise InvalidInputError(f"relative_gap must be in (0, 1) (e.g. 1e-6: proven within 0.0001 %), "
                                 f"got {relative_gap!r}")
+
+
+def check_threads(threads) -> None:
+    """`threads`: None (every core) or a whole number from 1 to MAX_THREADS."""
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool)
+                                or not 1 <= threads <= MAX_THREADS):
+        raise InvalidInputError(f"threads must be a whole number from 1 to {MAX_THREADS} (or None: every core), "
+                                f"got {threads!r}")
 
 
 @dataclass

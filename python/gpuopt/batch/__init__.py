@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Union
 
 from ..errors import InvalidInputError
+from ..solver import DEFAULT_GAP, check_limits, check_threads
 from .jobs import BAD_INPUT, FAILED, FINAL, INFEASIBLE, OUTCOMES, PLANNED, UNSOLVED, Job, ScenarioLike, make_job
 from .pool import ExecutorPool, LocalPool
 from .results import Contents, ResultLog, failures_path, read_results
@@ -67,9 +68,10 @@ class Summary:
         return "; ".join(parts) + f"; results in {self.out}"
 
 
-def _check(time_limit_s: float, workers: Optional[int], retries: int, job_timeout_s: Optional[float]) -> float:
-    if not isinstance(time_limit_s, (int, float)) or not math.isfinite(time_limit_s) or time_limit_s <= 0:
-        raise InvalidInputError(f"time_limit_s must be a finite number of seconds > 0, got {time_limit_s!r}")
+def _check(time_limit_s: float, threads: Optional[int], workers: Optional[int], retries: int,
+           job_timeout_s: Optional[float]) -> float:
+    check_limits(time_limit_s, DEFAULT_GAP)  # the planner's own rules, before any scenario runs
+    check_threads(threads)
     if workers is not None and (not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS):
         raise InvalidInputError(f"workers must be a whole number from 1 to {MAX_WORKERS}, got {workers!r}")
     if not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
@@ -100,7 +102,7 @@ def run(scenarios: Iterable[ScenarioLike], *, out: Union[str, Path], executor: O
     answer by then is stopped (default: 10 x the time limit, at least the limit + 120 s).
     `on_start(summary)` is called once `out` is read (summary.todo, summary.notes);
     `on_result(record)` after every attempt, failed ones included (they carry `will_retry`)."""
-    timeout = _check(time_limit_s, workers, retries, job_timeout_s)
+    timeout = _check(time_limit_s, threads, workers, retries, job_timeout_s)
     jobs = [make_job(s) for s in scenarios]
     summary = Summary(out=str(out), total=len(jobs))
     with ResultLog(out) as log:

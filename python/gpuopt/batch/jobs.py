@@ -69,8 +69,6 @@ def plan_job(job: Job, time_limit_s: float, threads: Optional[int] = 1, attempt:
     started = time.time()
     base = {"key": job.key, "source": job.source, "attempt": attempt, "pid": os.getpid()}
     try:
-        if job.content is None:
-            raise OSError(job.read_error)
         scn = parse_scenario(job.content, job.name)
         p = plan(scn, time_limit_s=time_limit_s, threads=threads, baselines=False)
         outcome = {"optimal": PLANNED, "feasible": PLANNED, "infeasible": INFEASIBLE}.get(p.status, UNSOLVED)

@@ -18,7 +18,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ..errors import OutputError
 from ..files import refuse_symlink
@@ -104,7 +104,6 @@ class ResultLog:
 
     def __init__(self, out: Path | str):
         self.path = Path(out)
-        self._lock_fd: Optional[int] = None
         self._fds: dict[Path, int] = {}
         self.contents = Contents()
 
@@ -153,7 +152,6 @@ class ResultLog:
                 holder = "unknown"
             raise OutputError(f"another batch (pid {holder}) is writing {self.path}; wait for it to finish, "
                               "or give this one another --out") from None
-        self._lock_fd = fd
         try:  # who holds it, for the message a second batch gets; the lock works without it
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
@@ -205,7 +203,6 @@ class ResultLog:
         for fd in self._fds.values():
             os.close(fd)  # closing the lock file's descriptor releases the lock
         self._fds.clear()
-        self._lock_fd = None
 
 
 __all__ = ["Contents", "ResultLog", "checksum", "encode", "failures_path", "read_results"]

@@ -151,8 +151,13 @@ struct Finishing {
 }
 
 impl Finishing {
+    /// Buckets in the ring: more than any request's output steps, a power of two.
+    fn ring_len(max_output: f64) -> u64 {
+        ((max_output.max(1.0) as u64) + 1).next_power_of_two()
+    }
+
     fn new(max_output: f64) -> Self {
-        let size = ((max_output.max(1.0) as u64) + 1).next_power_of_two();
+        let size = Self::ring_len(max_output);
         Finishing { buckets: vec![Vec::new(); size as usize], mask: size - 1, steps: BinaryHeap::new(), len: 0 }
     }
 
@@ -328,23 +333,16 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
         return invalid(format!("requests of more than {MAX_OUTPUT_TOKENS} output tokens are not simulated"));
     }
     // Room for every request up front: growing these vectors costs more than the simulation.
-    let expected = match &cfg.arrivals {
-        Arrivals::Poisson { rates, duration_s, .. } => {
-            let mean = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
-            ((mean * duration_s * 1.05 + 64.0).min(1e8)) as usize
-        }
-        Arrivals::Trace { times, .. } => times.len(),
-        Arrivals::Closed { total, .. } => *total,
-    };
-    let ring = ((max_output.max(1.0) as u64) + 1).next_power_of_two() as f64;
-    let needed = memory_needed(cfg.replicas as f64, ring, expected_requests(&cfg.arrivals));
+    let wanted = expected_requests(&cfg.arrivals);
+    let needed = memory_needed(cfg.replicas as f64, Finishing::ring_len(max_output) as f64, wanted);
     if !(needed <= MAX_SIM_BYTES) {
         return invalid(format!(
-            "this simulation would need about {:.1} GiB ({} replicas, outputs up to {max_output} tokens, about {:.3e} \
+            "this simulation would need about {:.1} GiB ({} replicas, outputs up to {max_output} tokens, about {wanted:.3e} \
              requests); the cap is {:.0} GiB: simulate fewer replicas, shorter outputs or fewer requests",
-            needed / (1u64 << 30) as f64, cfg.replicas, expected_requests(&cfg.arrivals), MAX_SIM_BYTES / (1u64 << 30) as f64
+            needed / (1u64 << 30) as f64, cfg.replicas, MAX_SIM_BYTES / (1u64 << 30) as f64
         ));
     }
+    let expected = wanted.min(1e8) as usize;
     requests.reserve(expected);
     for v in [&mut rec_arrival, &mut rec_admitted, &mut rec_first, &mut out.arrival, &mut out.admitted, &mut out.first_token, &mut out.finish, &mut out.output_tokens] {
         v.reserve(expected);
