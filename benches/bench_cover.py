@@ -1,5 +1,5 @@
 """Column generation's pricing and its speed gate: the Rust cheapest-cover branch and bound must be
-at least 25x the plain-Python reference (gpuopt.reference.cover_min_many) on the pricing problems
+at least 25x the plain-Python reference (tests/reference.py.cover_min_many) on the pricing problems
 of a real synthetic fleet at list prices, both measured here."""
 
 import time
@@ -7,8 +7,9 @@ import time
 import numpy as np
 
 import gpuopt
-from gpuopt import colgen, reference
-from gpuopt.planner import _allowed_sites, candidates
+from gpuopt.planning.decompose import colgen
+from tests import reference
+from gpuopt.planning.planner import _allowed_sites, candidates
 
 GATE_RATIO = 25.0  # measured 47-56x on 2 noisy cores; most problems end at the dominance filter
 

@@ -1,13 +1,13 @@
 """Estimator benchmarks and the speed gate: the vectorized Rust estimate must be at least 50x the
-plain-Python reference (gpuopt.reference) on one million configurations, both measured here."""
+plain-Python reference (tests/reference.py) on one million configurations, both measured here."""
 
 import time
 
 import numpy as np
 
 import gpuopt
-from gpuopt import reference
-from gpuopt.columns import Categorical, precision_codes, tables
+from tests import reference
+from gpuopt.estimation.columns import Categorical, precision_codes, tables
 
 GATE_RATIO = 50.0
 N = 1_000_000

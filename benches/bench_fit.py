@@ -1,12 +1,12 @@
 """Memory-fit benchmarks and the speed gate: the vectorized Rust fit must be at least 50x the
-plain-Python reference (gpuopt.reference) on one million configurations, both measured here."""
+plain-Python reference (tests/reference.py) on one million configurations, both measured here."""
 
 import time
 
 import numpy as np
 
 import gpuopt
-from gpuopt import reference
+from tests import reference
 
 GATE_RATIO = 50.0
 

@@ -4,7 +4,8 @@ tokens each) and at least 50x the plain-Python event loop of the same model, in 
 import time
 
 import gpuopt
-from gpuopt import _core, reference
+from gpuopt import _core
+from tests import reference
 
 RATE_GATE = 1e6
 RATIO_GATE = 50.0

@@ -9,8 +9,9 @@ import time
 import numpy as np
 
 import gpuopt
-from gpuopt import _core, reference
-from gpuopt.sweep import expand_slots, _slot_row, mixes, sweep
+from gpuopt import _core
+from tests import reference
+from gpuopt.estimation.sweep import expand_slots, _slot_row, mixes, sweep
 
 SWEEP_RATE_GATE = 5e6
 RATIO_GATE = 100.0

@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 import gpuopt
-from gpuopt.report import new_table
+from gpuopt.output.tables import new_table
 
 HERE = Path(__file__).parent / "scenarios"
 

@@ -16,7 +16,7 @@ from rich.console import Console
 
 import gpuopt
 from gpuopt import GpuOffer, Period, Scenario, Service, Site, TrainingJob
-from gpuopt.report import new_table
+from gpuopt.output.tables import new_table
 
 SITES = [Site(name="premises", gpus=[GpuOffer(type="a100-sxm-80gb", owned=2, max_purchase=2),
                                      GpuOffer(type="l40s", max_purchase=8)]),

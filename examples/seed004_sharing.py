@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 import gpuopt
-from gpuopt.report import plan_tables
+from gpuopt.output.tables import plan_tables
 
 
 def run() -> gpuopt.Plan:

@@ -16,7 +16,7 @@ from rich.console import Console
 
 import gpuopt
 from gpuopt.cost import tco
-from gpuopt.report import new_table
+from gpuopt.output.tables import new_table
 
 
 def seed_cases() -> list[dict]:

@@ -11,7 +11,7 @@ import sys
 from rich.console import Console
 
 import gpuopt
-from gpuopt.report import new_table
+from gpuopt.output.tables import new_table
 
 # (scenario, model, gpu, gpus, precision, batch, context, seed's claimed GB per GPU)
 SEED_002 = [

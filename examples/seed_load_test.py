@@ -17,7 +17,7 @@ import sys
 from rich.console import Console
 
 import gpuopt
-from gpuopt.report import new_table
+from gpuopt.output.tables import new_table
 
 SEED = {"one pod, whole GPU (phase 1)": (800, 1100, 1450), "three pods, shared GPU (phase 3)": (920, 1350, 1680),
         "three pods, neighbours 24 % busy (seed's load)": (920, 1350, 1680)}

@@ -15,7 +15,7 @@ import sys
 from rich.console import Console
 
 import gpuopt
-from gpuopt.report import new_table
+from gpuopt.output.tables import new_table
 
 OUTPUT = {"chatbot": 256, "summarize": 512, "classify": 16}
 

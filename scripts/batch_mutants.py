@@ -26,7 +26,7 @@ M = [
  ("python/gpuopt/batch/pool.py", "                        self.workers.remove(w)\n                        code = w.stop()", "                        code = w.stop()", "kill_9"),
  ("python/gpuopt/files.py", "        refuse_symlink(dir_fd, path.name, path)\n        try:", "        try:", "symlink"),
  ("python/gpuopt/files.py", "            os.unlink(tmp, dir_fd=dir_fd)", "            pass", "no_partial_manifest"),
- ("python/gpuopt/export.py", "    return {n: label if len(group) == 1 else _name(label[:56], _digest(n))", "    return {n: label if True else _name(label[:56], _digest(n))", "clean_up_alike"),
+ ("python/gpuopt/output/k8s.py", "    return {n: label if len(group) == 1 else _name(label[:56], _digest(n))", "    return {n: label if True else _name(label[:56], _digest(n))", "clean_up_alike"),
  ("rust/gpuopt-py/src/pool.rs", "        if owned.pid == pid {", "        if true {", "forked_child"),
 ]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from gpuopt.calibration import FITTED, calibrate, load_measurements
+from gpuopt.estimation.calibration import FITTED, calibrate, load_measurements
 
 OUT = Path(__file__).resolve().parents[1] / "python" / "gpuopt" / "data" / "engine_timing.yaml"
 
@@ -31,7 +31,7 @@ def fitted_profiles() -> dict[str, dict]:
 
 def main() -> None:
     header = ("# Written by scripts/fit_engine_profiles.py: timing figures fitted by least squares on\n"
-              "# data/measured_calibration.csv (see gpuopt.calibration). Do not edit by hand.\n")
+              "# data/measured_calibration.csv (see gpuopt.estimation.calibration). Do not edit by hand.\n")
     OUT.write_text(header + yaml.safe_dump(fitted_profiles(), sort_keys=True, width=120))
     print(f"wrote {OUT}")
 

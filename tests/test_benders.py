@@ -1,4 +1,4 @@
-"""The period decomposition (gpuopt.benders): its cuts are true lower bounds wherever the
+"""The period decomposition (gpuopt.planning.decompose.benders): its cuts are true lower bounds wherever the
 purchases and work land, and its integer plan is a real plan."""
 
 import math
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import gpuopt
-from gpuopt import benders, colgen
-from gpuopt.fleet_model import speed
-from gpuopt.planner import _allowed_sites, candidates, plan
+from gpuopt.planning.decompose import benders, colgen
+from gpuopt.planning.model import speed
+from gpuopt.planning.planner import _allowed_sites, candidates, plan
 
 from .test_planner import _served, two_period_scenario
 

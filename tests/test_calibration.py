@@ -7,7 +7,7 @@ import yaml
 
 import gpuopt
 from gpuopt import InvalidInputError
-from gpuopt.calibration import FITTED, Measurement, load_measurements, predict
+from gpuopt.estimation.calibration import FITTED, Measurement, load_measurements, predict
 
 ROOT = Path(__file__).resolve().parents[1]
 

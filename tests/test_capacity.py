@@ -6,8 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gpuopt
-from gpuopt import InvalidInputError, _core, reference
-from gpuopt.capacity import SLO, RequestClass, capacity, capacity_many
+from gpuopt import InvalidInputError, _core
+from tests import reference
+from gpuopt.estimation.capacity import SLO, RequestClass, capacity, capacity_many
 from tests.test_differential import archs, engines, row_of
 from tests.test_estimate import gpu_rows
 

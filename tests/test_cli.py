@@ -154,7 +154,7 @@ def test_json_errors_are_json_on_stdout(run_cli):
 
 def test_verbosity_flags_set_the_log_level(run_cli):
     p = run_cli("-v", "plan", "examples/scenarios/seed004_three_pods.yaml")
-    assert p.returncode == 0 and "INFO gpuopt.planner: planning seed004-three-pods" in p.stderr
+    assert p.returncode == 0 and "INFO gpuopt.planning.planner: planning seed004-three-pods" in p.stderr
     p = run_cli("plan", "examples/scenarios/seed004_three_pods.yaml")
     assert p.returncode == 0 and "INFO" not in p.stderr
     p = run_cli("-q", "-v", "plan", "examples/scenarios/seed004_three_pods.yaml")

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 import gpuopt
 from gpuopt import InvalidInputError, _core
-from gpuopt.benders import BOUND_TOL, REPAIR_GAP
-from gpuopt.planner import _solve, candidates, plan
-from gpuopt.reference import cover_min, cover_min_many
+from gpuopt.planning.decompose.benders import BOUND_TOL, REPAIR_GAP
+from gpuopt.planning.planner import _solve, candidates, plan
+from tests.reference import cover_min, cover_min_many
 
 from .test_planner import rented_scenario
 

@@ -1,4 +1,4 @@
-"""The Rust engine and the plain-Python reference (gpuopt.reference) agree on random inputs, and
+"""The Rust engine and the plain-Python reference (tests/reference.py) agree on random inputs, and
 the fit obeys its physical properties (more memory never makes a fit fail, ...)."""
 
 import numpy as np
@@ -6,8 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gpuopt
-from gpuopt import _core, reference
-from gpuopt.fit import RESULT_COLUMNS
+from gpuopt import _core
+from tests import reference
+from gpuopt.estimation.fit import RESULT_COLUMNS
 
 
 @st.composite

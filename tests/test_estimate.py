@@ -4,7 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gpuopt
-from gpuopt import InvalidInputError, UnknownNameError, _core, reference
+from gpuopt import InvalidInputError, UnknownNameError, _core
+from tests import reference
 from tests.test_differential import archs, engines, row_of
 
 

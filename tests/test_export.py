@@ -6,7 +6,7 @@ import yaml
 
 import gpuopt
 from gpuopt import InvalidInputError
-from gpuopt.export import export_k8s, manifests
+from gpuopt.output.k8s import export_k8s, manifests
 
 DEVICE_PLUGIN_RESOURCE = re.compile(r"^nvidia\.com/(gpu|mig-[1-7]g\.\d+gb)$")
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpuopt import InvalidInputError
-from gpuopt.plan import plan_mix
+from gpuopt.planning.melange import plan_mix
 
 MELANGE = dict(gpu_costs={"A10G": 1.01, "A100-80GB": 3.67},
                capacities={"A10G": [[2, 1], [5, 2]], "A100-80GB": [[20, 20], [40, 20]]},

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 import gpuopt
 from gpuopt import InvalidInputError
-from gpuopt.planner import candidates, plan
-from gpuopt.scenario import GpuOffer, Period, Scenario, Service, Site, TrainingJob, load_scenario
+from gpuopt.planning.planner import candidates, plan
+from gpuopt.planning.scenario import GpuOffer, Period, Scenario, Service, Site, TrainingJob, load_scenario
 
 
 def two_period_scenario(**kw) -> Scenario:
@@ -281,7 +281,7 @@ def test_non_finite_and_absurd_numbers_are_bad_input_naming_the_key(tmp_path, pa
 
 
 def test_the_schema_states_the_rate_bounds_the_loader_applies():
-    from gpuopt.scenario import MAX_RATE
+    from gpuopt.planning.scenario import MAX_RATE
 
     rate = Scenario.model_json_schema()["$defs"]["Service"]["properties"]["rate"]["anyOf"]
     assert rate[0] == {"minimum": 0, "maximum": MAX_RATE, "type": "number"}

@@ -3,8 +3,9 @@ import json
 import pytest
 
 import gpuopt
-from gpuopt import InvalidInputError, plots
-from gpuopt.reports import markdown, write_report
+from gpuopt import InvalidInputError
+from gpuopt.output import plots
+from gpuopt.output.documents import markdown, write_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -2,7 +2,7 @@ import pytest
 
 import gpuopt
 from gpuopt import InvalidInputError, UnknownNameError
-from gpuopt.sharing import Interference
+from gpuopt.estimation.sharing import Interference
 
 
 @pytest.mark.parametrize("gpu", ["a100-sxm-80gb", "h100-sxm", "h100-pcie", "a100-pcie-80gb"])

@@ -6,8 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gpuopt
-from gpuopt import InvalidInputError, _core, reference
-from gpuopt.simulate import percentiles, simulate
+from gpuopt import InvalidInputError, _core
+from tests import reference
+from gpuopt.estimation.simulate import percentiles, simulate
 
 
 def _service_s(**kw) -> float:

@@ -6,8 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gpuopt
-from gpuopt import InvalidInputError, _core, reference
-from gpuopt.sweep import expand_slots, gpu_usd_per_hour, mixes, pareto, sweep, _slot_row
+from gpuopt import InvalidInputError, _core
+from tests import reference
+from gpuopt.estimation.sweep import expand_slots, gpu_usd_per_hour, mixes, pareto, sweep, _slot_row
 
 
 def test_sweep_covers_slots_and_prices_them():

@@ -52,7 +52,7 @@ def test_self_referring_alias_and_deep_nesting_are_refused():
     with pytest.raises(InvalidInputError, match="nested too deeply"):
         load_yaml("[" * 100_000 + "]" * 100_000, "deep.yaml")
     with pytest.raises(InvalidInputError, match="nested too deeply"):
-        gpuopt.scenario.parse_scenario("[" * 100_000 + "]" * 100_000, "deep.json")
+        gpuopt.planning.scenario.parse_scenario("[" * 100_000 + "]" * 100_000, "deep.json")
 
 
 def test_a_few_aliases_still_load(tmp_path):

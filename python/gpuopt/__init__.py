@@ -5,8 +5,8 @@
     'fits'
 """
 
-from . import _core
-from .catalog import (
+from gpuopt import _core
+from gpuopt.catalog import (
     engine,
     engines,
     gpu,
@@ -20,23 +20,23 @@ from .catalog import (
     register_gpu,
     register_model,
 )
-from .calibration import Calibration, Measurement, Validation, calibrate, load_measurements, validate
-from .columns import VERDICTS, Categorical
-from .errors import GpuoptError, InternalError, InvalidInputError, UnknownNameError
-from .estimate import EstimateReport, EstimateResults, estimate, estimate_many, max_throughput, max_throughput_many
-from . import batch
-from .export import export_k8s
-from .fit import FitResults, fit, fit_grid, fit_many
-from .capacity import SLO, CapacityReport, CapacityResults, RequestClass, capacity, capacity_many
-from .cost import TCO, tco
-from .plan import MixPlan, plan_mix
-from .planner import Plan, plan
-from .scenario import GpuOffer, Period, Scenario, Service, Site, TrainingJob, load_scenario
-from .synthetic import synthetic_fleet
-from .simulate import PlanCheck, SimulationReport, simulate, simulate_plan
-from .sweep import MixFront, SweepResults, mixes, pareto, sweep
-from .sharing import Interference, Slot, fraction, mig_layouts, mig_slice, slots
-from .schema import PRECISIONS, Accelerator, EngineProfile, FitReport, ModelSpec, Price
+from gpuopt.estimation.calibration import Calibration, Measurement, Validation, calibrate, load_measurements, validate
+from gpuopt.estimation.columns import VERDICTS, Categorical
+from gpuopt.errors import GpuoptError, InternalError, InvalidInputError, UnknownNameError
+from gpuopt.estimation.estimate import EstimateReport, EstimateResults, estimate, estimate_many, max_throughput, max_throughput_many
+from gpuopt import batch
+from gpuopt.output.k8s import export_k8s
+from gpuopt.estimation.fit import FitResults, fit, fit_grid, fit_many
+from gpuopt.estimation.capacity import SLO, CapacityReport, CapacityResults, RequestClass, capacity, capacity_many
+from gpuopt.cost import TCO, tco
+from gpuopt.planning.melange import MixPlan, plan_mix
+from gpuopt.planning.planner import Plan, plan
+from gpuopt.planning.scenario import GpuOffer, Period, Scenario, Service, Site, TrainingJob, load_scenario
+from gpuopt.planning.synthetic import synthetic_fleet
+from gpuopt.estimation.simulate import PlanCheck, SimulationReport, simulate, simulate_plan
+from gpuopt.estimation.sweep import MixFront, SweepResults, mixes, pareto, sweep
+from gpuopt.estimation.sharing import Interference, Slot, fraction, mig_layouts, mig_slice, slots
+from gpuopt.schema import PRECISIONS, Accelerator, EngineProfile, FitReport, ModelSpec, Price
 
 __version__ = _core.__version__
 

@@ -1,3 +1,3 @@
-from .cli import main
+from gpuopt.cli import main
 
 main()

@@ -17,10 +17,10 @@ from typing import Any, Iterable, Mapping, Union
 import yaml
 from pydantic import ValidationError
 
-from .errors import InvalidInputError, UnknownNameError, validation_problems
-from .schema import PRECISIONS, Accelerator, EngineProfile, ModelSpec, Price
-from .units import GB
-from .user_files import load_yaml, read_text
+from gpuopt.errors import InvalidInputError, UnknownNameError, validation_problems
+from gpuopt.schema import PRECISIONS, Accelerator, EngineProfile, ModelSpec, Price
+from gpuopt.units import GB
+from gpuopt.user_files import load_yaml, read_text
 
 GpuLike = Union[str, Accelerator, Mapping[str, Any]]
 ModelLike = Union[str, ModelSpec, Mapping[str, Any]]

@@ -13,17 +13,17 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from . import catalog
-from .errors import GpuoptError, OutputError
-from .calibration import validate as run_validate
-from .estimate import estimate as run_estimate, max_throughput as run_max_throughput
-from .fit import fit as run_fit
-from .planner import plan as run_plan
-from .report import estimate_table, fit_table, gpu_table, model_table, new_table, plan_tables, validation_table
-from .errors import InvalidInputError
-from .export import export_k8s
-from .files import write_atomic
-from .scenario import Scenario, load_scenario
+from gpuopt import catalog
+from gpuopt.errors import GpuoptError, OutputError
+from gpuopt.estimation.calibration import validate as run_validate
+from gpuopt.estimation.estimate import estimate as run_estimate, max_throughput as run_max_throughput
+from gpuopt.estimation.fit import fit as run_fit
+from gpuopt.planning.planner import plan as run_plan
+from gpuopt.output.tables import estimate_table, fit_table, gpu_table, model_table, new_table, plan_tables, validation_table
+from gpuopt.errors import InvalidInputError
+from gpuopt.output.k8s import export_k8s
+from gpuopt.files import write_atomic
+from gpuopt.planning.scenario import Scenario, load_scenario
 
 app = typer.Typer(no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]},
@@ -56,7 +56,7 @@ def _errors_to_exit(fn):
 
 def _version(value: bool) -> None:
     if value:
-        from . import __version__
+        from gpuopt import __version__
 
         sys.stdout.write(f"gpuopt {__version__}\n")
         raise typer.Exit()
@@ -204,7 +204,7 @@ def plan_cmd(
         for path in export_k8s(p, scn, out_dir):
             err.print(f"wrote {path}", highlight=False)
     if report:
-        from .reports import write_report
+        from gpuopt.output.documents import write_report
 
         err.print(f"wrote {write_report(p, report, scn)}", highlight=False)
     if as_json:
@@ -245,7 +245,7 @@ def sweep_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the Pareto front as JSON"),
 ) -> None:
     """Every configuration fitted, timed and priced; the Pareto front of $/hour, latency and tokens/s."""
-    from .sweep import sweep
+    from gpuopt.estimation.sweep import sweep
 
     with err.status("sweeping..."):
         r = sweep(_csv(models), _csv(gpus), precisions=_csv(precisions), batches=_csv(batches, int),
@@ -254,7 +254,7 @@ def sweep_cmd(
     front = sorted(r.pareto(), key=lambda i: r["usd_per_hour"][i])
     rows = [r.row(int(i)) for i in front]
     if plot:
-        from .plots import pareto_png
+        from gpuopt.output.plots import pareto_png
 
         err.print(f"wrote {pareto_png(r, front, plot)}", highlight=False)
     if as_json:
@@ -280,7 +280,7 @@ def mixes_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Every mix of GPU types up to a count or budget: the cost / throughput Pareto front."""
-    from .sweep import mixes
+    from gpuopt.estimation.sweep import mixes
 
     with err.status("enumerating mixes..."):
         m = mixes(gpus, max_gpus=max_gpus, budget_usd_per_hour=budget, model=model, precision=precision)
@@ -313,7 +313,7 @@ def simulate_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Discrete-event simulation of serving: p50/p95/p99 latency, throughput, utilization, queues."""
-    from .simulate import simulate
+    from gpuopt.estimation.simulate import simulate
 
     with err.status("simulating..."):
         r = simulate(model, gpu, rate=rate, duration_s=duration, requests=(input_tokens, output_tokens),
@@ -348,7 +348,7 @@ def batch_cmd(
     to retry them) or the results could not be written."""
     from rich.progress import Progress
 
-    from . import batch
+    from gpuopt import batch
 
     files = batch.scenario_files(directory)
     executor, client = None, None

@@ -12,8 +12,8 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .catalog import GpuLike, gpu as get_gpu, prices
-from .errors import InvalidInputError
+from gpuopt.catalog import GpuLike, gpu as get_gpu, prices
+from gpuopt.errors import InvalidInputError
 
 HOURS_PER_YEAR = 8760.0
 

@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 from typing import Union
 
-from .errors import OutputError
+from gpuopt.errors import OutputError
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 

@@ -7,8 +7,8 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from . import _core
-from .units import GB, MiB
+from gpuopt import _core
+from gpuopt.units import GB, MiB
 
 PRECISIONS: tuple[str, ...] = tuple(_core.PRECISIONS)
 Precision = Literal["fp16", "bf16", "fp8", "int8", "int4"]

@@ -11,7 +11,7 @@ from typing import Any, Union
 
 import yaml
 
-from .errors import InvalidInputError
+from gpuopt.errors import InvalidInputError
 
 MAX_FILE_BYTES = 16 << 20
 MAX_VALUES = 1_000_000

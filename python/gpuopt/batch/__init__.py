@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Union
 
-from ..errors import InvalidInputError
-from ..solver import DEFAULT_GAP, check_limits, check_threads
-from .jobs import BAD_INPUT, FAILED, FINAL, INFEASIBLE, OUTCOMES, PLANNED, UNSOLVED, Job, ScenarioLike, make_job
-from .pool import ExecutorPool, LocalPool
-from .results import Contents, ResultLog, failures_path, read_results
+from gpuopt.errors import InvalidInputError
+from gpuopt.planning.solve import DEFAULT_GAP, check_limits, check_threads
+from gpuopt.batch.jobs import BAD_INPUT, FAILED, FINAL, INFEASIBLE, OUTCOMES, PLANNED, UNSOLVED, Job, ScenarioLike, make_job
+from gpuopt.batch.pool import ExecutorPool, LocalPool
+from gpuopt.batch.results import Contents, ResultLog, failures_path, read_results
 
 MAX_WORKERS = 1024
 MAX_RETRIES = 10

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from ..errors import GpuoptError
-from ..scenario import Scenario
-from ..user_files import MAX_FILE_BYTES
+from gpuopt.errors import GpuoptError
+from gpuopt.planning.scenario import Scenario
+from gpuopt.user_files import MAX_FILE_BYTES
 
 ScenarioLike = Union[str, Path, Scenario]
 
@@ -63,8 +63,8 @@ def _finite(x: float) -> Optional[float]:
 def plan_job(job: Job, time_limit_s: float, threads: Optional[int] = 1, attempt: int = 1) -> dict[str, Any]:
     """Plans one job; never raises. Runs on a worker (a process of the local pool, or Dask's).
     `attempt` is recorded, and makes each retry a distinct task (Dask would reuse a pure one's result)."""
-    from ..planner import plan
-    from ..scenario import parse_scenario
+    from gpuopt.planning.planner import plan
+    from gpuopt.planning.scenario import parse_scenario
 
     started = time.time()
     base = {"key": job.key, "source": job.source, "attempt": attempt, "pid": os.getpid()}

@@ -16,7 +16,7 @@ import time
 from multiprocessing.connection import Connection, wait
 from typing import Any, Iterator, Optional
 
-from .jobs import Job, infrastructure_failure, plan_job
+from gpuopt.batch.jobs import Job, infrastructure_failure, plan_job
 
 # A worker imports gpuopt from where this process did: the same sys.path, as multiprocessing's spawn does.
 _BOOT = ("import json, sys; sys.path[:] = json.loads(sys.argv[3]); "

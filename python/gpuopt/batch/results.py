@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutputError
-from ..files import refuse_symlink
-from .jobs import FINAL
+from gpuopt.errors import OutputError
+from gpuopt.files import refuse_symlink
+from gpuopt.batch.jobs import FINAL
 
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 

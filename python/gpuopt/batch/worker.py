@@ -11,7 +11,7 @@ from multiprocessing.connection import Connection
 
 
 def serve(read_fd: int, write_fd: int) -> None:
-    from .jobs import plan_job
+    from gpuopt.batch.jobs import plan_job
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from ortools.linear_solver import linear_solver_pb2, pywraplp
 
-from .errors import InternalError, InvalidInputError
+from gpuopt.errors import InternalError, InvalidInputError
 
 DEFAULT_GAP = 1e-6
 MAX_TIME_LIMIT_S = 7 * 86400.0

@@ -7,8 +7,8 @@ import html
 import tempfile
 from pathlib import Path
 
-from .errors import GpuoptError, InvalidInputError
-from .files import write_atomic
+from gpuopt.errors import GpuoptError, InvalidInputError
+from gpuopt.files import write_atomic
 
 
 def _sections(p) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -69,7 +69,7 @@ def html_report(p, scenario=None) -> str:
 
 def _plots(p, scenario) -> list[tuple[str, bytes]]:
     """Fleet, utilization and (with the scenario) cost-against-rate plots; none without matplotlib."""
-    from . import plots
+    from gpuopt.output import plots
 
     out = []
     with tempfile.TemporaryDirectory() as d:

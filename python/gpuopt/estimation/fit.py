@@ -11,13 +11,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import _core
-from .catalog import EngineLike, GpuLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
-from .catalog import precision as get_precision
-from .columns import VERDICTS, Categorical, Results, id_of, precision_codes, prepare, scalar_count, tables
-from .columns import whole_numbers
-from .errors import InvalidInputError
-from .schema import FitReport
+from gpuopt import _core
+from gpuopt.catalog import EngineLike, GpuLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
+from gpuopt.catalog import precision as get_precision
+from gpuopt.estimation.columns import VERDICTS, Categorical, Results, id_of, precision_codes, prepare, scalar_count, tables
+from gpuopt.estimation.columns import whole_numbers
+from gpuopt.errors import InvalidInputError
+from gpuopt.schema import FitReport
 
 INPUT_COLUMNS = ("model", "gpu", "engine", "precision", "kv_precision", "batch", "context", "tp")
 RESULT_COLUMNS = ("weights_bytes", "kv_cache_bytes", "activation_bytes", "overhead_bytes", "total_bytes",

@@ -9,10 +9,10 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .capacity import SLO, RequestClass, _requests
-from .errors import InvalidInputError, validation_problems
-from .user_files import load_tree, read_bytes
-from .schema import Precision
+from gpuopt.estimation.capacity import SLO, RequestClass, _requests
+from gpuopt.errors import InvalidInputError, validation_problems
+from gpuopt.user_files import load_tree, read_bytes
+from gpuopt.schema import Precision
 
 
 class _Strict(BaseModel):
@@ -97,8 +97,8 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _references(self):
-        from .catalog import gpus, models, suggest
-        from .cost import price
+        from gpuopt.catalog import gpus, models, suggest
+        from gpuopt.cost import price
 
         known_gpus, known_models = gpus(), models()
         for i, site in enumerate(self.sites):

@@ -17,11 +17,11 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from .catalog import gpu as get_gpu
-from .cost import HOURS_PER_YEAR, price
-from .scenario import Scenario
-from .sharing import mig_layouts
-from .solver import new_solver
+from gpuopt.catalog import gpu as get_gpu
+from gpuopt.cost import HOURS_PER_YEAR, price
+from gpuopt.planning.scenario import Scenario
+from gpuopt.estimation.sharing import mig_layouts
+from gpuopt.planning.solve import new_solver
 
 LP_BACKEND = "GLOP"
 COST_ITEMS = ("capex", "power+licences", "cloud", "sharing licences", "training burst")

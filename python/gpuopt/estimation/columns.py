@@ -12,9 +12,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from . import _core
-from .catalog import engine as get_engine, gpu as get_gpu, model as get_model, precision as get_precision
-from .errors import InvalidInputError
+from gpuopt import _core
+from gpuopt.catalog import engine as get_engine, gpu as get_gpu, model as get_model, precision as get_precision
+from gpuopt.errors import InvalidInputError
 
 VERDICTS: tuple[str, ...] = tuple(_core.VERDICTS)
 CATEGORICAL = ("model", "gpu", "engine", "precision", "kv_precision")

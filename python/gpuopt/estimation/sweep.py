@@ -11,14 +11,14 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import _core
-from .catalog import EngineLike, GpuLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
-from .catalog import precision as get_precision
-from .columns import VERDICTS, Categorical, Results, precision_codes, whole_numbers
-from .cost import price, tco
-from .errors import InvalidInputError
-from .schema import Accelerator
-from .sharing import Slot, slots as gpu_slots, whole
+from gpuopt import _core
+from gpuopt.catalog import EngineLike, GpuLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
+from gpuopt.catalog import precision as get_precision
+from gpuopt.estimation.columns import VERDICTS, Categorical, Results, precision_codes, whole_numbers
+from gpuopt.cost import price, tco
+from gpuopt.errors import InvalidInputError
+from gpuopt.schema import Accelerator
+from gpuopt.estimation.sharing import Slot, slots as gpu_slots, whole
 
 SWEEP_COLUMNS: tuple[str, ...] = tuple(_core.SWEEP_COLUMNS)
 INPUT_COLUMNS = ("model", "slot", "engine", "precision", "kv_precision", "tp", "batch", "input_tokens", "output_tokens")
@@ -173,8 +173,8 @@ def _per_gpu_throughput(gs: list[Accelerator], throughput, model, requests, slo,
     if model is None:
         raise InvalidInputError("mixes need each GPU's throughput: give throughput={gpu: value} or a model "
                                 "(with requests and optionally an slo)")
-    from .capacity import capacity_many
-    from .estimate import max_throughput_many
+    from gpuopt.estimation.capacity import capacity_many
+    from gpuopt.estimation.estimate import max_throughput_many
 
     inp, out = requests if isinstance(requests, tuple) else (512, 128)
     if slo is not None:

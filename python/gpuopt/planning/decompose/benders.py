@@ -3,7 +3,7 @@
 The periods share only the GPUs bought (one count per site and type, there in every period) and
 the training jobs' work (spread over the periods each job may use). Given those, a period is an
 independent problem - a thousand services on one part of the day's fleet - whose Dantzig-Wolfe
-relaxation gpuopt.colgen solves in a fraction of a second. (One master over every period at once
+relaxation gpuopt.planning.decompose.colgen solves in a fraction of a second. (One master over every period at once
 is far slower: measured on 1,000 services x 12 types x 24 periods, 31k rows and 8-19 s per LP
 against 0.02 s per period's LP.)
 
@@ -35,10 +35,10 @@ from typing import Optional
 
 import numpy as np
 
-from .colgen import ALTERNATIVES, Blocks, Generation, Master, homogeneous, list_prices
-from .fleet_model import FleetModel, job_offers, own_cost_per_hour, training_reach
-from .scenario import Scenario
-from .solver import Solved, new_solver, solve
+from gpuopt.planning.decompose.colgen import ALTERNATIVES, Blocks, Generation, Master, homogeneous, list_prices
+from gpuopt.planning.model import FleetModel, job_offers, own_cost_per_hour, training_reach
+from gpuopt.planning.scenario import Scenario
+from gpuopt.planning.solve import Solved, new_solver, solve
 
 log = logging.getLogger(__name__)
 

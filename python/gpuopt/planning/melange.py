@@ -15,8 +15,8 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import InvalidInputError
-from .solver import DEFAULT_GAP, check_limits, check_threads, new_solver, solve
+from gpuopt.errors import InvalidInputError
+from gpuopt.planning.solve import DEFAULT_GAP, check_limits, check_threads, new_solver, solve
 
 
 class MixPlan(BaseModel):
@@ -55,7 +55,7 @@ def plan_mix(gpu_costs: Mapping[str, float], capacities: Mapping[str, Sequence],
     (0: that GPU cannot serve the bucket). Each bucket is cut into `slice_factor` equal slices,
     each served wholly by one GPU type; `slice_factor=None` lets buckets split freely.
     `threads` is checked and kept for calls written against earlier versions: the MIP runs on one
-    SCIP thread (gpuopt.solver says why)."""
+    SCIP thread (gpuopt.planning.solve says why)."""
     check_threads(threads)
     check_limits(time_limit_s, relative_gap)
     if not gpu_costs:

@@ -16,12 +16,12 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from . import _core
-from .catalog import EngineLike, ModelLike, gpu as get_gpu, engine as get_engine
-from .columns import Categorical, Results, prepare, scalar_count, tables
-from .errors import InvalidInputError
-from .schema import Accelerator, Precision
-from .sharing import Slot
+from gpuopt import _core
+from gpuopt.catalog import EngineLike, ModelLike, gpu as get_gpu, engine as get_engine
+from gpuopt.estimation.columns import Categorical, Results, prepare, scalar_count, tables
+from gpuopt.errors import InvalidInputError
+from gpuopt.schema import Accelerator, Precision
+from gpuopt.estimation.sharing import Slot
 
 CAPACITY_COLUMNS: tuple[str, ...] = tuple(_core.CAPACITY_COLUMNS)
 STATUS: tuple[str, ...] = tuple(_core.CAPACITY_STATUS)
@@ -212,8 +212,8 @@ def capacity(model: ModelLike, gpu: Any, *, requests: RequestsLike, slo: SloLike
 
     `requests`: (input_tokens, output_tokens), a list of (input, output, weight) buckets, or a
     RequestClass. `slo`: SLO or dict with ttft_p95_ms / tpot_p95_ms / e2e_p95_ms."""
-    from .fit import check_tp
-    from .catalog import model as get_model
+    from gpuopt.estimation.fit import check_tp
+    from gpuopt.catalog import model as get_model
 
     m, slot, e = get_model(model), _slot(gpu), get_engine(engine)
     req, s = _requests(requests), _slo(slo)

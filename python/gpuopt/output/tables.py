@@ -7,13 +7,13 @@ from rich.table import Table
 
 from typing import TYPE_CHECKING
 
-from .calibration import Validation
-from .estimate import EstimateReport
-from .schema import Accelerator, FitReport, ModelSpec
+from gpuopt.estimation.calibration import Validation
+from gpuopt.estimation.estimate import EstimateReport
+from gpuopt.schema import Accelerator, FitReport, ModelSpec
 
 if TYPE_CHECKING:
-    from .planner import Plan
-from .units import gb
+    from gpuopt.planning.planner import Plan
+from gpuopt.units import gb
 
 
 def new_table(title: str) -> Table:

@@ -1,5 +1,5 @@
 """Column generation over each service's integer replica covers: the relaxation of one period
-(gpuopt.benders coordinates the periods).
+(gpuopt.planning.decompose.benders coordinates the periods).
 
 Why: with many small services the plain LP relaxation is weak - it serves a 5 req/s service with a
 quarter of an H100 replica - so neither its bound nor its rounding is within a percent of the
@@ -21,11 +21,11 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _core
-from .fleet_model import FleetModel, own_cost_per_hour
-from .scenario import Scenario
-from .sharing import mig_profile
-from .solver import solve
+from gpuopt import _core
+from gpuopt.planning.model import FleetModel, own_cost_per_hour
+from gpuopt.planning.scenario import Scenario
+from gpuopt.estimation.sharing import mig_profile
+from gpuopt.planning.solve import solve
 
 log = logging.getLogger(__name__)
 

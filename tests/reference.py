@@ -14,7 +14,7 @@ import itertools
 import math
 from typing import NamedTuple, Optional, Sequence
 
-from . import _core
+from gpuopt import _core
 
 WEIGHT_BYTES = {"fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5 + 4.0 / 128.0}
 KV_BYTES = {"fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}

@@ -20,13 +20,13 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .capacity import STATUS, capacity_many
-from .catalog import model as get_model
-from .errors import InvalidInputError
-from .scenario import Scenario, Service
-from .fleet_model import FleetModel, layout_name, own_cost_per_hour, training_reach
-from .sharing import Slot, mig_profile, slots as gpu_slots
-from .solver import DEFAULT_GAP, Solved, check_limits, check_threads, solve
+from gpuopt.estimation.capacity import STATUS, capacity_many
+from gpuopt.catalog import model as get_model
+from gpuopt.errors import InvalidInputError
+from gpuopt.planning.scenario import Scenario, Service
+from gpuopt.planning.model import FleetModel, layout_name, own_cost_per_hour, training_reach
+from gpuopt.estimation.sharing import Slot, mig_profile, slots as gpu_slots
+from gpuopt.planning.solve import DEFAULT_GAP, Solved, check_limits, check_threads, solve
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def _solve(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Op
            base_buy: Optional[dict] = None, work_targets: Optional[dict] = None) -> tuple[Any, Any, dict]:
     """Builds and solves the planning model with one integer per (service, site, candidate, period):
     replicas. `relax`: its LP relaxation (GLOP). `threads` is taken so every planning step gets the
-    same settings; this one MIP runs on one SCIP thread (gpuopt.solver says why)."""
+    same settings; this one MIP runs on one SCIP thread (gpuopt.planning.solve says why)."""
     fm = FleetModel(scn, relax=relax, periods=[only_period] if only_period else None, lift_limits=lift_limits,
                     base_buy=base_buy, work_targets=work_targets)
     s, inf = fm.s, fm.inf
@@ -307,8 +307,8 @@ def _explain_infeasible(scn: Scenario, cands: Candidates, **kw) -> list[str]:
 def _decomposed(scn: Scenario, cands: Candidates, **kw) -> tuple[Any, dict, dict, float]:
     """Each period by column generation over its services' integer covers, the periods coordinated
     by Benders over purchases and training work (the bound), then the integers period by period
-    (gpuopt.benders). Returns (status, merged variables, extra, lower bound)."""
-    from . import benders, colgen
+    (gpuopt.planning.decompose.benders). Returns (status, merged variables, extra, lower bound)."""
+    from gpuopt.planning.decompose import benders, colgen
 
     t0 = time.perf_counter()
     blocks = colgen.blocks_of(scn, cands, _allowed_sites)
@@ -359,8 +359,8 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
     `method`: 'mip' solves one model; 'decompose' solves each period by column generation over
     its services' integer replica covers, coordinates the periods by Benders over the GPUs bought
     and the training work (the bound), then makes each period's integers on those GPUs
-    (gpuopt.benders; large scenarios; `threads` periods side by side); 'auto' picks 'decompose'
-    past DECOMPOSE_ABOVE replica variables. Every SCIP solve runs on one thread (gpuopt.solver),
+    (gpuopt.planning.decompose.benders; large scenarios; `threads` periods side by side); 'auto' picks 'decompose'
+    past DECOMPOSE_ABOVE replica variables. Every SCIP solve runs on one thread (gpuopt.planning.solve),
     so `threads` changes how fast the decomposition goes, never the plan of a one-MIP scenario."""
     if method not in ("auto", "mip", "decompose"):
         raise InvalidInputError(f"method must be 'auto', 'mip' or 'decompose', got {method!r}")
@@ -412,7 +412,7 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
                       solve_s=r.seconds, solver=r.solver, capacity_factors=dict(factors), **body)
         if not verify:
             break
-        from .simulate import simulate_plan
+        from gpuopt.estimation.simulate import simulate_plan
 
         check = simulate_plan(Plan(**result), scenario, duration_s=verify_duration_s, seed=seed)
         result["verification"] = {}

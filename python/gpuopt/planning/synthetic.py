@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 
-from .cost import price
-from .errors import InvalidInputError
-from .scenario import GpuOffer, Period, Scenario, Service, Site, TrainingJob
+from gpuopt.cost import price
+from gpuopt.errors import InvalidInputError
+from gpuopt.planning.scenario import GpuOffer, Period, Scenario, Service, Site, TrainingJob
 
 GPU_ORDER = ["l4", "a10g", "t4", "l40s", "a100-40gb", "a100-sxm-80gb", "a100-pcie-80gb", "h100-sxm", "h100-pcie",
              "h200", "rtx-4090", "mi300x"]

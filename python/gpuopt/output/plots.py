@@ -9,8 +9,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import InvalidInputError
-from .files import write_atomic
+from gpuopt.errors import InvalidInputError
+from gpuopt.files import write_atomic
 
 
 def _plt():
@@ -93,7 +93,7 @@ def utilization_png(plan, path: str | Path) -> Path:
 def cost_vs_rate_png(scenario, path: str | Path, scales: Sequence[float] = (0.25, 0.5, 1.0, 1.5, 2.0),
                      time_limit_s: float = 30.0) -> Path:
     """The plan's cost as every service's request rate is scaled."""
-    from .planner import plan
+    from gpuopt.planning.planner import plan
 
     plt = _plt()
     costs = []

@@ -4,7 +4,7 @@
 under Poisson arrivals (one rate, or a rate per period), a trace, or closed-loop clients, and
 reports p50/p95/p99 of TTFT, TPOT and end-to-end latency, throughput, utilization, queue length and
 rejections, and whether each SLO holds. The event loop is Rust (rust/gpuopt-core/src/sim.rs); its
-plain-Python twin is gpuopt.reference.simulate.
+plain-Python twin is tests/reference.py (simulate).
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from typing import Any, Literal, Optional, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import _core
-from .capacity import SLO, _requests, _slo
-from .catalog import EngineLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
-from .catalog import precision as get_precision
-from .columns import scalar_count
-from .errors import InvalidInputError
-from .fit import check_tp
-from .sharing import Slot
+from gpuopt import _core
+from gpuopt.estimation.capacity import SLO, _requests, _slo
+from gpuopt.catalog import EngineLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
+from gpuopt.catalog import precision as get_precision
+from gpuopt.estimation.columns import scalar_count
+from gpuopt.errors import InvalidInputError
+from gpuopt.estimation.fit import check_tp
+from gpuopt.estimation.sharing import Slot
 
 DEFAULT_MAX_BATCH = 256  # vLLM's max_num_seqs
 
@@ -231,7 +231,7 @@ def _merge(reports_raw: list[tuple[dict, float]], name: str, period_slot: str, e
 def simulate_plan(plan, scenario, *, duration_s: float = 600.0, seed: int = 0) -> PlanCheck:
     """Simulates every service in every period of `plan` (from gpuopt.plan(scenario)): each group
     of identical replicas gets the share of the service's rate its capacity carries."""
-    from .sharing import fraction, mig_slice
+    from gpuopt.estimation.sharing import fraction, mig_slice
 
     checks = []
     for k, sv in enumerate(scenario.services):

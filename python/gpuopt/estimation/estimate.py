@@ -13,14 +13,14 @@ from typing import Any, Optional
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import _core
-from .catalog import EngineLike, GpuLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
-from .catalog import precision as get_precision
-from .columns import VERDICTS, Results, prepare, scalar_count
-from .errors import InvalidInputError
-from .fit import check_tp, context_warnings, fit
-from .schema import FitReport, Precision
-from .sharing import Slot
+from gpuopt import _core
+from gpuopt.catalog import EngineLike, GpuLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
+from gpuopt.catalog import precision as get_precision
+from gpuopt.estimation.columns import VERDICTS, Results, prepare, scalar_count
+from gpuopt.errors import InvalidInputError
+from gpuopt.estimation.fit import check_tp, context_warnings, fit
+from gpuopt.schema import FitReport, Precision
+from gpuopt.estimation.sharing import Slot
 
 INPUT_COLUMNS = ("model", "gpu", "engine", "precision", "kv_precision", "batch", "input_tokens", "output_tokens", "tp")
 ESTIMATE_COLUMNS: tuple[str, ...] = tuple(_core.ESTIMATE_COLUMNS)

@@ -17,10 +17,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import _core
-from .catalog import GpuLike, gpu as get_gpu, gpus, mig_profiles
-from .errors import InvalidInputError, UnknownNameError
-from .schema import Accelerator
+from gpuopt import _core
+from gpuopt.catalog import GpuLike, gpu as get_gpu, gpus, mig_profiles
+from gpuopt.errors import InvalidInputError, UnknownNameError
+from gpuopt.schema import Accelerator
 
 MAX_FRACTIONS = 8
 

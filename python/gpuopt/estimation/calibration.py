@@ -17,12 +17,12 @@ from typing import Iterable, Literal, Optional, Sequence, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import catalog
-from .catalog import EngineLike
-from .errors import InvalidInputError, validation_problems
-from .estimate import estimate_many, max_throughput_many
-from .schema import EngineProfile
-from .user_files import load_yaml, read_text
+from gpuopt import catalog
+from gpuopt.catalog import EngineLike
+from gpuopt.errors import InvalidInputError, validation_problems
+from gpuopt.estimation.estimate import estimate_many, max_throughput_many
+from gpuopt.schema import EngineProfile
+from gpuopt.user_files import load_yaml, read_text
 
 Metric = Literal["out_tok_s_max", "out_tok_s_static", "ttft_ms", "decode_tok_s", "tpot_ms", "e2e_ms"]
 FITTED = ("compute_efficiency", "memory_efficiency", "activation_traffic", "step_overhead_ms",

@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from .catalog import gpu as get_gpu, model as get_model
-from .errors import InvalidInputError, OutputError
-from .files import write_atomic
+from gpuopt.catalog import gpu as get_gpu, model as get_model
+from gpuopt.errors import InvalidInputError, OutputError
+from gpuopt.files import write_atomic
 
 # Engine flags per precision (vLLM's --quantization / --dtype).
 QUANTIZATION = {"fp16": ["--dtype", "float16"], "bf16": ["--dtype", "bfloat16"], "fp8": ["--quantization", "fp8"],
