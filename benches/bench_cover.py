@@ -9,14 +9,14 @@ import numpy as np
 import gpuopt
 from gpuopt.planning.decompose import colgen
 from tests import reference
-from gpuopt.planning.planner import _allowed_sites, candidates
+from gpuopt.planning.candidates import allowed_sites, candidates
 
 GATE_RATIO = 25.0  # measured 47-56x on 2 noisy cores; most problems end at the dominance filter
 
 
 def _pricing_problems():
     scn = gpuopt.synthetic_fleet(100, 8, 24, 2, seed=1)
-    blocks = colgen.blocks_of(scn, candidates(scn), _allowed_sites)
+    blocks = colgen.blocks_of(scn, candidates(scn), allowed_sites)
     master = colgen.Master(scn, blocks)
     offsets, w, a = master.pricing_input(colgen.list_prices(scn, master.row_list))
     return offsets, w, a, np.asarray(blocks.rate, dtype=float), np.asarray(blocks.least, dtype=float)

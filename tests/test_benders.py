@@ -10,7 +10,8 @@ import pytest
 import gpuopt
 from gpuopt.planning.decompose import benders, colgen
 from gpuopt.planning.model import speed
-from gpuopt.planning.planner import _allowed_sites, candidates, plan
+from gpuopt.planning.candidates import allowed_sites, candidates
+from gpuopt.planning.planner import plan
 
 from .test_planner import _served, two_period_scenario
 
@@ -24,7 +25,7 @@ def _cut_at(coord, period, b, w):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_cuts_never_exceed_a_periods_lp_wherever_the_purchases_land(seed):
     scn = gpuopt.synthetic_fleet(12, 4, 3, 2, seed=seed)
-    blocks = colgen.blocks_of(scn, candidates(scn), _allowed_sites)
+    blocks = colgen.blocks_of(scn, candidates(scn), allowed_sites)
     co = benders.coordinate(scn, blocks, time_limit_s=60)
     assert co.status == "optimal" and co.bound <= co.lp_value * (1 + 1e-9)
     coord = co.coordinator

@@ -1,4 +1,9 @@
 import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -127,17 +132,14 @@ def test_version_help_and_completion(run_cli, tmp_path):
     p = run_cli("-h")
     assert p.returncode == 0 and "Usage:" in p.stdout and "--install-completion" in p.stdout
     assert run_cli("plan", "-h").returncode == 0
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = str(Path(sys.executable).parent / "gpuopt")  # the installed command, as a shell completes it
-    p = subprocess.run([script, "--show-completion", "bash"], capture_output=True, text=True, timeout=60)
+    # The installed command, run from bash as a user does: typer finds the shell in the process
+    # tree (a test runner orphaned from its shell has none there).
+    script = shlex.quote(str(Path(sys.executable).parent / "gpuopt"))
+    p = subprocess.run(["bash", "-c", f"{script} --show-completion; exit $?"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and "_gpuopt_completion" in p.stdout and "complete -o default -F" in p.stdout
     home = tmp_path / "home"
     home.mkdir()
-    p = subprocess.run([script, "--install-completion", "bash"], capture_output=True, text=True,
+    p = subprocess.run(["bash", "-c", f"{script} --install-completion; exit $?"], capture_output=True, text=True,
                        env={**os.environ, "HOME": str(home), "SHELL": "/bin/bash"}, timeout=60)
     assert p.returncode == 0 and "completion installed" in (p.stdout + p.stderr).lower()
     assert ".bash_completions" in (home / ".bashrc").read_text()

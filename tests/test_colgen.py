@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 import gpuopt
 from gpuopt import InvalidInputError, _core
 from gpuopt.planning.decompose.benders import BOUND_TOL, REPAIR_GAP
-from gpuopt.planning.planner import _solve, candidates, plan
+from gpuopt.planning.candidates import candidates
+from gpuopt.planning.planner import plan, solve_mip
 from tests.reference import cover_min, cover_min_many
 
 from .test_planner import rented_scenario
@@ -85,6 +86,6 @@ def test_bound_is_valid_and_stronger_than_the_lp(seed):
     assert mip.status == "optimal"
     assert dec.lower_bound_per_hour <= mip.cost_per_hour * (1 + 1e-6)     # a true bound...
     assert dec.cost_per_hour >= mip.cost_per_hour * (1 - 1e-6)            # ...and a true plan
-    r, _, _ = _solve(scn, candidates(scn), relax=True, time_limit_s=30, threads=1, seed=0, relative_gap=1e-6)
+    r = solve_mip(scn, candidates(scn), relax=True, time_limit_s=30, threads=1, seed=0, relative_gap=1e-6).solved
     assert dec.lower_bound_per_hour >= r.objective - 1e-6                     # at least the plain LP's
     assert sum(dec.cost_breakdown.values()) == pytest.approx(dec.cost_per_hour)

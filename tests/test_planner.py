@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 import gpuopt
 from gpuopt import InvalidInputError
-from gpuopt.planning.planner import candidates, plan
+from gpuopt.planning.candidates import candidates
+from gpuopt.planning.planner import plan
 from gpuopt.planning.scenario import GpuOffer, Period, Scenario, Service, Site, TrainingJob, load_scenario
 
 

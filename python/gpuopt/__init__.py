@@ -30,10 +30,12 @@ from gpuopt.estimation.fit import FitResults, fit, fit_grid, fit_many
 from gpuopt.estimation.capacity import SLO, CapacityReport, CapacityResults, RequestClass, capacity, capacity_many
 from gpuopt.cost import TCO, tco
 from gpuopt.planning.melange import MixPlan, plan_mix
-from gpuopt.planning.planner import Plan, plan
+from gpuopt.planning.plans import Plan
+from gpuopt.planning.planner import plan
 from gpuopt.planning.scenario import GpuOffer, Period, Scenario, Service, Site, TrainingJob, load_scenario
 from gpuopt.planning.synthetic import synthetic_fleet
-from gpuopt.estimation.simulate import PlanCheck, SimulationReport, simulate, simulate_plan
+from gpuopt.estimation.simulate import SimulationReport, simulate
+from gpuopt.planning.verify import PlanCheck, simulate_plan
 from gpuopt.estimation.sweep import MixFront, SweepResults, mixes, pareto, sweep
 from gpuopt.estimation.sharing import Interference, Slot, fraction, mig_layouts, mig_slice, slots
 from gpuopt.schema import PRECISIONS, Accelerator, EngineProfile, FitReport, ModelSpec, Price

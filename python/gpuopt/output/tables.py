@@ -12,7 +12,7 @@ from gpuopt.estimation.estimate import EstimateReport
 from gpuopt.schema import Accelerator, FitReport, ModelSpec
 
 if TYPE_CHECKING:
-    from gpuopt.planning.planner import Plan
+    from gpuopt.planning.plans import Plan
 from gpuopt.units import gb
 
 

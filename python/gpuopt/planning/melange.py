@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuopt.errors import InvalidInputError
-from gpuopt.planning.solve import DEFAULT_GAP, check_limits, check_threads, new_solver, solve
+from gpuopt.planning.solve import DEFAULT_GAP, check_limits, check_threads, found, new_solver, solve
 
 
 class MixPlan(BaseModel):
@@ -95,14 +95,14 @@ def plan_mix(gpu_costs: Mapping[str, float], capacities: Mapping[str, Sequence],
             v = s.IntVar(0, slice_factor, f"y[{b},{n}]") if slice_factor else s.NumVar(0, 1, f"f[{b},{n}]")
             share[b, n] = v
             row.append(v)
-        s.Add(sum(row) == (slice_factor or 1))
+        s.Add(sum(row) == (slice_factor or 1), f"bucket_served[{b}]")
     for n in names:
         load = [share[b, n] * (rates[b] / (slice_factor or 1) / caps[n][b]) for b in buckets if (b, n) in share]
         if load:
-            s.Add(sum(load) <= count[n])
+            s.Add(sum(load) <= count[n], f"gpu_load[{n}]")
     s.Minimize(sum(gpu_costs[n] * count[n] for n in names))
     r = solve(s, time_limit_s=time_limit_s, seed=seed, relative_gap=relative_gap)
-    if r.status not in ("optimal", "feasible"):
+    if not found(r.status):
         return MixPlan(status="infeasible", cost_per_hour=math.nan, lower_bound_per_hour=r.lp_bound, gap=math.nan,
                        fleet={}, assignment={}, utilization={}, solve_s=r.seconds, solver=r.solver,
                        explanation="the solver found no plan within the time limit" if r.status == "unsolved" else

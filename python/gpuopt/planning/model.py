@@ -1,39 +1,69 @@
-"""The fleet side of the planning model, shared by the monolithic MIP and the column generation:
-GPUs bought and rented, MIG layouts, time-sliced GPUs, training on owned GPUs and cloud burst,
-what they cost, and one row per resource that replicas use.
+"""The planning model of docs/formulation.md, under its names: the fleet side (GPUs bought and
+rented, MIG layouts, time-sliced GPUs, training on owned GPUs and cloud burst) and what it costs,
+shared by the monolithic MIP and the column generation; `add_services` adds the replicas, the
+demand and the minimum replicas of the monolithic MIP.
 
-Rows (replicas enter them through `use`):
-- ("gpu", site, type, period): whole GPUs busy (replicas x tp, MIG-split, time-sliced, training)
-  <= owned + bought + rented;
-- ("mig", site, type, period, profile): replicas on that MIG profile <= instances the layouts offer;
-- ("frac", site, type, period, n): replicas on 1/n shares <= n x GPUs split n ways.
-
-Built coefficient by coefficient (pywraplp's Constraint.SetCoefficient), never through Python
-expression trees, so a model with hundreds of thousands of columns builds in seconds.
+Every variable and constraint is named `group[index,...]`, the group being the name the document
+gives it. Resource rows are keyed `(group, site, type, period[, profile or n])`; replicas enter
+them through `resource_row`. Built coefficient by coefficient (pywraplp's SetCoefficient), never
+through Python expression trees.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
 from gpuopt.catalog import gpu as get_gpu
 from gpuopt.cost import HOURS_PER_YEAR, price
-from gpuopt.planning.scenario import Scenario
 from gpuopt.estimation.sharing import mig_layouts
-from gpuopt.planning.solve import new_solver
+from gpuopt.planning.scenario import Scenario
+from gpuopt.planning.solve import Solved, new_solver
 
 LP_BACKEND = "GLOP"
 COST_ITEMS = ("capex", "power+licences", "cloud", "sharing licences", "training burst")
 
+# Constraint groups of the monolithic MIP (docs/formulation.md, section "Constraints").
+GPU_SUPPLY = "gpu_supply"
+MIG_INSTANCES = "mig_instances"
+TIME_SHARE = "time_share"
+TRAINING_OWNED = "training_owned"
+TRAINING_WORK = "training_work"
+TRAINING_MIN_GPUS = "training_min_gpus"
+TRAINING_MAX_GPUS = "training_max_gpus"
+DEMAND = "demand"
+MIN_REPLICAS = "min_replicas"
+MIP_GROUPS = (GPU_SUPPLY, MIG_INSTANCES, TIME_SHARE, TRAINING_OWNED, TRAINING_WORK, TRAINING_MIN_GPUS,
+              TRAINING_MAX_GPUS, DEMAND, MIN_REPLICAS)
+# Rows whose right-hand side is the GPUs owned and bought (what the coordinator moves).
+SUPPLY_ROWS = (GPU_SUPPLY, TRAINING_OWNED)
+
 
 def own_cost_per_hour(site, offer) -> tuple[float, float]:
-    """($/hour of a GPU bought now: capex amortised, $/hour of running any owned GPU)."""
+    """($/hour of a GPU bought now: capex amortised, $/hour of running any owned GPU: power x
+    load x PUE at the site's $/kWh, plus its licences per GPU-year)."""
     g = get_gpu(offer.type)
     capex = offer.capex_usd if offer.capex_usd is not None else price(offer.type, "capex")
     amortised = (capex or 0.0) / (offer.amortization_years * HOURS_PER_YEAR) if offer.max_purchase != 0 else 0.0
     running = (g.tdp_w or 0.0) / 1000 * site.load * site.pue * site.usd_per_kwh + site.licence_usd_per_gpu_year / HOURS_PER_YEAR
     return amortised, running
+
+
+def rent_cost_per_hour(site, offer) -> float:
+    """$/hour of a rented GPU: its hourly price plus the site's licences per GPU-year (inf where
+    it cannot be rented)."""
+    if offer.rent_usd_per_hour is None:
+        return math.inf
+    return offer.rent_usd_per_hour + site.licence_usd_per_gpu_year / HOURS_PER_YEAR
+
+
+def list_price_per_hour(site, offer) -> float:
+    """$/hour of one more GPU of `offer` at list prices: the cheaper of owning one (capex
+    amortised plus running; only where it may be bought or is owned) and renting one."""
+    amortised, running = own_cost_per_hour(site, offer)
+    own = amortised + running if (offer.max_purchase != 0 or offer.owned) else math.inf
+    return min(own, rent_cost_per_hour(site, offer))
 
 
 def speed(gpu_id: str, reference: str) -> float:
@@ -72,7 +102,43 @@ def left_to_buy(offer, bought: float, lift_limits: bool = False) -> float:
     return max(offer.max_purchase - bought, 0)
 
 
-class FleetModel:
+def replica_key(k: int, site: str, cand, period: str) -> tuple:
+    """The index of replicas[k, s, c, p]: service, site, candidate (slot and tp), period."""
+    return (k, site, cand.slot.id, cand.tp, period)
+
+
+@dataclass
+class Variables:
+    """The model's decision variables by the document's names (pywraplp variables, or plain
+    numbers where a decomposition fixed them). `replicas` maps to (variable, candidate)."""
+    buy: dict[tuple, Any] = field(default_factory=dict)           # (site, type)
+    rent: dict[tuple, Any] = field(default_factory=dict)          # (site, type, period)
+    replicas: dict[tuple, tuple] = field(default_factory=dict)    # replica_key -> (variable, candidate)
+    mig_layout: dict[tuple, Any] = field(default_factory=dict)    # (site, type, period, layout)
+    time_sliced: dict[tuple, Any] = field(default_factory=dict)   # (site, type, period, n)
+    train_gpus: dict[tuple, Any] = field(default_factory=dict)    # (job, site, type, period)
+    train_on: dict[tuple, Any] = field(default_factory=dict)      # (job, site, type, period), binary
+    burst: dict[int, Any] = field(default_factory=dict)           # job -> reference GPU-hours in the cloud
+
+
+@dataclass
+class Solution:
+    """What solving the model (whole, or by decomposition) hands to the plan, the same on every
+    path: the solver's result, the variables' values, $/hour per cost item, the lower bound, what
+    was run, and the solvers whose variables `x` reads (kept alive while they are read)."""
+    solved: Solved
+    x: Variables
+    breakdown: dict[str, float]
+    bound: float
+    method: str
+    keep: list = field(default_factory=list)
+
+
+def _name(group: str, *index) -> str:
+    return f"{group}[{','.join(str(i) for i in index)}]"
+
+
+class PlanningModel:
     """`relax`: continuous variables (GLOP). `periods`: the periods modelled (one, in a per-period
     repair). `base_buy`: GPUs already decided to buy per (site, type), free here (more may be
     bought at full cost). `work_targets`: each job's work in these periods, given (a shortfall
@@ -88,7 +154,7 @@ class FleetModel:
         self.inf = inf = s.infinity()
         self.periods = periods or [p.name for p in scn.periods]
         self.hours = {p.name: p.hours for p in scn.periods}
-        self.V: dict[str, dict] = {"buy": {}, "rent": {}, "R": {}, "M": {}, "F": {}, "T": {}, "B": {}}
+        self.x = Variables()
         self.cost: dict[str, list] = {name: [] for name in COST_ITEMS}   # (coefficient, variable)
         self.offset: dict[str, float] = dict.fromkeys(COST_ITEMS, 0.0)   # constant $/hour per item
         self.rows: dict[tuple, object] = {}
@@ -102,8 +168,8 @@ class FleetModel:
                 amortised, running = own_cost_per_hour(site, o)
                 fixed = o.owned + base_buy.get(key, 0)
                 cap_buy = min(left_to_buy(o, base_buy.get(key, 0), lift_limits), inf) if buy_more else 0
-                buy = self._int(0, cap_buy, f"buy[{site.name},{o.type}]")
-                self.V["buy"][key] = buy
+                buy = self._int(0, cap_buy, _name("buy", *key))
+                self.x.buy[key] = buy
                 self.cost["capex"].append((amortised, buy))
                 self.cost["power+licences"].append((running, buy))
                 self.offset["power+licences"] += running * fixed
@@ -111,45 +177,45 @@ class FleetModel:
                     self.layouts[o.type] = mig_layouts(o.type, maximal=True)
                 profiles = sorted({prof for L in self.layouts.get(o.type, []) for prof in L})
                 for p in self.periods:
-                    gpu_row = s.Constraint(-inf, fixed)
-                    self.rows[("gpu",) + key + (p,)] = gpu_row
-                    gpu_row.SetCoefficient(buy, -1.0)
+                    supply = self._row(-inf, fixed, GPU_SUPPLY, *key, p)
+                    supply.SetCoefficient(buy, -1.0)
                     if o.rent_usd_per_hour is not None:
                         cap_rent = inf if (o.max_rent is None or lift_limits) else o.max_rent
-                        r = self._int(0, cap_rent, f"rent[{site.name},{o.type},{p}]")
-                        self.V["rent"][key + (p,)] = r
-                        per = o.rent_usd_per_hour + site.licence_usd_per_gpu_year / HOURS_PER_YEAR
-                        self.cost["cloud"].append((per * self.hours[p] / H, r))
-                        gpu_row.SetCoefficient(r, -1.0)
-                    mig_rows = {prof: s.Constraint(-inf, 0.0) for prof in profiles}
-                    for prof, row in mig_rows.items():
-                        self.rows[("mig",) + key + (p, prof)] = row
+                        r = self._int(0, cap_rent, _name("rent", *key, p))
+                        self.x.rent[key + (p,)] = r
+                        self.cost["cloud"].append((rent_cost_per_hour(site, o) * self.hours[p] / H, r))
+                        supply.SetCoefficient(r, -1.0)
+                    instances = {prof: self._row(-inf, 0.0, MIG_INSTANCES, *key, p, prof) for prof in profiles}
                     for L in self.layouts.get(o.type, []):
-                        m = self._int(0, inf, f"M[{site.name},{o.type},{p},{layout_name(L)}]")
-                        self.V["M"][key + (p, L)] = m
-                        gpu_row.SetCoefficient(m, 1.0)
+                        m = self._int(0, inf, _name("mig_layout", *key, p, layout_name(L)))
+                        self.x.mig_layout[key + (p, L)] = m
+                        supply.SetCoefficient(m, 1.0)
                         for prof in set(L):
-                            mig_rows[prof].SetCoefficient(m, -float(L.count(prof)))
+                            instances[prof].SetCoefficient(m, -float(L.count(prof)))
                     if scn.sharing == "all":
                         for n in range(2, scn.fractions + 1):
-                            f = self._int(0, inf, f"F[{site.name},{o.type},{p},{n}]")
-                            self.V["F"][key + (p, n)] = f
+                            f = self._int(0, inf, _name("time_sliced", *key, p, n))
+                            self.x.time_sliced[key + (p, n)] = f
                             self.cost["sharing licences"].append(
                                 (site.sharing_licence_usd_per_gpu_year / HOURS_PER_YEAR * self.hours[p] / H, f))
-                            gpu_row.SetCoefficient(f, 1.0)
-                            frac_row = s.Constraint(-inf, 0.0)
-                            frac_row.SetCoefficient(f, -float(n))
-                            self.rows[("frac",) + key + (p, n)] = frac_row
+                            supply.SetCoefficient(f, 1.0)
+                            self._row(-inf, 0.0, TIME_SHARE, *key, p, n).SetCoefficient(f, -float(n))
         self._training(work_targets, base_buy)
 
     def _int(self, lb, ub, name):
         return self.s.NumVar(lb, ub, name) if self.relax else self.s.IntVar(lb, ub, name)
 
+    def _row(self, lb: float, ub: float, group: str, *index):
+        """A resource row, kept under (group, *index) for the replicas and columns that use it."""
+        row = self.rows[(group,) + index] = self.s.Constraint(lb, ub, _name(group, *index))
+        return row
+
     def _training(self, work_targets: Optional[dict], base_buy: dict) -> None:
         scn, s, inf = self.scn, self.s, self.inf
         for j, job in enumerate(scn.training):
             cycles = job.deadline_days * 24.0 / scn.cycle_hours
-            work = s.Constraint(job.gpu_hours if work_targets is None else work_targets.get(j, 0.0), inf)
+            work = s.Constraint(job.gpu_hours if work_targets is None else work_targets.get(j, 0.0), inf,
+                                _name(TRAINING_WORK, job.name))
             self.work_rows[j] = work
             for site, o in job_offers(scn, job):
                 key = (site.name, o.type)
@@ -157,27 +223,52 @@ class FleetModel:
                 for p in self.periods:
                     if job.periods and p not in job.periods:
                         continue
-                    t = self._int(0, big, f"T[{job.name},{site.name},{o.type},{p}]")
-                    z = s.NumVar(0, 1, "") if self.relax else s.BoolVar(f"z[{job.name},{site.name},{o.type},{p}]")
-                    at_least = s.Constraint(0, inf)   # t >= min_gpus z
+                    index = (job.name, site.name, o.type, p)
+                    t = self._int(0, big, _name("train_gpus", *index))
+                    z = s.NumVar(0, 1, _name("train_on", *index)) if self.relax else s.BoolVar(_name("train_on", *index))
+                    at_least = s.Constraint(0, inf, _name(TRAINING_MIN_GPUS, *index))   # t >= min_gpus z
                     at_least.SetCoefficient(t, 1.0)
                     at_least.SetCoefficient(z, -float(job.min_gpus))
-                    at_most = s.Constraint(-inf, 0)   # t <= big z
+                    at_most = s.Constraint(-inf, 0, _name(TRAINING_MAX_GPUS, *index))   # t <= big z
                     at_most.SetCoefficient(t, 1.0)
                     at_most.SetCoefficient(z, -float(big))
-                    self.V["T"][(j, site.name, o.type, p)] = t
+                    self.x.train_gpus[(j, site.name, o.type, p)] = t
+                    self.x.train_on[(j, site.name, o.type, p)] = z
                     work.SetCoefficient(t, self.hours[p] * cycles * speed(o.type, job.reference_gpu))
-                    self.rows[("gpu",) + key + (p,)].SetCoefficient(t, 1.0)
-                    own = self.rows.get(("train",) + key + (p,))
+                    self.rows[(GPU_SUPPLY,) + key + (p,)].SetCoefficient(t, 1.0)
+                    own = self.rows.get((TRAINING_OWNED,) + key + (p,))
                     if own is None:  # training runs on owned GPUs only, never rented ones
-                        own = self.rows[("train",) + key + (p,)] = s.Constraint(-inf, o.owned + base_buy.get(key, 0))
-                        own.SetCoefficient(self.V["buy"][key], -1.0)
+                        own = self._row(-inf, o.owned + base_buy.get(key, 0), TRAINING_OWNED, *key, p)
+                        own.SetCoefficient(self.x.buy[key], -1.0)
                     own.SetCoefficient(t, 1.0)
             if job.burst_usd_per_gpu_hour is not None:
-                burst = s.NumVar(0, inf, f"burst[{job.name}]")
-                self.V["B"][j] = burst
+                burst = s.NumVar(0, inf, _name("burst", job.name))
+                self.x.burst[j] = burst
                 self.cost["training burst"].append((job.burst_usd_per_gpu_hour / (job.deadline_days * 24.0), burst))
                 work.SetCoefficient(burst, 1.0)
+
+    def add_services(self, cands, allowed_sites) -> None:
+        """The monolithic MIP's replicas: one integer per (service, site, candidate, period), the
+        demand and minimum-replica rows, and each replica's use of its resource row."""
+        scn, s, inf = self.scn, self.s, self.inf
+        offered = {site.name: {o.type for o in site.gpus} for site in scn.sites}
+        for k, sv in enumerate(scn.services):
+            allowed = set(allowed_sites(scn, sv))
+            demand = {p: s.Constraint(scn.rate(sv, p), inf, _name(DEMAND, sv.name, p)) for p in self.periods}
+            least = {p: s.Constraint(sv.min_replicas, inf, _name(MIN_REPLICAS, sv.name, p))
+                     for p in self.periods} if sv.min_replicas else {}
+            for c in cands.by_service.get(k, []):
+                for site in scn.sites:
+                    if site.name not in allowed or c.gpu not in offered[site.name]:
+                        continue
+                    for p in self.periods:
+                        v = self._int(0, inf, _name("replicas", sv.name, site.name, c.slot.id, f"tp{c.tp}", p))
+                        self.x.replicas[replica_key(k, site.name, c, p)] = (v, c)
+                        demand[p].SetCoefficient(v, c.capacity_rps)
+                        if least:
+                            least[p].SetCoefficient(v, 1.0)
+                        row, per = self.resource_row(site.name, c, p)
+                        self.rows[row].SetCoefficient(v, per)
 
     def set_supply(self, buy: dict, work: dict) -> None:
         """GPUs bought per (site, type) and each job's work target here: the right-hand sides a
@@ -187,10 +278,10 @@ class FleetModel:
             for o in site.gpus:
                 bought = buy.get((site.name, o.type), 0.0)
                 have = o.owned + bought
-                self.V["buy"][(site.name, o.type)].SetUb(min(left_to_buy(o, bought, self.lift_limits), self.inf))
+                self.x.buy[(site.name, o.type)].SetUb(min(left_to_buy(o, bought, self.lift_limits), self.inf))
                 for p in self.periods:
-                    for kind in ("gpu", "train"):
-                        row = self.rows.get((kind, site.name, o.type, p))
+                    for group in SUPPLY_ROWS:
+                        row = self.rows.get((group, site.name, o.type, p))
                         if row is not None:
                             row.SetUb(have)
         for j, row in self.work_rows.items():
@@ -201,13 +292,14 @@ class FleetModel:
         return self.s.Objective().Value() - sum(self.offset.values())
 
     @staticmethod
-    def row_key(site: str, cand, period: str) -> tuple[tuple, float]:
-        """The resource row one replica of `cand` at `site` uses in `period`, and how much of it."""
+    def resource_row(site: str, cand, period: str) -> tuple[tuple, float]:
+        """The resource row one replica of `cand` at `site` uses in `period`, and how much of it:
+        tp whole GPUs, one instance of its MIG profile, or one 1/n share."""
         if cand.slot.kind == "gpu":
-            return ("gpu", site, cand.gpu, period), float(cand.tp)
+            return (GPU_SUPPLY, site, cand.gpu, period), float(cand.tp)
         if cand.slot.kind == "mig":
-            return ("mig", site, cand.gpu, period, cand.slot.profile), 1.0
-        return ("frac", site, cand.gpu, period, cand.slot.per_gpu), 1.0
+            return (MIG_INSTANCES, site, cand.gpu, period, cand.slot.profile), 1.0
+        return (TIME_SHARE, site, cand.gpu, period, cand.slot.per_gpu), 1.0
 
     def minimize(self) -> None:
         """Sets the objective: every cost item, coefficients of a variable summed."""
@@ -228,5 +320,5 @@ class FleetModel:
                 for name, terms in self.cost.items()}
 
 
-__all__ = ["FleetModel", "COST_ITEMS", "job_offers", "layout_name", "left_to_buy", "own_cost_per_hour", "speed",
-           "training_reach"]
+__all__ = ["COST_ITEMS", "MIP_GROUPS", "PlanningModel", "Solution", "Variables", "job_offers", "layout_name", "left_to_buy",
+           "list_price_per_hour", "own_cost_per_hour", "rent_cost_per_hour", "replica_key", "speed", "training_reach"]

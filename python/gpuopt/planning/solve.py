@@ -16,12 +16,15 @@ instead: the decomposition's periods, each a one-thread solve with the GIL relea
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
-
-from ortools.linear_solver import linear_solver_pb2, pywraplp
+from typing import TYPE_CHECKING
 
 from gpuopt.errors import InternalError, InvalidInputError
+
+if TYPE_CHECKING:  # OR-Tools is imported when a model is first built, not with gpuopt
+    from ortools.linear_solver import pywraplp
 
 DEFAULT_GAP = 1e-6
 MAX_TIME_LIMIT_S = 7 * 86400.0
@@ -47,6 +50,25 @@ def check_threads(threads) -> None:
                                 f"got {threads!r}")
 
 
+FOUND = ("optimal", "feasible")   # statuses that come with a plan
+
+
+def found(status: str) -> bool:
+    """Whether a solve with this status has a solution to read."""
+    return status in FOUND
+
+
+def gap_between(cost: float, bound: float) -> float:
+    """Relative gap (cost - bound) / cost of a minimisation, 0 for a plan that costs nothing."""
+    return max(0.0, (cost - bound) / cost) if cost > 0 else 0.0
+
+
+def best_bound(*bounds: float) -> float:
+    """The strongest of several valid lower bounds, ignoring NaN (a bound not computed)."""
+    valid = [b for b in bounds if not math.isnan(b)]
+    return max(valid) if valid else math.nan
+
+
 @dataclass
 class Solved:
     status: str          # optimal, feasible, infeasible
@@ -58,15 +80,19 @@ class Solved:
     solver: str
 
 
-def new_solver(backend: str = "SCIP") -> pywraplp.Solver:
+def new_solver(backend: str = "SCIP") -> "pywraplp.Solver":
+    from ortools.linear_solver import pywraplp
+
     s = pywraplp.Solver.CreateSolver(backend)
     if s is None:
         raise InternalError(f"OR-Tools has no {backend} backend in this installation")
     return s
 
 
-def _lp_bound(solver: pywraplp.Solver) -> float:
+def _lp_bound(solver: "pywraplp.Solver") -> float:
     """Optimum of the LP relaxation of `solver`'s model: exported, integrality dropped, solved by GLOP."""
+    from ortools.linear_solver import linear_solver_pb2, pywraplp
+
     proto = linear_solver_pb2.MPModelProto()
     solver.ExportModelToProto(proto)
     for v in proto.variable:
@@ -77,9 +103,11 @@ def _lp_bound(solver: pywraplp.Solver) -> float:
     return lp.Objective().Value() if lp.Solve() == pywraplp.Solver.OPTIMAL else float("nan")
 
 
-def solve(solver: pywraplp.Solver, *, time_limit_s: float = 60.0, seed: int = 0,
+def solve(solver: "pywraplp.Solver", *, time_limit_s: float = 60.0, seed: int = 0,
           relative_gap: float = DEFAULT_GAP, lp_bound: bool = True) -> Solved:
     """Solves a minimisation on one thread; deterministic for a fixed seed (within the time limit)."""
+    from ortools.linear_solver import pywraplp
+
     solver.SetTimeLimit(int(max(time_limit_s, 0.001) * 1000))
     solver.SetNumThreads(1)
     if "SCIP" in solver.SolverVersion():
@@ -99,11 +127,10 @@ def solve(solver: pywraplp.Solver, *, time_limit_s: float = 60.0, seed: int = 0,
     else:
         status = "unsolved"
     nan = float("nan")
-    if status in ("optimal", "feasible"):
+    if found(status):
         obj = solver.Objective().Value()
         bound = solver.Objective().BestBound()
-        best = max(b for b in (bound, lp) if b == b) if (bound == bound or lp == lp) else nan
-        gap = 0.0 if obj <= 0 else max(0.0, (obj - best) / obj)
+        gap = gap_between(obj, best_bound(bound, lp))
         if status == "optimal" and gap > max(relative_gap, 1e-9) * 1.01:
             status = "feasible"  # the solver stopped at its gap: not proven optimal to ours
         return Solved(status, obj, bound, lp, gap, seconds, solver.SolverVersion())

@@ -36,9 +36,10 @@ from typing import Optional
 import numpy as np
 
 from gpuopt.planning.decompose.colgen import ALTERNATIVES, Blocks, Generation, Master, homogeneous, list_prices
-from gpuopt.planning.model import FleetModel, job_offers, own_cost_per_hour, training_reach
+from gpuopt.planning.model import (COST_ITEMS, SUPPLY_ROWS, PlanningModel, Solution, Variables, job_offers,
+                                   own_cost_per_hour, replica_key, training_reach)
 from gpuopt.planning.scenario import Scenario
-from gpuopt.planning.solve import Solved, new_solver, solve
+from gpuopt.planning.solve import found, new_solver, solve
 
 log = logging.getLogger(__name__)
 
@@ -118,25 +119,26 @@ class Coordinator:
         s = new_solver("SCIP" if integer else "GLOP")
         inf = s.infinity()
         obj = s.Objective()
-        b = {k: (s.IntVar if integer else s.NumVar)(0, most if math.isfinite(most) else inf, "")
+        b = {k: (s.IntVar if integer else s.NumVar)(0, most if math.isfinite(most) else inf, f"buy[{k[0]},{k[1]}]")
              for k, (_, most) in self.buy.items()}
         for k, v in b.items():
             obj.SetCoefficient(v, self.buy[k][0])
-        w = {(j, p): s.NumVar(0, min(self.reach[(j, p)], inf), "") for j, ps in self.work.items() for p in ps}
-        burst = {j: s.NumVar(0, inf, "") for j in self.burst}
+        w = {(j, p): s.NumVar(0, min(self.reach[(j, p)], inf), f"work[{self.scn.training[j].name},{p}]")
+             for j, ps in self.work.items() for p in ps}
+        burst = {j: s.NumVar(0, inf, f"burst[{self.scn.training[j].name}]") for j in self.burst}
         for j, v in burst.items():
             obj.SetCoefficient(v, self.burst[j])
         for j, job in enumerate(self.scn.training):
-            row = s.Constraint(job.gpu_hours, inf)
+            row = s.Constraint(job.gpu_hours, inf, f"training_work[{job.name}]")
             for p in self.work.get(j, []):
                 row.SetCoefficient(w[(j, p)], 1.0)
             if j in burst:
                 row.SetCoefficient(burst[j], 1.0)
-        theta = {p: s.NumVar(0, inf, "") for p in self.periods}
+        theta = {p: s.NumVar(0, inf, f"theta[{p}]") for p in self.periods}
         for v in theta.values():
             obj.SetCoefficient(v, 1.0)
-        for p, const, slope_b, slope_w in ((p, *cut) for p in self.periods for cut in self.cuts[p]):
-            row = s.Constraint(const, inf)
+        for p, i, (const, slope_b, slope_w) in ((p, i, cut) for p in self.periods for i, cut in enumerate(self.cuts[p])):
+            row = s.Constraint(const, inf, f"benders_cut[{p},{i}]")
             row.SetCoefficient(theta[p], 1.0)
             for k, c in slope_b.items():
                 if c and k in b:
@@ -147,7 +149,7 @@ class Coordinator:
         obj.SetOffset(self.constant)
         obj.SetMinimization()
         r = solve(s, time_limit_s=time_limit_s, relative_gap=1e-6, lp_bound=False)
-        if r.status not in ("optimal", "feasible"):
+        if not found(r.status):
             return -math.inf, {}, {}, {}
         bound = r.bound if integer else r.objective
         wp = {p: {} for p in self.periods}
@@ -183,8 +185,8 @@ def _cut_slopes(master: Master, coord: Coordinator, pi: np.ndarray) -> tuple[dic
     slope_b = {}
     for key, (price_of, _) in coord.buy.items():
         total = 0.0
-        for kind in ("gpu", "train"):
-            i = master.row_index.get((kind,) + key + (period,))
+        for group in SUPPLY_ROWS:
+            i = master.row_index.get((group,) + key + (period,))
             if i is not None:
                 total += pi[i]
         slope_b[key] = min(total, price_of)
@@ -252,7 +254,7 @@ def coordinate(scn: Scenario, blocks: Blocks, *, time_limit_s: float, tol: float
 
             st = gens[p].run(tol=FIRST_TOL if first else PERIOD_TOL, max_rounds=FIRST_ROUNDS if first else LATER_ROUNDS,
                              deadline=deadline, on_duals=on_duals)
-            if st not in ("optimal", "feasible"):
+            if not found(st):
                 return st
             previous = (m, gens[p].pi)
         return None
@@ -310,12 +312,12 @@ def _options(gen: Generation, b: int, extra: list[dict[int, int]], settled: Opti
 
 
 def _pattern_mip(scn: Scenario, co: Coordination, periods: list[str], only_lp_choice: bool = False,
-                 settled: Optional[set] = None, **fleet) -> tuple[FleetModel, list]:
+                 settled: Optional[set] = None, **fleet) -> tuple[PlanningModel, list]:
     """The columns of `periods` as a MIP: one binary per column, one column per block, on a
-    FleetModel built with `fleet` (base_buy, work_targets). The LP's choice is the hint; with
+    PlanningModel built with `fleet` (base_buy, work_targets). The LP's choice is the hint; with
     `only_lp_choice` it is the only column, and only the GPUs, layouts and rentals are chosen;
     so it is for a block the LP serves whole with one column on `settled` (site, type) only."""
-    fm = FleetModel(scn, relax=False, periods=periods, **fleet)
+    fm = PlanningModel(scn, relax=False, periods=periods, **fleet)
     s, chosen = fm.s, []
     hint_vars, hint_vals = [], []
     for p in periods:
@@ -326,14 +328,14 @@ def _pattern_mip(scn: Scenario, co: Coordination, periods: list[str], only_lp_ch
             opts = _options(gen, b, extra.get(b, []), settled)
             if only_lp_choice:
                 opts = [max(opts, key=lambda o: o[2])]
-            one = s.Constraint(1.0, 1.0)
+            one = s.Constraint(1.0, 1.0, f"pattern_choice[{scn.services[k].name},{p}]")
             made = []
             for _, counts, lp in opts:
                 v = s.BoolVar("")
                 one.SetCoefficient(v, 1.0)
                 per_row: dict[tuple, float] = {}
                 for i, c in counts.items():
-                    key, per = FleetModel.row_key(blocks.items[k][i].site, blocks.items[k][i].cand, p)
+                    key, per = PlanningModel.resource_row(blocks.items[k][i].site, blocks.items[k][i].cand, p)
                     per_row[key] = per_row.get(key, 0.0) + c * per
                 for key, coef in per_row.items():
                     fm.rows[key].SetCoefficient(v, coef)
@@ -347,7 +349,7 @@ def _pattern_mip(scn: Scenario, co: Coordination, periods: list[str], only_lp_ch
     return fm, chosen
 
 
-def _record(chosen: list, merged: dict) -> None:
+def _record(chosen: list, merged: Variables) -> None:
     """Replicas of the columns the MIP chose."""
     for blocks, b, made in chosen:
         k, p = blocks.keys[b]
@@ -355,14 +357,13 @@ def _record(chosen: list, merged: dict) -> None:
             if v.solution_value() > 0.5:
                 for i, c in counts.items():
                     it = blocks.items[k][i]
-                    key = (k, it.site, f"{it.cand.slot.id}@tp{it.cand.tp}", p)
-                    merged["R"][key] = (merged["R"].get(key, (0, it.cand))[0] + c, it.cand)
+                    key = replica_key(k, it.site, it.cand, p)
+                    merged.replicas[key] = (merged.replicas.get(key, (0, it.cand))[0] + c, it.cand)
 
 
 def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, threads: Optional[int], seed: int,
-                 relative_gap: float) -> tuple[Solved, dict, dict, float]:
-    """The integer plan from the coordination: (solver result, variables as planner._extract reads
-    them, extra, lower bound). Small scenarios: one MIP over every period's columns. Large ones:
+                 relative_gap: float) -> Solution:
+    """The integer plan from the coordination, as a Solution whose bound is the coordination's. Small scenarios: one MIP over every period's columns. Large ones:
     the coordinator's purchases made whole; each period's columns re-priced on them and chosen by
     a MIP that rents what it lacks (periods side by side, `threads` at a time); a period that
     cannot do without buying more then buys at full cost, the busiest first, and later ones have
@@ -370,29 +371,29 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
     t0 = time.perf_counter()
     coord = co.coordinator
     kw = dict(seed=seed, relative_gap=max(relative_gap, REPAIR_GAP), lp_bound=False)
-    merged: dict[str, dict] = {"buy": {}, "rent": {}, "R": {}, "M": {}, "F": {}, "T": {}, "B": {}}
+    merged = Variables()
     periods = coord.periods
     for p, gen in co.generations.items():
         co.extra[p] = homogeneous(gen.master, gen.pi + 1e-6 * list_prices(scn, gen.master.row_list), ALTERNATIVES)
     if co.columns() <= WHOLE_MIP_COLUMNS:
         fm, chosen = _pattern_mip(scn, co, periods)
         r = solve(fm.s, time_limit_s=time_limit_s, **kw)
-        if r.status not in ("optimal", "feasible"):
-            return r, {}, {}, co.bound
+        if not found(r.status):
+            return Solution(r, merged, {}, co.bound, "one MIP over the columns")
         _record(chosen, merged)
-        for name in merged:
-            merged[name].update(fm.V[name])
-        return r, merged, {"model": fm, "mode": "one MIP over the columns"}, co.bound
+        for name in ("buy", "rent", "mig_layout", "time_sliced", "train_gpus", "train_on", "burst"):
+            getattr(merged, name).update(getattr(fm.x, name))
+        return Solution(r, merged, fm.breakdown(), co.bound, f"one MIP over the columns ({r.solver})", [fm.s])
     # the bound with GPUs bought whole; the purchases themselves: the LP's rounded up, whose slack
     # absorbs what whole MIG layouts and replicas need beyond the LP at the peak
     bound, _, _, _ = coord.solve(integer=True, time_limit_s=max(time_limit_s / 10, 1.0))
     bound = max(bound, co.bound)
     b_lp, w, burst = co.point
     base = {key: int(math.ceil(v - ROUND_UP_FROM)) for key, v in b_lp.items()}
-    breakdown = dict.fromkeys(("capex", "power+licences", "cloud", "sharing licences", "training burst"), 0.0)
+    breakdown = dict.fromkeys(COST_ITEMS, 0.0)
     for j, v in burst.items():
         breakdown["training burst"] += coord.burst[j] * v
-        merged["B"][j] = v
+        merged.burst[j] = v
     demand = {p: sum(co.masters[p].blocks.rate) for p in periods}
     order = sorted(periods, key=lambda p: -demand[p])
     settled = _elastic(scn)
@@ -410,7 +411,7 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
             fm, chosen = _pattern_mip(scn, co, [p], only_lp_choice=True, **fleet)
             r = solve(fm.s, time_limit_s=FINAL_SOLVE_S, **kw)
         log.debug("period %s: LP %.4f, MIP %.4f (%s, gap %.4f, %.1f s, %d binaries), %.1f s in all", p, gen.value,
-                  fm.variable_cost() if r.status in ("optimal", "feasible") else math.nan, r.status, r.gap, r.seconds,
+                  fm.variable_cost() if found(r.status) else math.nan, r.status, r.gap, r.seconds,
                   sum(len(m) for _, _, m in chosen), time.perf_counter() - t0)
         return r, fm, chosen
 
@@ -423,25 +424,25 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
         done = dict(zip(order, pool.map(lambda p: period_mip(p, base0, share, False), order)))
     tried = {p: dict(base0) for p in order}    # the purchases each period was last solved on
     for p in order:
-        while done[p][0].status not in ("optimal", "feasible"):
+        while not found(done[p][0].status):
             left = max(time_limit_s - (time.perf_counter() - t0), 1.0)
-            pending = sum(1 for q in order if done[q][0].status not in ("optimal", "feasible"))
+            pending = sum(1 for q in order if not found(done[q][0].status))
             more = tried[p] == base     # nothing new bought since it last failed: it may buy now
             tried[p] = dict(base)
             done[p] = period_mip(p, base, max(left / pending, MIN_PERIOD_S), more)
-            if more and done[p][0].status not in ("optimal", "feasible"):
-                return done[p][0], {}, {}, bound
-        for key, v in done[p][1].V["buy"].items():
+            if more and not found(done[p][0].status):
+                return Solution(done[p][0], merged, {}, bound, "per-period MIPs")
+        for key, v in done[p][1].x.buy.items():
             base[key] = base.get(key, 0) + int(round(v.solution_value()))
     keep, last = [], None
     for p in order:
         r, fm, chosen = done[p]
         last = r
         keep.append(fm.s)
-        for name in ("rent", "M", "F", "T"):
-            merged[name].update(fm.V[name])
-        for j, v in fm.V["B"].items():
-            merged["B"][j] = merged["B"].get(j, 0.0) + v.solution_value()
+        for name in ("rent", "mig_layout", "time_sliced", "train_gpus", "train_on"):
+            getattr(merged, name).update(getattr(fm.x, name))
+        for j, v in fm.x.burst.items():
+            merged.burst[j] = merged.burst.get(j, 0.0) + v.solution_value()
         _record(chosen, merged)
         part = fm.breakdown()
         for name in ("cloud", "sharing licences", "training burst"):
@@ -449,11 +450,11 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
     for site in scn.sites:
         for o in site.gpus:
             key = (site.name, o.type)
-            merged["buy"][key] = base.get(key, 0)
+            merged.buy[key] = base.get(key, 0)
             amortised, running = own_cost_per_hour(site, o)
-            breakdown["capex"] += amortised * merged["buy"][key]
-            breakdown["power+licences"] += running * (merged["buy"][key] + o.owned)
-    return last, merged, {"breakdown": breakdown, "keep": keep, "mode": "per-period MIPs"}, bound
+            breakdown["capex"] += amortised * merged.buy[key]
+            breakdown["power+licences"] += running * (merged.buy[key] + o.owned)
+    return Solution(last, merged, breakdown, bound, f"per-period MIPs ({last.solver})", keep)
 
 
 __all__ = ["Coordination", "Coordinator", "coordinate", "integer_plan", "workers_for"]

@@ -22,7 +22,7 @@ from typing import Any, Optional
 import numpy as np
 
 from gpuopt import _core
-from gpuopt.planning.model import FleetModel, own_cost_per_hour
+from gpuopt.planning.model import GPU_SUPPLY, MIG_INSTANCES, TIME_SHARE, PlanningModel, list_price_per_hour
 from gpuopt.planning.scenario import Scenario
 from gpuopt.estimation.sharing import mig_profile
 from gpuopt.planning.solve import solve
@@ -80,32 +80,30 @@ def list_prices(scn: Scenario, rows: list[tuple]) -> np.ndarray:
     per_gpu: dict[tuple, float] = {}
     for site in scn.sites:
         for o in site.gpus:
-            amortised, running = own_cost_per_hour(site, o)
-            own = amortised + running if (o.max_purchase != 0 or o.owned) else math.inf
-            rent = o.rent_usd_per_hour if o.rent_usd_per_hour is not None else math.inf
-            per_gpu[(site.name, o.type)] = min(own, rent) if min(own, rent) < math.inf else 1e4
+            listed = list_price_per_hour(site, o)
+            per_gpu[(site.name, o.type)] = listed if listed < math.inf else 1e4
     out = np.zeros(len(rows))
     for i, key in enumerate(rows):
-        kind, site, gpu = key[:3]
-        if kind == "gpu":
+        group, site, gpu = key[:3]
+        if group == GPU_SUPPLY:
             out[i] = per_gpu[(site, gpu)]
-        elif kind == "frac":
+        elif group == TIME_SHARE:
             out[i] = per_gpu[(site, gpu)] / key[4]
-        elif kind == "mig":
+        elif group == MIG_INSTANCES:
             prof = mig_profile(gpu, key[4])
             out[i] = per_gpu[(site, gpu)] * max(prof["compute_slices"] / 7.0, prof["memory_slices"] / 8.0)
     return out
 
 
 class Master:
-    """The restricted master LP: the fleet model plus one convexity row per block and the pattern
-    columns generated so far."""
+    """The restricted master LP: the fleet side of the planning model plus one pattern_choice row
+    per block (sum of its pattern columns = 1) and the pattern columns generated so far."""
 
     def __init__(self, scn: Scenario, blocks: Blocks, periods: Optional[list[str]] = None, **fleet):
-        self.fm = FleetModel(scn, relax=True, periods=periods, **fleet)
+        self.fm = PlanningModel(scn, relax=True, periods=periods, **fleet)
         self.scn, self.blocks = scn, blocks
         s = self.fm.s
-        self.convexity = [s.Constraint(1.0, 1.0) for _ in blocks.keys]
+        self.convexity = [s.Constraint(1.0, 1.0, f"pattern_choice[{scn.services[k].name},{p}]") for k, p in blocks.keys]
         self.columns: list[list] = [[] for _ in blocks.keys]   # per block: [(variable, {item: count})]
         self.row_list = list(self.fm.rows)
         self.row_index = {key: i for i, key in enumerate(self.row_list)}
@@ -119,7 +117,7 @@ class Master:
             use = np.zeros(len(items))
             for i, it in enumerate(items):
                 for j, p in enumerate(periods):
-                    key, per = FleetModel.row_key(it.site, it.cand, p)
+                    key, per = PlanningModel.resource_row(it.site, it.cand, p)
                     rows[i, j] = self.row_index[key]
                     use[i] = per
             self.item_rows[k], self.item_use[k] = rows, use

@@ -1,0 +1,106 @@
+"""A plan checked by simulation: every service in every period simulated with the replicas the
+plan gives it, each group of identical replicas at the share of the service's rate its capacity
+carries (the Rust discrete-event simulator, gpuopt.simulate's engine)."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from gpuopt import _core
+from gpuopt.catalog import engine as get_engine, gpu as get_gpu, model as get_model
+from gpuopt.estimation.sharing import fraction, mig_slice
+from gpuopt.estimation.simulate import DEFAULT_MAX_BATCH, SimulationReport, report
+
+
+class ServiceCheck(BaseModel):
+    """A service in one period of a plan, simulated."""
+
+    model_config = ConfigDict(frozen=True)
+    service: str
+    period: str
+    rate: float
+    report: SimulationReport
+
+
+class PlanCheck(BaseModel):
+    """Every service in every period of a plan, simulated with its replicas and its rate."""
+
+    model_config = ConfigDict(frozen=True)
+    checks: list[ServiceCheck]
+
+    @property
+    def failing(self) -> list[ServiceCheck]:
+        return [c for c in self.checks if not c.report.meets_slo]
+
+    @property
+    def meets_slo(self) -> bool:
+        return not self.failing
+
+
+def _merge(reports_raw: list[tuple[dict, float]], name: str, period_slot: str, engine: str, slo) -> SimulationReport:
+    """One report over several replica groups' raw outputs (their requests pooled)."""
+    keys = ("arrival", "admitted", "first_token", "finish", "output_tokens")
+    pooled: dict = {k: np.concatenate([np.asarray(r[k]) for r, _ in reports_raw]) for k in keys}
+    # latency arrays carry each group's own fixed overhead: fold it into the times before pooling
+    for k in ("first_token", "finish"):
+        pooled[k] = np.concatenate([np.asarray(r[k]) + fixed / 1e3 for r, fixed in reports_raw])
+    pooled["fixed_ms"] = 0.0
+    pooled["busy_s"] = np.concatenate([np.asarray(r["busy_s"]) for r, _ in reports_raw])
+    pooled["queue_area"] = np.concatenate([np.asarray(r["queue_area"]) for r, _ in reports_raw])
+    pooled["queue_max"] = np.concatenate([np.asarray(r["queue_max"]) for r, _ in reports_raw])
+    pooled["rejected"] = sum(int(r["rejected"]) for r, _ in reports_raw)
+    pooled["makespan_s"] = max(r["makespan_s"] for r, _ in reports_raw)
+    pooled["kv_budget_bytes"] = min(r["kv_budget_bytes"] for r, _ in reports_raw)
+    replicas = sum(len(r["busy_s"]) for r, _ in reports_raw)
+    return report(pooled, name, period_slot, engine, replicas, "least-loaded", slo)
+
+
+def simulate_plan(plan, scenario, *, duration_s: float = 600.0, seed: int = 0) -> PlanCheck:
+    """Simulates every service in every period of `plan` (from gpuopt.plan(scenario)): each group
+    of identical replicas gets the share of the service's rate its capacity carries."""
+    checks = []
+    for k, sv in enumerate(scenario.services):
+        for period in scenario.periods:
+            rows = plan.replicas.get(sv.name, {}).get(period.name, [])
+            rate = scenario.rate(sv, period.name)
+            total_cap = sum(r["replicas"] * r["capacity_rps"] for r in rows)
+            if not rows or rate <= 0 or total_cap <= 0:
+                continue
+            raws = []
+            e = get_engine(sv.engine)
+            for i, r in enumerate(rows):
+                slot_id = r["slot"]
+                if "/" in slot_id and slot_id.endswith("x"):
+                    slot = fraction(r["gpu"], int(slot_id.rsplit("/", 1)[1][:-1]))
+                elif "/" in slot_id:
+                    slot = mig_slice(r["gpu"], slot_id.rsplit("/", 1)[1])
+                else:
+                    slot = None
+                g = slot.gpu if slot else get_gpu(r["gpu"])
+                delay = slot.request_delay_ms if slot else 0.0
+                share = rate * r["replicas"] * r["capacity_rps"] / total_cap
+                code = {q: j for j, q in enumerate(_core.PRECISIONS)}
+                raw = _core.simulate(list(get_model(sv.model).row()), list(g.row()), list(e.row()),
+                                     code[r["precision"]], code["fp16"], int(r["tp"]), int(r["replicas"]),
+                                     "least-loaded", ("poisson", [share], 2 * duration_s, duration_s),
+                                     sv.requests.rows(), float(DEFAULT_MAX_BATCH), e.request_overhead_ms + delay,
+                                     seed + 7919 * k + 104729 * i)
+                raws.append((raw, raw["fixed_ms"]))
+            checks.append(ServiceCheck(service=sv.name, period=period.name, rate=rate,
+                                       report=_merge(raws, sv.model, "+".join(r["slot"] for r in rows), e.id, sv.slo)))
+    return PlanCheck(checks=checks)
+
+
+def verification_of(check: PlanCheck) -> dict[str, dict[str, dict]]:
+    """service -> period -> simulated p95s, requests and whether the SLO holds (the plan's field)."""
+    out: dict[str, dict[str, dict]] = {}
+    for c in check.checks:
+        out.setdefault(c.service, {})[c.period] = {
+            "ttft_p95_ms": c.report.ttft_ms.p95, "tpot_p95_ms": c.report.tpot_ms.p95,
+            "e2e_p95_ms": c.report.e2e_ms.p95, "requests": c.report.requests_completed,
+            "meets_slo": c.report.meets_slo}
+    return out
+
+
+__all__ = ["PlanCheck", "ServiceCheck", "simulate_plan", "verification_of"]

@@ -1,0 +1,60 @@
+"""docs/formulation.md is the model the code builds: the enterprise example's MIP has exactly the
+constraint groups the document names, every constraint and variable is named after a group or
+variable it defines, and the column generation's master adds only the pattern rows."""
+
+import re
+from pathlib import Path
+
+from ortools.linear_solver import linear_solver_pb2
+
+import gpuopt
+from gpuopt.planning.candidates import allowed_sites, candidates
+from gpuopt.planning.decompose import colgen
+from gpuopt.planning.model import MIP_GROUPS, PlanningModel
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = (ROOT / "docs" / "formulation.md").read_text()
+
+
+def _section(title: str) -> str:
+    return DOC.split(f"\n## {title}")[1].split("\n## ")[0]
+
+
+def _headed(text: str) -> set[str]:
+    return set(re.findall(r"^### `(\w+)\[", text, flags=re.M))
+
+
+def _groups(solver) -> tuple[list[str], list[str]]:
+    proto = linear_solver_pb2.MPModelProto()
+    solver.ExportModelToProto(proto)
+    return [c.name for c in proto.constraint], [v.name for v in proto.variable]
+
+
+def _group(name: str) -> str:
+    assert re.fullmatch(r"\w+\[[^\[\]]*\]", name), f"unnamed or malformed: {name!r}"
+    return name.split("[")[0]
+
+
+def test_the_enterprise_mip_has_exactly_the_documented_groups():
+    scn = gpuopt.load_scenario(ROOT / "examples" / "enterprise.yaml")
+    model = PlanningModel(scn, relax=False)
+    model.add_services(candidates(scn), allowed_sites)
+    rows, columns = _groups(model.s)
+    documented = _headed(_section("Constraints"))
+    assert documented == set(MIP_GROUPS)
+    assert {_group(r) for r in rows} == documented
+    variables = set(re.findall(r"^- `(\w+)\[", _section("Decision variables"), flags=re.M)) | \
+        set(re.findall(r"and `(\w+)\[", _section("Decision variables")))
+    assert {_group(v) for v in columns} == variables == \
+        {"buy", "rent", "replicas", "mig_layout", "time_sliced", "train_gpus", "train_on", "burst"}
+
+
+def test_the_column_generation_master_adds_only_pattern_choice():
+    scn = gpuopt.synthetic_fleet(6, 3, 3, 1, seed=2)
+    blocks = colgen.blocks_of(scn, candidates(scn), allowed_sites)
+    master = colgen.Master(scn, blocks)
+    rows, _ = _groups(master.fm.s)
+    decomposition = _headed(_section("The decomposition"))
+    assert decomposition == {"pattern_choice", "benders_cut"}
+    assert {_group(r) for r in rows} - set(MIP_GROUPS) == {"pattern_choice"}
+    assert len([r for r in rows if r.startswith("pattern_choice[")]) == len(blocks.keys)
