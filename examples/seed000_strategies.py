@@ -24,7 +24,7 @@ def run() -> list[dict]:
         p = gpuopt.plan(scn, threads=1)
         rows.append({"strategy": scn.name, "status": p.status, "usd_per_hour": round(p.cost_per_hour, 3),
                      "usd_3_years": round(p.cost_per_hour * 8760 * 3), "gap": p.gap, "fleet": p.fleet,
-                     "training": p.training, "breakdown": {k: round(v, 3) for k, v in p.cost_breakdown.items() if v}})
+                     "training": p.model_dump()["training"], "breakdown": {k: round(v, 3) for k, v in p.cost_breakdown.items() if v}})
     return rows
 
 

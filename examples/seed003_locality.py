@@ -45,8 +45,12 @@ def run() -> list[dict]:
     for scn in CASES:
         p = gpuopt.plan(scn, threads=1)
         rows.append({"scenario": scn.name, "status": p.status, "usd_per_hour": p.cost_per_hour,
-                     "fleet": p.fleet, "rentals": p.rentals, "training": p.training, "why_not": p.infeasibility})
+                     "fleet": p.fleet, "rentals": p.rentals, "training": p.model_dump()["training"], "why_not": p.infeasibility})
     return rows
+
+
+def _runs(runs: list[dict]) -> str:
+    return ", ".join(f"{r['gpus']}x {r['gpu']}@{r['site']}/{r['period']}" for r in runs)
 
 
 def main() -> int:
@@ -60,8 +64,7 @@ def main() -> int:
     for r in rows:
         gpus = ", ".join(f"{n}x {g}@{s}" for s, types in r["fleet"].items() for g, n in types.items() if n)
         rent = ", ".join(f"{g}@{s} {per}" for s, types in r["rentals"].items() for g, per in types.items())
-        train = "; ".join(f"{j}: {v['gpus_per_period'] or ''} burst {v['burst_gpu_hours']:.0f} h"
-                          for j, v in r["training"].items())
+        train = "; ".join(f"{j}: {_runs(v['runs'])} burst {v['burst_gpu_hours']:.0f} h" for j, v in r["training"].items())
         t.add_row(r["scenario"], r["status"], f"{r['usd_per_hour']:.2f}", "; ".join(x for x in (gpus, rent, train) if x))
     Console().print(t)
     return 0

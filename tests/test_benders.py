@@ -75,11 +75,10 @@ def test_per_period_plan_runs_training_on_owned_gpus_at_night_or_bursts(monkeypa
     assert dec.cost_per_hour >= mip.cost_per_hour * (1 - 1e-6)
     assert dec.lower_bound_per_hour <= mip.cost_per_hour * (1 + 1e-6)
     ft = dec.training["ft"]
-    assert all(key.endswith("/night") and key.startswith("dc/") for key in ft["gpus_per_period"])
+    assert all(r.period == "night" and r.site == "dc" for r in ft.runs)
     # the work is done: GPU-hours on owned GPUs at night plus burst cover the job
     job = scn.training[0]
     cycles = job.deadline_days * 24.0 / scn.cycle_hours
-    done = sum(n * 12 * cycles * speed(key.split("/")[1], job.reference_gpu)
-               for key, n in ft["gpus_per_period"].items())
-    assert done + ft["burst_gpu_hours"] >= job.gpu_hours * (1 - 1e-6)
+    done = sum(r.gpus * 12 * cycles * speed(r.gpu, job.reference_gpu) for r in ft.runs)
+    assert done + ft.burst_gpu_hours >= job.gpu_hours * (1 - 1e-6)
     _served(dec, scn)

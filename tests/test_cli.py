@@ -85,7 +85,7 @@ def test_plan_cli(run_cli, tmp_path):
     p = run_cli("plan", "examples/enterprise.yaml", "--threads", "1")
     assert p.returncode == 0, p.stderr
     for part in ("Plan for enterprise: optimal", "lower bound", "gap", "vs no sharing", "Fleet", "Replicas per period",
-                 "predicted p95"):
+                 "Predicted p95"):
         assert part in p.stdout
     d = json.loads(run_cli("plan", "examples/scenarios/seed004_three_pods.yaml", "--json").stdout)
     assert d["status"] == "optimal" and d["cost_per_hour"] >= d["lower_bound_per_hour"] - 1e-9

@@ -34,7 +34,7 @@ def test_k8s_manifests_load_and_use_device_plugin_resources(tmp_path):
     for sv, periods in p.replicas.items():
         for period, rows in periods.items():
             for r in rows:
-                total[(sv, period)] = total.get((sv, period), 0) + r["replicas"]
+                total[(sv, period)] = total.get((sv, period), 0) + r.replicas
     assert sum(d["spec"]["replicas"] for d in deployments) >= max(total.values())
 
 

@@ -30,10 +30,10 @@ def _served(p, scn):
     for sv in scn.services:
         for period in scn.periods:
             rows = p.replicas.get(sv.name, {}).get(period.name, [])
-            assert sum(r["replicas"] * r["capacity_rps"] for r in rows) >= scn.rate(sv, period.name) * (1 - 1e-9)
-            assert sum(r["replicas"] for r in rows) >= sv.min_replicas
+            assert sum(r.replicas * r.capacity_rps for r in rows) >= scn.rate(sv, period.name) * (1 - 1e-9)
+            assert sum(r.replicas for r in rows) >= sv.min_replicas
             allowed = sv.sites or [s.name for s in scn.sites]
-            assert all(r["site"] in allowed for r in rows)
+            assert all(r.site in allowed for r in rows)
 
 
 def test_plan_proves_itself_and_beats_baselines():
@@ -44,12 +44,12 @@ def test_plan_proves_itself_and_beats_baselines():
     assert sum(p.cost_breakdown.values()) == pytest.approx(p.cost_per_hour)
     _served(p, scn)
     for name, b in p.baselines.items():
-        assert b["cost_per_hour"] is None or b["cost_per_hour"] >= p.cost_per_hour - 1e-6, name
-    assert p.baselines["no sharing"]["cost_per_hour"] > p.cost_per_hour  # MIG saves a GPU here
+        assert b.cost_per_hour is None or b.cost_per_hour >= p.cost_per_hour - 1e-6, name
+    assert p.baselines["no sharing"].cost_per_hour > p.cost_per_hour  # MIG saves a GPU here
     assert p.mig_layouts  # ... and the plan uses it
     # training finishes: GPUs in windows plus burst cover the work
     ft = p.training["ft"]
-    done = sum(n * 12 * 30 for n in ft["gpus_per_period"].values()) + ft["burst_gpu_hours"]
+    done = sum(r.gpus * 12 * 30 for r in ft.runs) + ft.burst_gpu_hours
     assert done >= 500 - 1e-6
     for sv, worst in p.predicted_slo.items():
         slo = next(s.slo for s in scn.services if s.name == sv)
@@ -152,7 +152,7 @@ def test_simulated_verification_of_a_plan():
     p = plan(scn, threads=1, verify=True, verify_duration_s=200)
     assert p.capacity_factors == {} and not p.warnings
     assert set(p.verification) == {"pod-1", "pod-2", "pod-3"}
-    assert all(v["all"]["meets_slo"] and v["all"]["requests"] > 100 for v in p.verification.values())
+    assert all(v["all"].meets_slo and v["all"].requests > 100 for v in p.verification.values())
 
 
 def test_simulate_plan_covers_every_service_and_period():
@@ -168,7 +168,7 @@ def test_verification_tightens_or_warns():
     scn = load_scenario("examples/enterprise.yaml")
     p = plan(scn, threads=1, baselines=False, verify=True, verify_duration_s=120, verify_rounds=1)
     assert p.status in ("optimal", "feasible") and p.verification
-    missing = [s for s, per in p.verification.items() for v in per.values() if not v["meets_slo"]]
+    missing = [s for s, per in p.verification.items() for v in per.values() if not v.meets_slo]
     assert not missing or p.warnings  # a miss is never silent
     assert all(f < 1 for f in p.capacity_factors.values())
 

@@ -6,6 +6,7 @@ import gpuopt
 from gpuopt import InvalidInputError
 from gpuopt.output import plots
 from gpuopt.output.documents import markdown, write_report
+from gpuopt.planning.sensitivity import cost_against_rate
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -26,7 +27,7 @@ def test_markdown_report_has_every_section(enterprise):
 
 def test_html_report_is_self_contained_with_plots(enterprise, tmp_path):
     p, scn = enterprise
-    path = write_report(p, tmp_path / "plan.html", scn)
+    path = write_report(p, tmp_path / "plan.html", cost_against_rate(scn, scales=(0.5, 1.0)))
     text = path.read_text()
     assert text.startswith("<!doctype html>") and "<table>" in text
     assert text.count("data:image/png;base64,") == 3 and "http" not in text.split("<body>")[1].split("meta-llama")[0]
@@ -40,7 +41,16 @@ def test_plots_write_pngs(enterprise, tmp_path):
         assert fn(p, tmp_path / name).read_bytes().startswith(PNG)
     r = gpuopt.sweep(["llama-3-8b"], ["l4", "h100-sxm"], precisions=["fp16", "fp8"], batches=[1, 8, 64])
     assert plots.pareto_png(r, r.pareto(), tmp_path / "pareto.png").read_bytes().startswith(PNG)
-    assert plots.cost_vs_rate_png(scn, tmp_path / "cost.png", scales=(0.5, 1.0)).read_bytes().startswith(PNG)
+    assert plots.cost_vs_rate_png([(0.5, 10.0), (1.0, 20.0)], tmp_path / "cost.png", "x").read_bytes().startswith(PNG)
+
+
+def test_cost_against_rate_is_the_plan_at_each_scale_and_never_falls(enterprise):
+    p, scn = enterprise
+    points = cost_against_rate(scn, scales=(0.5, 1.0, 1.5))
+    assert [k for k, _ in points] == [0.5, 1.0, 1.5]
+    assert points[1][1] == pytest.approx(p.cost_per_hour, rel=1e-6)
+    # a plan for more demand serves less demand too: cost never falls as demand grows
+    assert points[0][1] <= points[1][1] <= points[2][1]
 
 
 def test_cli_sweep_mixes_simulate_and_reports(run_cli, tmp_path):

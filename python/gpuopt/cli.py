@@ -12,18 +12,23 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress
 
-from gpuopt import catalog
-from gpuopt.errors import GpuoptError, OutputError
+from gpuopt import __version__, batch, catalog
+from gpuopt.errors import GpuoptError, InvalidInputError, OutputError
 from gpuopt.estimation.calibration import validate as run_validate
 from gpuopt.estimation.estimate import estimate as run_estimate, max_throughput as run_max_throughput
 from gpuopt.estimation.fit import fit as run_fit
-from gpuopt.planning.planner import plan as run_plan
-from gpuopt.output.tables import estimate_table, fit_table, gpu_table, model_table, new_table, plan_tables, validation_table
-from gpuopt.errors import InvalidInputError
-from gpuopt.output.k8s import export_k8s
+from gpuopt.estimation.simulate import simulate as run_simulate
+from gpuopt.estimation.sweep import mixes as run_mixes, sweep as run_sweep
 from gpuopt.files import write_atomic
+from gpuopt.output.documents import write_report
+from gpuopt.output.k8s import export_k8s
+from gpuopt.output.plots import pareto_png
+from gpuopt.output.tables import estimate_table, fit_table, gpu_table, model_table, new_table, plan_tables, validation_table
+from gpuopt.planning.planner import plan as run_plan
 from gpuopt.planning.scenario import Scenario, load_scenario
+from gpuopt.planning.sensitivity import cost_against_rate
 
 app = typer.Typer(no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]},
@@ -56,8 +61,6 @@ def _errors_to_exit(fn):
 
 def _version(value: bool) -> None:
     if value:
-        from gpuopt import __version__
-
         sys.stdout.write(f"gpuopt {__version__}\n")
         raise typer.Exit()
 
@@ -200,16 +203,15 @@ def plan_cmd(
         raise InvalidInputError("--export takes 'k8s' and needs --out DIR")
     with err.status(f"planning {scn.name} ({len(scn.services)} services, {len(scn.periods)} periods)..."):
         p = run_plan(scn, time_limit_s=time_limit, threads=threads, seed=seed, verify=verify)
-    if export and p.status in ("optimal", "feasible"):
+    if export and p.has_plan:
         for path in export_k8s(p, scn, out_dir):
             err.print(f"wrote {path}", highlight=False)
     if report:
-        from gpuopt.output.documents import write_report
-
-        err.print(f"wrote {write_report(p, report, scn)}", highlight=False)
+        points = cost_against_rate(scn) if p.has_plan and report.lower().endswith((".html", ".htm")) else None
+        err.print(f"wrote {write_report(p, report, points)}", highlight=False)
     if as_json:
         sys.stdout.write(p.to_json() + "\n")
-    elif p.status in ("optimal", "feasible"):
+    elif p.has_plan:
         for t in plan_tables(p):
             out.print(t)
     if p.status == "unsolved":
@@ -245,17 +247,13 @@ def sweep_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the Pareto front as JSON"),
 ) -> None:
     """Every configuration fitted, timed and priced; the Pareto front of $/hour, latency and tokens/s."""
-    from gpuopt.estimation.sweep import sweep
-
     with err.status("sweeping..."):
-        r = sweep(_csv(models), _csv(gpus), precisions=_csv(precisions), batches=_csv(batches, int),
+        r = run_sweep(_csv(models), _csv(gpus), precisions=_csv(precisions), batches=_csv(batches, int),
                   tps=_csv(tps, int), input_tokens=_csv(input_tokens, int), output_tokens=_csv(output_tokens, int),
                   sharing=sharing)
     front = sorted(r.pareto(), key=lambda i: r["usd_per_hour"][i])
     rows = [r.row(int(i)) for i in front]
     if plot:
-        from gpuopt.output.plots import pareto_png
-
         err.print(f"wrote {pareto_png(r, front, plot)}", highlight=False)
     if as_json:
         return _print_json({"configurations": r.size, "verdicts": r.verdict_counts(), "pareto": rows})
@@ -280,10 +278,8 @@ def mixes_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Every mix of GPU types up to a count or budget: the cost / throughput Pareto front."""
-    from gpuopt.estimation.sweep import mixes
-
     with err.status("enumerating mixes..."):
-        m = mixes(gpus, max_gpus=max_gpus, budget_usd_per_hour=budget, model=model, precision=precision)
+        m = run_mixes(gpus, max_gpus=max_gpus, budget_usd_per_hour=budget, model=model, precision=precision)
     if as_json:
         return _print_json(m.model_dump())
     t = new_table(f"{m.enumerated:,} mixes; Pareto front ({m.throughput_unit})")
@@ -313,10 +309,8 @@ def simulate_cmd(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Discrete-event simulation of serving: p50/p95/p99 latency, throughput, utilization, queues."""
-    from gpuopt.estimation.simulate import simulate
-
     with err.status("simulating..."):
-        r = simulate(model, gpu, rate=rate, duration_s=duration, requests=(input_tokens, output_tokens),
+        r = run_simulate(model, gpu, rate=rate, duration_s=duration, requests=(input_tokens, output_tokens),
                      replicas=replicas, router=router, precision=precision, tp=tp, engine=engine, seed=seed)
     if as_json:
         return _print_json(r.model_dump())
@@ -346,10 +340,6 @@ def batch_cmd(
     Rerunning the same command resumes: scenarios already recorded are skipped, failed ones are
     retried. Exit code 0 when every scenario has a result, 4 when some failed every attempt (rerun
     to retry them) or the results could not be written."""
-    from rich.progress import Progress
-
-    from gpuopt import batch
-
     files = batch.scenario_files(directory)
     executor, client = None, None
     if scheduler:

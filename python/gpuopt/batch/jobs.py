@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from gpuopt.errors import GpuoptError
-from gpuopt.planning.scenario import Scenario
+from gpuopt.planning.planner import plan
+from gpuopt.planning.scenario import Scenario, parse_scenario
 from gpuopt.user_files import MAX_FILE_BYTES
 
 ScenarioLike = Union[str, Path, Scenario]
@@ -63,9 +64,6 @@ def _finite(x: float) -> Optional[float]:
 def plan_job(job: Job, time_limit_s: float, threads: Optional[int] = 1, attempt: int = 1) -> dict[str, Any]:
     """Plans one job; never raises. Runs on a worker (a process of the local pool, or Dask's).
     `attempt` is recorded, and makes each retry a distinct task (Dask would reuse a pure one's result)."""
-    from gpuopt.planning.planner import plan
-    from gpuopt.planning.scenario import parse_scenario
-
     started = time.time()
     base = {"key": job.key, "source": job.source, "attempt": attempt, "pid": os.getpid()}
     try:

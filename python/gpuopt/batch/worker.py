@@ -9,10 +9,10 @@ from __future__ import annotations
 import signal
 from multiprocessing.connection import Connection
 
+from gpuopt.batch.jobs import plan_job
+
 
 def serve(read_fd: int, write_fd: int) -> None:
-    from gpuopt.batch.jobs import plan_job
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
     while True:

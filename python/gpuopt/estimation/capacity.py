@@ -17,9 +17,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gpuopt import _core
-from gpuopt.catalog import EngineLike, ModelLike, gpu as get_gpu, engine as get_engine
+from gpuopt.catalog import EngineLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
 from gpuopt.estimation.columns import Categorical, Results, prepare, scalar_count, tables
 from gpuopt.errors import InvalidInputError
+from gpuopt.estimation.fit import check_tp
 from gpuopt.schema import Accelerator, Precision
 from gpuopt.estimation.sharing import Slot
 
@@ -212,9 +213,6 @@ def capacity(model: ModelLike, gpu: Any, *, requests: RequestsLike, slo: SloLike
 
     `requests`: (input_tokens, output_tokens), a list of (input, output, weight) buckets, or a
     RequestClass. `slo`: SLO or dict with ttft_p95_ms / tpot_p95_ms / e2e_p95_ms."""
-    from gpuopt.estimation.fit import check_tp
-    from gpuopt.catalog import model as get_model
-
     m, slot, e = get_model(model), _slot(gpu), get_engine(engine)
     req, s = _requests(requests), _slo(slo)
     tp = scalar_count("tp", tp)

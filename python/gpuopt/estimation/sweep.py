@@ -17,6 +17,8 @@ from gpuopt.catalog import precision as get_precision
 from gpuopt.estimation.columns import VERDICTS, Categorical, Results, precision_codes, whole_numbers
 from gpuopt.cost import price, tco
 from gpuopt.errors import InvalidInputError
+from gpuopt.estimation.capacity import capacity_many
+from gpuopt.estimation.estimate import max_throughput_many
 from gpuopt.schema import Accelerator
 from gpuopt.estimation.sharing import Slot, slots as gpu_slots, whole
 
@@ -173,8 +175,6 @@ def _per_gpu_throughput(gs: list[Accelerator], throughput, model, requests, slo,
     if model is None:
         raise InvalidInputError("mixes need each GPU's throughput: give throughput={gpu: value} or a model "
                                 "(with requests and optionally an slo)")
-    from gpuopt.estimation.capacity import capacity_many
-    from gpuopt.estimation.estimate import max_throughput_many
 
     inp, out = requests if isinstance(requests, tuple) else (512, 128)
     if slo is not None:

@@ -73,28 +73,27 @@ def _product(gpu_id: str) -> str:
 
 def manifests(plan, scenario) -> list[dict[str, Any]]:
     """The Kubernetes objects for `plan` (from gpuopt.plan(scenario))."""
-    if plan.status not in ("optimal", "feasible"):
+    if not plan.has_plan:
         raise InvalidInputError(f"plan is {plan.status}: there is nothing to deploy")
     services = {s.name: s for s in scenario.services}
     groups: dict[tuple, dict[str, int]] = {}
-    for sv, periods in plan.replicas.items():
-        for period, rows in periods.items():
-            for r in rows:
-                key = (sv, r["site"], r["gpu"], r["slot"], r["tp"], r["precision"])
-                groups.setdefault(key, {})[period] = groups.get(key, {}).get(period, 0) + r["replicas"]
+    kinds: dict[tuple, object] = {}
+    for sv, period, r in plan.groups():
+        key = (sv, r.site, r.gpu, r.slot, r.tp, r.precision)
+        groups.setdefault(key, {})[period] = groups.get(key, {}).get(period, 0) + r.replicas
+        kinds[key] = r
     out: list[dict[str, Any]] = []
     named: list[tuple[tuple, dict[str, Any]]] = []
     service_label = _service_labels(sorted(services))
     sliced: dict[str, int] = {}
     for (sv, site, gpu, slot, tp, precision), per_period in sorted(groups.items()):
         service = services[sv]
-        if "/" in slot and slot.endswith("x"):  # time-sliced share
-            n = int(slot.rsplit("/", 1)[1][:-1])
-            sliced[gpu] = max(sliced.get(gpu, 1), n)
-            resources, kind = {"nvidia.com/gpu": 1}, f"{n}-way time share"
-        elif "/" in slot:  # MIG instance
-            profile = slot.rsplit("/", 1)[1]
-            resources, kind = {f"nvidia.com/mig-{profile}": 1}, f"MIG {profile}"
+        r = kinds[(sv, site, gpu, slot, tp, precision)]
+        if r.kind == "fraction":
+            sliced[gpu] = max(sliced.get(gpu, 1), r.fraction)
+            resources, kind = {"nvidia.com/gpu": 1}, f"{r.fraction}-way time share"
+        elif r.kind == "mig":
+            resources, kind = {f"nvidia.com/mig-{r.mig_profile}": 1}, f"MIG {r.mig_profile}"
         else:
             resources, kind = {"nvidia.com/gpu": tp}, f"{tp} whole GPU(s)"
         name = _name(service_label[sv], site, slot.replace("/", "-"), f"tp{tp}" if tp > 1 else "")

@@ -90,24 +90,15 @@ def utilization_png(plan, path: str | Path) -> Path:
     return _save(plt, fig, path)
 
 
-def cost_vs_rate_png(scenario, path: str | Path, scales: Sequence[float] = (0.25, 0.5, 1.0, 1.5, 2.0),
-                     time_limit_s: float = 30.0) -> Path:
-    """The plan's cost as every service's request rate is scaled."""
-    from gpuopt.planning.planner import plan
-
+def cost_vs_rate_png(points: Sequence[tuple[float, float]], path: str | Path, title: str = "") -> Path:
+    """The plan's cost as every service's request rate is scaled: (scale, $/hour) points from
+    gpuopt.planning.sensitivity.cost_against_rate."""
     plt = _plt()
-    costs = []
-    for k in scales:
-        services = [s.model_copy(update={"rate": {p: r * k for p, r in s.rate.items()} if isinstance(s.rate, dict)
-                                         else s.rate * k}) for s in scenario.services]
-        p = plan(scenario.model_copy(update={"services": services}), time_limit_s=time_limit_s, threads=1,
-                 baselines=False)
-        costs.append(p.cost_per_hour if p.status in ("optimal", "feasible") else np.nan)
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(list(scales), costs, marker="o")
+    ax.plot([k for k, _ in points], [c for _, c in points], marker="o")
     ax.set_xlabel("request rate, x the scenario's")
     ax.set_ylabel("$/hour")
-    ax.set_title(f"Cost against request rate: {scenario.name}")
+    ax.set_title(f"Cost against request rate: {title}" if title else "Cost against request rate")
     fig.tight_layout()
     return _save(plt, fig, path)
 

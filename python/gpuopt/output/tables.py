@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich import box
 from rich.table import Table
 
-from typing import TYPE_CHECKING
-
 from gpuopt.estimation.calibration import Validation
 from gpuopt.estimation.estimate import EstimateReport
+from gpuopt.output.sections import plan_sections
 from gpuopt.schema import Accelerator, FitReport, ModelSpec
+from gpuopt.units import gb
 
 if TYPE_CHECKING:
     from gpuopt.planning.plans import Plan
-from gpuopt.units import gb
 
 
 def new_table(title: str) -> Table:
@@ -100,56 +101,14 @@ def validation_table(v: Validation) -> Table:
 
 
 def plan_tables(p: "Plan") -> list[Table]:
-    """The plan for people: summary, fleet, replicas, costs and baselines, predicted latency."""
+    """The plan for people (gpuopt.output.sections), as terminal tables."""
     out = []
-    t = new_table(f"Plan for {p.scenario}: {p.status}")
-    t.show_header = False
-    t.add_column("")
-    t.add_column("", justify="right")
-    t.add_row("cost", f"${p.cost_per_hour:,.2f}/hour  (${p.cost_per_hour * 8760:,.0f}/year)")
-    t.add_row("lower bound", f"${p.lower_bound_per_hour:,.2f}/hour")
-    t.add_row("gap", f"{p.gap:.2%}")
-    for name, b in p.baselines.items():
-        if b["cost_per_hour"] is None:
-            t.add_row(f"vs {name}", b["note"])
-        else:
-            t.add_row(f"vs {name}", f"${b['cost_per_hour']:,.2f}/hour: saves {max(b['savings'], 0.0):.1%}")
-    out.append(t)
-    t = new_table("Fleet (GPUs owned after purchases; rentals per period)")
-    for col in ("site", "gpu", "owned", "bought", "rented"):
-        t.add_column(col, justify="left" if col in ("site", "gpu") else "right")
-    for site, types in p.fleet.items():
-        for g, n in types.items():
-            rented = p.rentals.get(site, {}).get(g, {})
-            if n or rented:
-                t.add_row(site, g, str(n), str(p.purchases.get(site, {}).get(g, 0)),
-                          ", ".join(f"{k}: {v}" for k, v in rented.items()) or "-")
-    out.append(t)
-    t = new_table("Replicas per period")
-    for col in ("service", "period", "replicas", "predicted p95 TTFT / TPOT / e2e ms"):
-        t.add_column(col, justify="left" if col in ("service", "period", "replicas") else "right")
-    for sv, periods in p.replicas.items():
-        slo = p.predicted_slo.get(sv, {})
-        lat = f"{slo.get('ttft_p95_ms', 0):,.0f} / {slo.get('tpot_p95_ms', 0):.1f} / {slo.get('e2e_p95_ms', 0):,.0f}"
-        for period, rows in periods.items():
-            what = "; ".join(f"{r['replicas']}x {r['slot']}" + (f" tp{r['tp']}" if r["tp"] > 1 else "")
-                             + f" {r['precision']} @{r['site']}" for r in rows)
-            t.add_row(sv, period, what, lat)
-    out.append(t)
-    t = new_table("Cost per hour by item")
-    t.add_column("item")
-    t.add_column("$/hour", justify="right")
-    for k, v in p.cost_breakdown.items():
-        if v:
-            t.add_row(k, f"{v:,.3f}")
-    out.append(t)
-    if p.training:
-        t = new_table("Training")
-        t.add_column("job")
-        t.add_column("GPUs per window (site/gpu/period)")
-        t.add_column("cloud burst GPU-hours", justify="right")
-        for job, tr in p.training.items():
-            t.add_row(job, ", ".join(f"{k}: {v}" for k, v in tr["gpus_per_period"].items()) or "-",
-                      f"{tr['burst_gpu_hours']:,.1f}")
+    for sec in plan_sections(p):
+        t = new_table(f"Plan for {p.scenario}: {p.status}" if sec.title == "Summary" else sec.title)
+        t.show_header = any(sec.header)
+        for i, col in enumerate(sec.header):
+            t.add_column(col, justify="right" if i >= sec.numeric_from else "left")
+        for row in sec.rows:
+            t.add_row(*row)
         out.append(t)
     return out

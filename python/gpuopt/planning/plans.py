@@ -2,12 +2,78 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gpuopt.estimation.sharing import Slot, fraction, mig_slice, whole
 from gpuopt.planning.model import Solution, layout_name
 from gpuopt.planning.scenario import Scenario
+from gpuopt.planning.solve import found
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ReplicaGroup(_Part):
+    """Identical replicas of one service in one period: where, on what, how many."""
+    site: str
+    gpu: str = Field(description="the physical GPU type")
+    slot: str = Field(description="slot id: the GPU, 'gpu/profile' (MIG) or 'gpu/nx' (a 1/n time share)")
+    tp: int = Field(description="GPUs of one tensor-parallel replica (whole GPUs only)")
+    precision: str
+    replicas: int
+    capacity_rps: float = Field(description="requests/s one replica serves within the SLO, as planned")
+    kind: Literal["gpu", "mig", "fraction"]
+    mig_profile: Optional[str] = Field(None, description="MIG profile, for kind 'mig'")
+    fraction: Optional[int] = Field(None, description="n of a 1/n time share, for kind 'fraction'")
+
+    def slot_spec(self) -> Slot:
+        """The slot one replica runs on (its GPU, MIG instance or time share)."""
+        if self.kind == "mig":
+            return mig_slice(self.gpu, self.mig_profile)
+        if self.kind == "fraction":
+            return fraction(self.gpu, self.fraction)
+        return whole(self.gpu)
+
+    @classmethod
+    def of(cls, site: str, cand, replicas: int) -> "ReplicaGroup":
+        sl = cand.slot
+        return cls(site=site, gpu=cand.gpu, slot=sl.id, tp=cand.tp, precision=cand.precision, replicas=replicas,
+                   capacity_rps=round(cand.capacity_rps, 4), kind=sl.kind,
+                   mig_profile=sl.profile if sl.kind == "mig" else None,
+                   fraction=sl.per_gpu if sl.kind == "fraction" else None)
+
+
+class TrainingRun(_Part):
+    """GPUs a training job uses at one site in one period of every cycle."""
+    site: str
+    gpu: str
+    period: str
+    gpus: int
+
+
+class TrainingPlan(_Part):
+    runs: list[TrainingRun] = Field(default_factory=list)
+    burst_gpu_hours: float = Field(0.0, description="reference GPU-hours bought in the cloud")
+
+
+class Baseline(_Part):
+    """A simple way to buy the same service, solved by the same model."""
+    cost_per_hour: Optional[float] = Field(description="None: infeasible for this scenario")
+    savings_per_hour: Optional[float] = Field(description="baseline cost - plan cost, $/hour")
+    savings: Optional[float] = Field(description="share of the baseline's cost the plan saves")
+    note: str
+
+
+class Verification(_Part):
+    """A service in one period, simulated with the plan's replicas."""
+    ttft_p95_ms: float
+    tpot_p95_ms: float
+    e2e_p95_ms: float
+    requests: int
+    meets_slo: bool
 
 
 class Plan(BaseModel):
@@ -23,20 +89,20 @@ class Plan(BaseModel):
     fleet: dict[str, dict[str, int]] = Field(default_factory=dict, description="site -> GPU type -> GPUs owned")
     purchases: dict[str, dict[str, int]] = Field(default_factory=dict)
     rentals: dict[str, dict[str, dict[str, int]]] = Field(default_factory=dict, description="site -> type -> period")
-    replicas: dict[str, dict[str, list[dict[str, Any]]]] = Field(
-        default_factory=dict, description="service -> period -> [{site, gpu, slot, precision, replicas, capacity_rps}]")
+    replicas: dict[str, dict[str, list[ReplicaGroup]]] = Field(default_factory=dict,
+                                                               description="service -> period -> replica groups")
     mig_layouts: dict[str, dict[str, dict[str, dict[str, int]]]] = Field(
         default_factory=dict, description="site -> type -> period -> layout ('3g.40gb+4g.40gb') -> GPUs")
     time_sliced: dict[str, dict[str, dict[str, dict[str, int]]]] = Field(
         default_factory=dict, description="site -> type -> period -> 'n-way' -> GPUs")
-    training: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    training: dict[str, TrainingPlan] = Field(default_factory=dict)
     cost_breakdown: dict[str, float] = Field(default_factory=dict, description="$/hour by item")
     predicted_slo: dict[str, dict[str, float]] = Field(default_factory=dict, description="worst p95 at capacity")
     utilization: dict[str, dict[str, dict[str, float]]] = Field(default_factory=dict,
                                                                  description="site -> type -> period -> GPUs busy share")
-    baselines: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    baselines: dict[str, Baseline] = Field(default_factory=dict)
     infeasibility: list[str] = Field(default_factory=list)
-    verification: dict[str, dict[str, dict[str, Any]]] = Field(
+    verification: dict[str, dict[str, Verification]] = Field(
         default_factory=dict, description="service -> period -> simulated p95s and whether the SLO holds")
     capacity_factors: dict[str, float] = Field(default_factory=dict,
                                                description="services whose capacity verification tightened")
@@ -44,9 +110,19 @@ class Plan(BaseModel):
     solve_s: float = 0.0
     solver: str = ""
 
+    @property
+    def has_plan(self) -> bool:
+        return found(self.status)
+
+    def groups(self) -> Iterator[tuple[str, str, ReplicaGroup]]:
+        """(service, period, replica group) for every group of the plan."""
+        for service, periods in self.replicas.items():
+            for period, rows in periods.items():
+                for r in rows:
+                    yield service, period, r
+
     def to_json(self, **kw) -> str:
         return self.model_dump_json(indent=2, **kw)
-
 
 
 def extract(scn: Scenario, sol: Solution) -> dict[str, Any]:
@@ -91,21 +167,20 @@ def extract(scn: Scenario, sol: Solution) -> dict[str, Any]:
         if not n:
             continue
         sv = scn.services[k]
-        replicas.setdefault(sv.name, {}).setdefault(p, []).append(
-            {"site": sn, "gpu": c.gpu, "slot": c.slot.id, "tp": c.tp, "precision": c.precision, "replicas": n,
-             "capacity_rps": round(c.capacity_rps, 4)})
+        replicas.setdefault(sv.name, {}).setdefault(p, []).append(ReplicaGroup.of(sn, c, n))
         worst = slo.setdefault(sv.name, {"ttft_p95_ms": 0.0, "tpot_p95_ms": 0.0, "e2e_p95_ms": 0.0})
         for m in worst:
             worst[m] = max(worst[m], getattr(c, m))
     training = {}
     for j, job in enumerate(scn.training):
-        runs = {f"{sn}/{g}/{p}": val(v) for (jj, sn, g, p), v in x.train_gpus.items() if jj == j and val(v)}
+        runs = [TrainingRun(site=sn, gpu=g, period=p, gpus=val(v)) for (jj, sn, g, p), v in x.train_gpus.items()
+                if jj == j and val(v)]
         b = x.burst.get(j, 0.0)
         burst = b.solution_value() if hasattr(b, "solution_value") else float(b)
-        training[job.name] = {"gpus_per_period": runs, "burst_gpu_hours": max(round(burst, 3), 0.0)}
+        training[job.name] = TrainingPlan(runs=runs, burst_gpu_hours=max(round(burst, 3), 0.0))
     breakdown = dict(sol.breakdown)
     return dict(fleet=fleet, purchases=purchases, rentals=rentals, replicas=replicas, mig_layouts=mig,
                 time_sliced=sliced, training=training, predicted_slo=slo, utilization=util, cost_breakdown=breakdown)
 
 
-__all__ = ["Plan", "extract"]
+__all__ = ["Baseline", "Plan", "ReplicaGroup", "TrainingPlan", "TrainingRun", "Verification", "extract"]

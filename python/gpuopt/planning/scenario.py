@@ -10,6 +10,8 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gpuopt.estimation.capacity import SLO, RequestClass, _requests
+from gpuopt.catalog import gpus, models, suggest
+from gpuopt.cost import price
 from gpuopt.errors import InvalidInputError, validation_problems
 from gpuopt.user_files import load_tree, read_bytes
 from gpuopt.schema import Precision
@@ -97,9 +99,6 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _references(self):
-        from gpuopt.catalog import gpus, models, suggest
-        from gpuopt.cost import price
-
         known_gpus, known_models = gpus(), models()
         for i, site in enumerate(self.sites):
             for j, o in enumerate(site.gpus):

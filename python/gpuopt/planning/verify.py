@@ -8,8 +8,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from gpuopt import _core
-from gpuopt.catalog import engine as get_engine, gpu as get_gpu, model as get_model
-from gpuopt.estimation.sharing import fraction, mig_slice
+from gpuopt.catalog import engine as get_engine, model as get_model
 from gpuopt.estimation.simulate import DEFAULT_MAX_BATCH, SimulationReport, report
 
 
@@ -64,31 +63,23 @@ def simulate_plan(plan, scenario, *, duration_s: float = 600.0, seed: int = 0) -
         for period in scenario.periods:
             rows = plan.replicas.get(sv.name, {}).get(period.name, [])
             rate = scenario.rate(sv, period.name)
-            total_cap = sum(r["replicas"] * r["capacity_rps"] for r in rows)
+            total_cap = sum(r.replicas * r.capacity_rps for r in rows)
             if not rows or rate <= 0 or total_cap <= 0:
                 continue
             raws = []
             e = get_engine(sv.engine)
+            code = {q: j for j, q in enumerate(_core.PRECISIONS)}
             for i, r in enumerate(rows):
-                slot_id = r["slot"]
-                if "/" in slot_id and slot_id.endswith("x"):
-                    slot = fraction(r["gpu"], int(slot_id.rsplit("/", 1)[1][:-1]))
-                elif "/" in slot_id:
-                    slot = mig_slice(r["gpu"], slot_id.rsplit("/", 1)[1])
-                else:
-                    slot = None
-                g = slot.gpu if slot else get_gpu(r["gpu"])
-                delay = slot.request_delay_ms if slot else 0.0
-                share = rate * r["replicas"] * r["capacity_rps"] / total_cap
-                code = {q: j for j, q in enumerate(_core.PRECISIONS)}
-                raw = _core.simulate(list(get_model(sv.model).row()), list(g.row()), list(e.row()),
-                                     code[r["precision"]], code["fp16"], int(r["tp"]), int(r["replicas"]),
+                slot = r.slot_spec()
+                share = rate * r.replicas * r.capacity_rps / total_cap
+                raw = _core.simulate(list(get_model(sv.model).row()), list(slot.gpu.row()), list(e.row()),
+                                     code[r.precision], code["fp16"], int(r.tp), int(r.replicas),
                                      "least-loaded", ("poisson", [share], 2 * duration_s, duration_s),
-                                     sv.requests.rows(), float(DEFAULT_MAX_BATCH), e.request_overhead_ms + delay,
+                                     sv.requests.rows(), float(DEFAULT_MAX_BATCH), e.request_overhead_ms + slot.request_delay_ms,
                                      seed + 7919 * k + 104729 * i)
                 raws.append((raw, raw["fixed_ms"]))
             checks.append(ServiceCheck(service=sv.name, period=period.name, rate=rate,
-                                       report=_merge(raws, sv.model, "+".join(r["slot"] for r in rows), e.id, sv.slo)))
+                                       report=_merge(raws, sv.model, "+".join(r.slot for r in rows), e.id, sv.slo)))
     return PlanCheck(checks=checks)
 
 

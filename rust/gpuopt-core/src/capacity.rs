@@ -14,6 +14,7 @@ use rayon::prelude::*;
 
 use crate::arch::{ModelArch, ParamCounts};
 use crate::engine::EngineProfile;
+use crate::columns::{check_count, check_index, check_lengths, Lookups};
 use crate::error::{invalid, CoreError};
 use crate::estimate::{buildable, Roofline};
 use crate::fit::MemoryTerms;
@@ -36,8 +37,27 @@ pub const CAPACITY_COLUMNS: [&str; 9] = [
     "utilization",
 ];
 
-/// `status` codes.
+/// `status` names, in the order of [`CapacityStatus`]'s codes.
 pub const STATUS_NAMES: [&str; 4] = ["ok", "slo-unmet", "no-fit", "invalid"];
+
+/// Why a configuration has the capacity it has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapacityStatus {
+    /// Serves a positive rate within the SLO.
+    Ok = 0,
+    /// Fits, but even one request alone misses the SLO.
+    SloUnmet = 1,
+    /// Not one sequence of the class fits in memory.
+    NoFit = 2,
+    /// The model cannot be built at this tensor-parallel size on this GPU.
+    Invalid = 3,
+}
+
+impl CapacityStatus {
+    pub fn name(self) -> &'static str {
+        STATUS_NAMES[self as usize]
+    }
+}
 
 /// Request sizes: (input tokens, output tokens, weight) buckets.
 #[derive(Clone, Debug, PartialEq)]
@@ -98,7 +118,7 @@ pub struct Capacity {
     pub tpot_p95_ms: f64,
     pub e2e_p95_ms: f64,
     pub max_batch: f64,
-    pub status: u8,
+    pub status: CapacityStatus,
     /// Share of time the replica is busy at the operating point: P(at least one request in
     /// service) = 1 - exp(-mean batch) for a Poisson number in service.
     pub utilization: f64,
@@ -114,7 +134,7 @@ impl Capacity {
             self.tpot_p95_ms,
             self.e2e_p95_ms,
             self.max_batch,
-            self.status as f64,
+            self.status as u8 as f64,
             self.utilization,
         ]
     }
@@ -197,7 +217,8 @@ pub fn capacity_one(m: &ModelArch, p: &ParamCounts, gpu: &GpuSpec, e: &EnginePro
     let nan = f64::NAN;
     if !buildable(m, gpu, tp) {
         return Capacity { capacity_rps: 0.0, mean_batch: 0.0, p95_batch: 0.0, ttft_p95_ms: nan, tpot_p95_ms: nan,
-                          e2e_p95_ms: nan, max_batch: 0.0, status: 3, utilization: 0.0 };
+                          e2e_p95_ms: nan, max_batch: 0.0, status: CapacityStatus::Invalid,
+                          utilization: 0.0 };
     }
     let terms = MemoryTerms::with_params(m, p, &e.memory, precision, kv, class.max_context(), tp);
     let max_batch = terms.max_batch(gpu.memory_bytes * e.memory.memory_utilization);
@@ -206,7 +227,7 @@ pub fn capacity_one(m: &ModelArch, p: &ParamCounts, gpu: &GpuSpec, e: &EnginePro
     let zero = |status| Capacity { capacity_rps: 0.0, mean_batch: 0.0, p95_batch: 1.0, ttft_p95_ms: unloaded.0,
                                    tpot_p95_ms: unloaded.1, e2e_p95_ms: unloaded.2, max_batch, status, utilization: 0.0 };
     if max_batch < 1.0 {
-        return zero(2);
+        return zero(CapacityStatus::NoFit);
     }
     let meets = |mean: f64| {
         let (ttft, tpot, e2e) = s.latencies(p95_concurrency(mean));
@@ -214,7 +235,7 @@ pub fn capacity_one(m: &ModelArch, p: &ParamCounts, gpu: &GpuSpec, e: &EnginePro
     };
     let lowest = 1e-3;
     if !meets(lowest) {
-        return zero(1);
+        return zero(CapacityStatus::SloUnmet);
     }
     // The largest mean concurrency whose p95 concurrency still fits in memory.
     let root = (-Z95 + (Z95 * Z95 + 4.0 * max_batch).sqrt()) / 2.0;
@@ -231,7 +252,7 @@ pub fn capacity_one(m: &ModelArch, p: &ParamCounts, gpu: &GpuSpec, e: &EnginePro
     let (ttft, tpot, e2e) = s.latencies(x);
     let rate = s.rate(hi);
     Capacity { capacity_rps: rate, mean_batch: hi, p95_batch: x, ttft_p95_ms: ttft, tpot_p95_ms: tpot, e2e_p95_ms: e2e,
-               max_batch, status: 0, utilization: 1.0 - (-hi).exp() }
+               max_batch, status: CapacityStatus::Ok, utilization: 1.0 - (-hi).exp() }
 }
 
 pub struct CapacityTables<'a> {
@@ -255,19 +276,13 @@ pub struct CapacityColumns<'a> {
 
 /// Capacity of every configuration in parallel: n rows of CAPACITY_COLUMNS, flattened.
 pub fn capacity_many(t: &CapacityTables, c: &CapacityColumns) -> Result<Vec<f64>, CoreError> {
-    let n = c.model.len();
-    let lens = [c.gpu.len(), c.engine.len(), c.precision.len(), c.kv_precision.len(), c.tp.len(), c.class.len(), c.slo.len()];
-    if lens.iter().any(|&l| l != n) {
-        return invalid(format!("configuration columns differ in length: {n} and {lens:?}"));
-    }
-    crate::fit::check_index("model", c.model, t.models.len())?;
-    crate::fit::check_index("gpu", c.gpu, t.gpus.len())?;
-    crate::fit::check_index("engine", c.engine, t.engines.len())?;
-    crate::fit::check_index("class", c.class, t.classes.len())?;
-    crate::fit::check_index("slo", c.slo, t.slos.len())?;
-    crate::fit::check_precisions("precision", c.precision)?;
-    crate::fit::check_precisions("kv_precision", c.kv_precision)?;
-    crate::fit::check_count("tp", c.tp)?;
+    let n = check_lengths(&[c.model.len(), c.gpu.len(), c.engine.len(), c.precision.len(), c.kv_precision.len(),
+                             c.tp.len(), c.class.len(), c.slo.len()])?;
+    let lookups = Lookups { model: c.model, gpu: c.gpu, engine: c.engine, precision: c.precision, kv_precision: c.kv_precision };
+    let d = lookups.check(t.models.len(), t.gpus.len(), t.engines.len(), "gpu")?;
+    check_index("class", c.class, t.classes.len())?;
+    check_index("slo", c.slo, t.slos.len())?;
+    check_count("tp", c.tp)?;
     let params: Vec<ParamCounts> = t.models.iter().map(ModelArch::params).collect();
     let width = CAPACITY_COLUMNS.len();
     let mut out = vec![0.0; n * width];
@@ -275,8 +290,8 @@ pub fn capacity_many(t: &CapacityTables, c: &CapacityColumns) -> Result<Vec<f64>
         let m = c.model[i] as usize;
         let cap = capacity_one(
             &t.models[m], &params[m], &t.gpus[c.gpu[i] as usize], &t.engines[c.engine[i] as usize],
-            Precision::from_code(c.precision[i]).unwrap_or(Precision::Fp16),
-            Precision::from_code(c.kv_precision[i]).unwrap_or(Precision::Fp16),
+            d.precision[i],
+            d.kv_precision[i],
             c.tp[i] as f64, &t.classes[c.class[i] as usize], &t.slos[c.slo[i] as usize],
         );
         row.copy_from_slice(&cap.to_row());
@@ -297,6 +312,13 @@ mod tests {
         capacity_one(&m, &m.params(), &GpuSpec::from_row(&gpu).unwrap(), &e, Precision::Fp16, Precision::Fp16, 1.0, &class, &slo)
     }
 
+    #[test]
+    fn status_codes_and_names_agree() {
+        let all = [CapacityStatus::Ok, CapacityStatus::SloUnmet, CapacityStatus::NoFit, CapacityStatus::Invalid];
+        assert_eq!(all.map(|s| s.name()), STATUS_NAMES);
+        assert_eq!(all.map(|s| s as u8), [0, 1, 2, 3]);
+    }
+
     const A100: [f64; 5] = [85.9e9, 312.0, 0.0, 2039.0, 600.0];
     const INF: f64 = f64::INFINITY;
 
@@ -306,8 +328,8 @@ mod tests {
         for tpot in [10.0, 15.0, 20.0, 30.0, 50.0, 100.0, INF] {
             let c = run(Slo::new(INF, tpot, INF).unwrap(), A100);
             assert!(c.capacity_rps >= last, "{tpot}: {} < {last}", c.capacity_rps);
-            assert!(c.status == 0 || c.capacity_rps == 0.0);
-            if c.status == 0 {
+            assert!(c.status == CapacityStatus::Ok || c.capacity_rps == 0.0);
+            if c.status == CapacityStatus::Ok {
                 assert!(c.tpot_p95_ms <= tpot);
             }
             last = c.capacity_rps;
@@ -318,7 +340,7 @@ mod tests {
     #[test]
     fn impossible_slo_gives_zero_with_best_latency() {
         let c = run(Slo::new(1.0, INF, INF).unwrap(), A100);
-        assert_eq!((c.capacity_rps, c.status), (0.0, 1));
+        assert_eq!((c.capacity_rps, c.status), (0.0, CapacityStatus::SloUnmet));
         assert!(c.ttft_p95_ms > 1.0);
     }
 

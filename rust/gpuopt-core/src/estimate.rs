@@ -11,7 +11,8 @@ use rayon::prelude::*;
 
 use crate::arch::{ModelArch, ParamCounts};
 use crate::engine::{EngineProfile, EngineTiming};
-use crate::error::{invalid, CoreError};
+use crate::columns::{check_count, check_lengths, Decoded, Lookups};
+use crate::error::CoreError;
 use crate::fit::{MemoryTerms, Verdict, FITS_THRESHOLD};
 use crate::gpu::GpuSpec;
 use crate::precision::Precision;
@@ -400,24 +401,18 @@ impl EstimateColumns<'_> {
         self.model.len()
     }
 
-    fn validate(&self, t: &EstimateTables) -> Result<(), CoreError> {
-        let n = self.len();
-        let lens = [
-            self.gpu.len(), self.engine.len(), self.precision.len(), self.kv_precision.len(),
+    fn validate(&self, t: &EstimateTables) -> Result<Decoded, CoreError> {
+        check_lengths(&[
+            self.model.len(), self.gpu.len(), self.engine.len(), self.precision.len(), self.kv_precision.len(),
             self.batch.len(), self.input.len(), self.output.len(), self.tp.len(),
-        ];
-        if lens.iter().any(|&l| l != n) {
-            return invalid(format!("configuration columns differ in length: {n} and {lens:?}"));
+        ])?;
+        let lookups = Lookups { model: self.model, gpu: self.gpu, engine: self.engine, precision: self.precision,
+                                kv_precision: self.kv_precision };
+        let decoded = lookups.check(t.models.len(), t.gpus.len(), t.engines.len(), "gpu")?;
+        for (name, col) in [("batch", self.batch), ("input", self.input), ("output", self.output), ("tp", self.tp)] {
+            check_count(name, col)?;
         }
-        crate::fit::check_index("model", self.model, t.models.len())?;
-        crate::fit::check_index("gpu", self.gpu, t.gpus.len())?;
-        crate::fit::check_index("engine", self.engine, t.engines.len())?;
-        crate::fit::check_precisions("precision", self.precision)?;
-        crate::fit::check_precisions("kv_precision", self.kv_precision)?;
-        crate::fit::check_count("batch", self.batch)?;
-        crate::fit::check_count("input", self.input)?;
-        crate::fit::check_count("output", self.output)?;
-        crate::fit::check_count("tp", self.tp)
+        Ok(decoded)
     }
 }
 
@@ -427,14 +422,14 @@ fn run_many(
     c: &EstimateColumns,
     f: fn(&ModelArch, &ParamCounts, &GpuSpec, &EngineProfile, &EstimateQuery) -> Estimate,
 ) -> Result<Vec<f64>, CoreError> {
-    c.validate(t)?;
+    let d = c.validate(t)?;
     let params: Vec<ParamCounts> = t.models.iter().map(ModelArch::params).collect();
     let width = ESTIMATE_COLUMNS.len();
     let mut out = vec![0.0; c.len() * width];
     out.par_chunks_mut(width).with_min_len(256).enumerate().for_each(|(i, row)| {
         let q = EstimateQuery {
-            precision: Precision::from_code(c.precision[i]).unwrap_or(Precision::Fp16),
-            kv_precision: Precision::from_code(c.kv_precision[i]).unwrap_or(Precision::Fp16),
+            precision: d.precision[i],
+            kv_precision: d.kv_precision[i],
             batch: c.batch[i] as f64,
             input: c.input[i] as f64,
             output: c.output[i] as f64,

@@ -4,6 +4,7 @@
 use rayon::prelude::*;
 
 use crate::arch::{ModelArch, ParamCounts};
+use crate::columns::{check_count, check_lengths, Decoded, Lookups};
 use crate::engine::EngineMemory;
 use crate::error::{invalid, CoreError};
 use crate::precision::Precision;
@@ -208,31 +209,7 @@ pub struct FitColumns<'a> {
     pub tp: &'a [i64],
 }
 
-/// Largest batch, context or tp accepted: beyond any deployment, exact in f64.
-pub const MAX_COUNT: i64 = 1 << 40;
-
-pub(crate) fn check_index(name: &str, column: &[i64], len: usize) -> Result<(), CoreError> {
-    if let Some((i, v)) = column.iter().enumerate().find(|(_, &v)| v < 0 || v as usize >= len) {
-        return invalid(format!("{name}[{i}] = {v} is not an index into a table of {len}"));
-    }
-    Ok(())
-}
-
-pub(crate) fn check_count(name: &str, column: &[i64]) -> Result<(), CoreError> {
-    if let Some((i, v)) = column.iter().enumerate().find(|(_, &v)| !(1..=MAX_COUNT).contains(&v)) {
-        return invalid(format!("{name}[{i}] = {v} must be a whole number from 1 to {MAX_COUNT}"));
-    }
-    Ok(())
-}
-
-pub(crate) fn check_precisions(name: &str, column: &[i64]) -> Result<(), CoreError> {
-    for (i, &v) in column.iter().enumerate() {
-        if let Err(e) = Precision::from_code(v) {
-            return invalid(format!("{name}[{i}]: {e}"));
-        }
-    }
-    Ok(())
-}
+pub use crate::columns::MAX_COUNT;
 
 impl FitTables<'_> {
     fn validate(&self) -> Result<(), CoreError> {
@@ -267,23 +244,21 @@ impl FitColumns<'_> {
         ]
     }
 
-    /// Every entry in range; says which entry is not.
-    fn validate_entries(&self, t: &FitTables) -> Result<(), CoreError> {
-        check_index("model", self.model, t.models.len())?;
-        check_index("gpu", self.gpu, t.gpu_memory_bytes.len())?;
-        check_index("engine", self.engine, t.engines.len())?;
-        check_precisions("precision", self.precision)?;
-        check_precisions("kv_precision", self.kv_precision)?;
+    /// Every entry in range (says which entry is not), precisions decoded.
+    fn validate_entries(&self, t: &FitTables) -> Result<Decoded, CoreError> {
+        let lookups = Lookups { model: self.model, gpu: self.gpu, engine: self.engine, precision: self.precision,
+                                kv_precision: self.kv_precision };
+        let decoded = lookups.check(t.models.len(), t.gpu_memory_bytes.len(), t.engines.len(), "gpu")?;
         check_count("batch", self.batch)?;
         check_count("context", self.context)?;
-        check_count("tp", self.tp)
+        check_count("tp", self.tp)?;
+        Ok(decoded)
     }
 
-    fn query(&self, i: [usize; 8]) -> (usize, usize, usize, FitQuery) {
+    fn query(&self, d: &Decoded, i: [usize; 8]) -> (usize, usize, usize, FitQuery) {
         let q = FitQuery {
-            // Codes are validated before any query is built.
-            precision: Precision::from_code(self.precision[i[3]]).unwrap_or(Precision::Fp16),
-            kv_precision: Precision::from_code(self.kv_precision[i[4]]).unwrap_or(Precision::Fp16),
+            precision: d.precision[i[3]],
+            kv_precision: d.kv_precision[i[4]],
             batch: self.batch[i[5]] as f64,
             context: self.context[i[6]] as f64,
             tp: self.tp[i[7]] as f64,
@@ -349,12 +324,9 @@ const BLOCK: usize = 4096;
 /// error naming it instead of a wrong number.
 pub fn fit_many(t: &FitTables, c: &FitColumns) -> Result<FitOutput, CoreError> {
     t.validate()?;
-    let n = c.len();
-    if c.lens().iter().any(|&l| l != n) {
-        return invalid(format!("configuration columns differ in length: {:?}", c.lens()));
-    }
-    c.validate_entries(t)?;
-    Ok(fill(t, n, |i| c.query([i; 8])))
+    let n = check_lengths(&c.lens())?;
+    let d = c.validate_entries(t)?;
+    Ok(fill(t, n, |i| c.query(&d, [i; 8])))
 }
 
 /// Fits the full factorial of the axes in `g` (each column an axis of distinct values), without
@@ -367,14 +339,14 @@ pub fn fit_grid(t: &FitTables, g: &FitColumns) -> Result<FitOutput, CoreError> {
         Some(n) if n <= MAX_GRID => n,
         _ => return invalid(format!("a grid with axes {lens:?} exceeds {MAX_GRID} configurations")),
     };
-    g.validate_entries(t)?;
+    let d = g.validate_entries(t)?;
     Ok(fill(t, n, |mut i| {
         let mut idx = [0usize; 8];
         for axis in (0..8).rev() {
             idx[axis] = i % lens[axis];
             i /= lens[axis];
         }
-        g.query(idx)
+        g.query(&d, idx)
     }))
 }
 

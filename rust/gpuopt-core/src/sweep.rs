@@ -11,7 +11,8 @@ use crate::arch::{ModelArch, ParamCounts};
 use crate::engine::EngineProfile;
 use crate::error::{invalid, CoreError};
 use crate::estimate::{buildable, estimate_with, EstimateQuery, Roofline};
-use crate::fit::{check_count, check_index, check_precisions, MemoryTerms, Verdict};
+use crate::columns::{check_count, Lookups};
+use crate::fit::{MemoryTerms, Verdict};
 use crate::gpu::GpuSpec;
 use crate::precision::Precision;
 
@@ -100,11 +101,8 @@ pub fn sweep_grid(models: &[ModelArch], slots: &[SweepSlot], engines: &[EnginePr
         Some(n) if n <= MAX_SWEEP => n,
         _ => return invalid(format!("a sweep with axes {lens:?} exceeds {MAX_SWEEP} configurations")),
     };
-    check_index("model", a.model, models.len())?;
-    check_index("slot", a.slot, slots.len())?;
-    check_index("engine", a.engine, engines.len())?;
-    check_precisions("precision", a.precision)?;
-    check_precisions("kv_precision", a.kv_precision)?;
+    let lookups = Lookups { model: a.model, gpu: a.slot, engine: a.engine, precision: a.precision, kv_precision: a.kv_precision };
+    let d = lookups.check(models.len(), slots.len(), engines.len(), "slot")?;
     for (name, col) in [("tp", a.tp), ("batch", a.batch), ("input", a.input), ("output", a.output)] {
         check_count(name, col)?;
     }
@@ -123,8 +121,8 @@ pub fn sweep_grid(models: &[ModelArch], slots: &[SweepSlot], engines: &[EnginePr
         let slot = &slots[a.slot[idx[1]] as usize];
         let mut engine = engines[a.engine[idx[2]] as usize];
         engine.timing.request_overhead_ms += slot.request_delay_ms;
-        let precision = Precision::from_code(a.precision[idx[3]]).unwrap_or(Precision::Fp16);
-        let kv = Precision::from_code(a.kv_precision[idx[4]]).unwrap_or(Precision::Fp16);
+        let precision = d.precision[idx[3]];
+        let kv = d.kv_precision[idx[4]];
         let tp = a.tp[idx[5]] as f64;
         let valid = buildable(&models[model], &slot.gpu, tp);
         let roofline = valid.then(|| Roofline::new(&models[model], &params[model], &slot.gpu, &engine, precision, kv, tp));

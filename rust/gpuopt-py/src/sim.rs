@@ -1,0 +1,77 @@
+//! The discrete-event simulator.
+
+use gpuopt_core::arch::ModelArch;
+use gpuopt_core::engine::EngineProfile;
+use gpuopt_core::gpu::GpuSpec;
+use gpuopt_core::sim;
+use numpy::IntoPyArray;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::detach::run_detached;
+use crate::errors::{invalid_input, IntoPyResult};
+
+/// Discrete-event simulation of one deployment (every replica on the same model, GPU and engine
+/// rows). `arrivals` is ("poisson", rates, period_s, duration_s), ("trace", times, sizes) or
+/// ("closed", clients, total). Returns per completed request arrays and per replica totals.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn simulate<'py>(
+    py: Python<'py>,
+    model: Vec<i64>,
+    gpu: Vec<f64>,
+    engine: Vec<f64>,
+    precision: i64,
+    kv_precision: i64,
+    tp: i64,
+    replicas: usize,
+    router: &str,
+    arrivals: &Bound<'py, pyo3::types::PyTuple>,
+    sizes: Vec<(f64, f64, f64)>,
+    max_batch: f64,
+    fixed_ms: f64,
+    seed: u64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let m = ModelArch::from_row(&model).py()?;
+    let g = GpuSpec::from_row(&gpu).py()?;
+    let e = EngineProfile::from_row(&engine).py()?;
+    let p = gpuopt_core::Precision::from_code(precision).py()?;
+    let kv = gpuopt_core::Precision::from_code(kv_precision).py()?;
+    if tp < 1 {
+        return Err(invalid_input(format!("tp = {tp} must be at least 1")));
+    }
+    let router = match router {
+        "round-robin" => sim::Router::RoundRobin,
+        "least-loaded" => sim::Router::LeastLoaded,
+        other => return Err(invalid_input(format!("router {other:?} is not round-robin or least-loaded"))),
+    };
+    let kind: String = arrivals.get_item(0)?.extract()?;
+    let arrivals = match kind.as_str() {
+        "poisson" => sim::Arrivals::Poisson {
+            rates: arrivals.get_item(1)?.extract()?,
+            period_s: arrivals.get_item(2)?.extract()?,
+            duration_s: arrivals.get_item(3)?.extract()?,
+        },
+        "trace" => sim::Arrivals::Trace { times: arrivals.get_item(1)?.extract()?, sizes: arrivals.get_item(2)?.extract()? },
+        "closed" => sim::Arrivals::Closed { clients: arrivals.get_item(1)?.extract()?, total: arrivals.get_item(2)?.extract()? },
+        other => return Err(invalid_input(format!("arrivals {other:?} are not poisson, trace or closed"))),
+    };
+    let cfg = sim::SimConfig { replicas, router, arrivals, sizes, max_batch, fixed_ms, seed };
+    let params = m.params();
+    let replica = sim::ReplicaModel::new(&m, &params, &g, &e, p, kv, tp as f64).py()?;
+    let out = run_detached(py, || sim::simulate(&replica, &cfg))?;
+    let d = PyDict::new(py);
+    d.set_item("arrival", out.arrival.into_pyarray(py))?;
+    d.set_item("admitted", out.admitted.into_pyarray(py))?;
+    d.set_item("first_token", out.first_token.into_pyarray(py))?;
+    d.set_item("finish", out.finish.into_pyarray(py))?;
+    d.set_item("output_tokens", out.output_tokens.into_pyarray(py))?;
+    d.set_item("busy_s", out.busy_s.into_pyarray(py))?;
+    d.set_item("queue_area", out.queue_area.into_pyarray(py))?;
+    d.set_item("queue_max", out.queue_max.into_pyarray(py))?;
+    d.set_item("rejected", out.rejected)?;
+    d.set_item("makespan_s", out.makespan_s)?;
+    d.set_item("fixed_ms", out.fixed_ms)?;
+    d.set_item("kv_budget_bytes", replica.kv_budget_bytes())?;
+    Ok(d)
+}

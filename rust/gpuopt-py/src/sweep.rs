@@ -1,0 +1,86 @@
+//! Sweeps of every configuration, Pareto fronts, and mixes of GPU types.
+
+use gpuopt_core::gpu::GPU_FIELDS;
+use gpuopt_core::mixes;
+use gpuopt_core::sweep;
+use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::prelude::*;
+
+use crate::detach::run_detached;
+use crate::errors::IntoPyResult;
+use crate::tables::{engine_table, model_table, rows, slice};
+
+/// Full-factorial sweep: tables (slots are GPU rows plus $/hour and request delay), then one
+/// axis per input; an n x len(SWEEP_COLUMNS) array, last axis fastest.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn sweep_grid<'py>(
+    py: Python<'py>,
+    models: PyReadonlyArray2<'py, i64>,
+    slots: PyReadonlyArray2<'py, f64>,
+    engines: PyReadonlyArray2<'py, f64>,
+    model: PyReadonlyArray1<'py, i64>,
+    slot: PyReadonlyArray1<'py, i64>,
+    engine: PyReadonlyArray1<'py, i64>,
+    precision: PyReadonlyArray1<'py, i64>,
+    kv_precision: PyReadonlyArray1<'py, i64>,
+    tp: PyReadonlyArray1<'py, i64>,
+    batch: PyReadonlyArray1<'py, i64>,
+    input: PyReadonlyArray1<'py, i64>,
+    output: PyReadonlyArray1<'py, i64>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let models = model_table(&models)?;
+    let slots = rows("slots", &slots, GPU_FIELDS.len() + sweep::SLOT_EXTRA_FIELDS.len())?
+        .map(sweep::SweepSlot::from_row)
+        .collect::<Result<Vec<_>, _>>()
+        .py()?;
+    let engines = engine_table(&engines)?;
+    let axes = sweep::SweepAxes {
+        model: slice("model", &model)?,
+        slot: slice("slot", &slot)?,
+        engine: slice("engine", &engine)?,
+        precision: slice("precision", &precision)?,
+        kv_precision: slice("kv_precision", &kv_precision)?,
+        tp: slice("tp", &tp)?,
+        batch: slice("batch", &batch)?,
+        input: slice("input", &input)?,
+        output: slice("output", &output)?,
+    };
+    let flat = run_detached(py, || sweep::sweep_grid(&models, &slots, &engines, &axes))?;
+    let n = flat.len() / sweep::SWEEP_COLUMNS.len();
+    flat.into_pyarray(py).reshape([n, sweep::SWEEP_COLUMNS.len()])
+}
+
+/// Indices of the non-dominated rows; every column is minimised (negate to maximise).
+#[pyfunction]
+pub fn pareto_front<'py>(py: Python<'py>, objectives: Vec<PyReadonlyArray1<'py, f64>>) -> PyResult<Bound<'py, numpy::PyArray1<i64>>> {
+    let cols: Vec<&[f64]> = objectives.iter().map(|c| slice("objective", c)).collect::<PyResult<_>>()?;
+    let front = run_detached(py, || sweep::pareto(&cols))?;
+    Ok(front.into_iter().map(|i| i as i64).collect::<Vec<i64>>().into_pyarray(py))
+}
+
+/// Pareto front (min $/hour, max throughput) of every mix of GPU types. `types` rows are
+/// (usd_per_hour, memory_bytes, throughput, power_w). Returns (counts, totals, enumerated, feasible)
+/// with totals rows (usd_per_hour, memory_bytes, throughput, power_w).
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+pub fn mix_front<'py>(
+    py: Python<'py>,
+    types: Vec<(f64, f64, f64, f64)>,
+    max_gpus: u32,
+    budget: f64,
+    min_memory_bytes: f64,
+    min_throughput: f64,
+) -> PyResult<(Bound<'py, PyArray2<u32>>, Bound<'py, PyArray2<f64>>, u64, u64)> {
+    let types: Vec<mixes::MixType> = types
+        .into_iter()
+        .map(|(usd_per_hour, memory_bytes, throughput, power_w)| mixes::MixType { usd_per_hour, memory_bytes, throughput, power_w })
+        .collect();
+    let limits = mixes::MixLimits { max_gpus, budget, min_memory_bytes, min_throughput };
+    let k = types.len();
+    let r = run_detached(py, || mixes::mixes(&types, limits))?;
+    let n = r.front.len();
+    let counts: Vec<u32> = r.front.iter().flat_map(|m| m.counts.iter().copied()).collect();
+    let totals: Vec<f64> = r.front.iter().flat_map(|m| [m.usd_per_hour, m.memory_bytes, m.throughput, m.power_w]).collect();
+    Ok((counts.into_pyarray(py).reshape([n, k])?, totals.into_pyarray(py).reshape([n, 4])?, r.enumerated, r.feasible))
+}
