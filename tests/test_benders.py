@@ -12,6 +12,7 @@ from gpuopt.planning.decompose import benders, colgen
 from gpuopt.planning.model import speed
 from gpuopt.planning.candidates import allowed_sites, candidates
 from gpuopt.planning.planner import plan
+from gpuopt.planning.scenario import GpuOffer, Scenario, Service, Site
 
 from .test_planner import _served, two_period_scenario
 
@@ -82,3 +83,34 @@ def test_per_period_plan_runs_training_on_owned_gpus_at_night_or_bursts(monkeypa
     done = sum(r.gpus * 12 * cycles * speed(r.gpu, job.reference_gpu) for r in ft.runs)
     assert done + ft.burst_gpu_hours >= job.gpu_hours * (1 - 1e-6)
     _served(dec, scn)
+
+
+def test_cuts_stay_below_the_period_where_gpus_are_scarce():
+    """Two cheap GPUs may be bought, more only rented dear: at the purchase limit a period's GPU
+    row is worth the rent, far above a GPU's price. A cut made there, evaluated with fewer GPUs
+    bought, must still be below the period's LP (the period then buys them itself at their price):
+    the slope is capped at that price."""
+    scn = Scenario(name="scarce", sites=[
+        Site(name="dc", gpus=[GpuOffer(type="l4", max_purchase=2, capex_usd=3000)]),
+        Site(name="cloud", kind="cloud", gpus=[GpuOffer(type="l4", max_purchase=0, rent_usd_per_hour=6.0)])],
+        sharing="none", services=[Service(name="chat", model="llama-3-8b", rate=2.5, tps=[1], min_replicas=0,
+                                          slo={"ttft_p95_ms": 3000, "tpot_p95_ms": 100})])
+    blocks = colgen.blocks_of(scn, candidates(scn), allowed_sites)
+    co = benders.coordinate(scn, blocks, time_limit_s=60)
+    assert co.status == "optimal"   # (it used to say "infeasible": an artificial column was cheaper)
+    coord = co.coordinator
+    (p,) = coord.periods
+    gen, key = co.generations[p], ("dc", "l4")
+    cuts = []
+
+    def keep(value, rc_sum, pi):
+        slope_b, _ = benders._cut_slopes(gen.master, coord, pi)
+        cuts.append((value + rc_sum, slope_b[key]))
+
+    gen.master.fm.set_supply({key: 2.0}, {})
+    assert gen.run(tol=0.0, max_rounds=500, deadline=time.perf_counter() + 60, on_duals=keep) == "optimal"
+    for bought in (0.0, 0.5, 1.0, 1.5, 2.0):
+        gen.master.fm.set_supply({key: bought}, {})
+        assert gen.run(tol=0.0, max_rounds=500, deadline=time.perf_counter() + 60) == "optimal"
+        for bound, slope in cuts:
+            assert bound - slope * (bought - 2.0) <= gen.value + 1e-6 * max(1.0, gen.value), bought

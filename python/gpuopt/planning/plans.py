@@ -41,7 +41,7 @@ class ReplicaGroup(_Part):
     def of(cls, site: str, cand, replicas: int) -> "ReplicaGroup":
         sl = cand.slot
         return cls(site=site, gpu=cand.gpu, slot=sl.id, tp=cand.tp, precision=cand.precision, replicas=replicas,
-                   capacity_rps=round(cand.capacity_rps, 4), kind=sl.kind,
+                   capacity_rps=cand.capacity_rps, kind=sl.kind,
                    mig_profile=sl.profile if sl.kind == "mig" else None,
                    fraction=sl.per_gpu if sl.kind == "fraction" else None)
 
@@ -177,7 +177,7 @@ def extract(scn: Scenario, sol: Solution) -> dict[str, Any]:
                 if jj == j and val(v)]
         b = x.burst.get(j, 0.0)
         burst = b.solution_value() if hasattr(b, "solution_value") else float(b)
-        training[job.name] = TrainingPlan(runs=runs, burst_gpu_hours=max(round(burst, 3), 0.0))
+        training[job.name] = TrainingPlan(runs=runs, burst_gpu_hours=max(burst, 0.0))
     breakdown = dict(sol.breakdown)
     return dict(fleet=fleet, purchases=purchases, rentals=rentals, replicas=replicas, mig_layouts=mig,
                 time_sliced=sliced, training=training, predicted_slo=slo, utilization=util, cost_breakdown=breakdown)

@@ -240,6 +240,11 @@ class Generation:
                 self.lagrange, center = max(self.lagrange, here), (pi, sigma)
             self.status = "optimal"
             if self.value - self.lagrange <= tol * max(abs(self.value), 1e-9):
+                # converged - unless an artificial column is still cheaper than what it stands
+                # for: the LP was optimal for the wrong problem; price them higher and go on
+                if self._artificial_used() and master.escalate():
+                    fresh = False
+                    continue
                 break
             rc = np.asarray(cost) - sigma
             improving = rc < -1e-9 * np.maximum(1.0, np.abs(sigma))
@@ -253,7 +258,7 @@ class Generation:
                     if float(np.dot(w[lo:hi], x_s[lo:hi])) - sigma[b] < -1e-9 * max(1.0, abs(sigma[b])):
                         picks[int(b)] = {i - lo: int(x_s[i]) for i in range(lo, hi) if x_s[i]}
             if not picks:
-                if any(v.solution_value() > 1e-6 for v, _ in master.artificial) and master.escalate():
+                if self._artificial_used() and master.escalate():
                     fresh = False
                     continue
                 break
@@ -267,9 +272,12 @@ class Generation:
             master.fm.s.SetSolverSpecificParametersAsString(GLOP_PARAMS)
             solve(master.fm.s, time_limit_s=FINAL_SOLVE_S, lp_bound=False)
             self.value = master.fm.variable_cost()
-        if any(v.solution_value() > 1e-6 for v, _ in master.artificial):
+        if self._artificial_used():
             self.status = "infeasible"
         return self.status
+
+    def _artificial_used(self) -> bool:
+        return any(v.solution_value() > 1e-6 for v, _ in self.master.artificial)
 
     def columns(self) -> int:
         return sum(len(c) for c in self.master.columns)

@@ -1,0 +1,69 @@
+"""Deliberate faults in the cost, constraint, baseline, decomposition, simulator and manifest
+code, each run against the tests that guard it: every one must fail a test (a surviving fault
+is a missing test). Issue 12 lists the faults a review put in by hand; these are they and more.
+
+    .venv/bin/python scripts/planner_mutants.py [N ...]     # from the repository root; N: only these
+
+Each fault is put in, its tests run, and the file restored (git status shows it if interrupted)."""
+
+import pathlib
+import subprocess
+import sys
+
+MODEL = "python/gpuopt/planning/model.py"
+# (file, text, its faulty version, the test files that must catch it)
+M = [
+ (MODEL, "* site.load * site.pue * site.usd_per_kwh", "* site.load * site.usd_per_kwh", "tests/test_bill.py"),
+ (MODEL, "site.usd_per_kwh + site.licence_usd_per_gpu_year / HOURS_PER_YEAR", "site.usd_per_kwh", "tests/test_bill.py"),
+ (MODEL, "return offer.rent_usd_per_hour + site.licence_usd_per_gpu_year / HOURS_PER_YEAR",
+  "return offer.rent_usd_per_hour", "tests/test_bill.py"),
+ (MODEL, "(site.sharing_licence_usd_per_gpu_year / HOURS_PER_YEAR * self.hours[p] / H, f)", "(0.0, f)",
+  "tests/test_bill.py"),
+ (MODEL, "                    own.SetCoefficient(t, 1.0)", "                    own.SetCoefficient(t, 0.0)",
+  "tests/test_bill.py"),
+ (MODEL, "(offer.amortization_years * HOURS_PER_YEAR)", "(3.0 * HOURS_PER_YEAR)", "tests/test_bill.py"),
+ (MODEL, "(rent_cost_per_hour(site, o) * self.hours[p] / H, r)", "(rent_cost_per_hour(site, o), r)",
+  "tests/test_bill.py"),
+ (MODEL, "(job.burst_usd_per_gpu_hour / (job.deadline_days * 24.0), burst)", "(job.burst_usd_per_gpu_hour, burst)",
+  "tests/test_bill.py"),
+ (MODEL, "demand[p].SetCoefficient(v, c.capacity_rps)", "demand[p].SetCoefficient(v, 2 * c.capacity_rps)",
+  "tests/test_bill.py"),
+ (MODEL, "instances[prof].SetCoefficient(m, -float(L.count(prof)))", "instances[prof].SetCoefficient(m, -float(L.count(prof) + 1))",
+  "tests/test_behaviour.py"),
+ (MODEL, "SetCoefficient(f, -float(n))", "SetCoefficient(f, -float(n + 1))", "tests/test_bill.py tests/test_behaviour.py"),
+ ("python/gpuopt/planning/baselines.py", "fixed.by_service[k] = [min(usable,", "fixed.by_service[k] = [max(usable,",
+  "tests/test_bill.py"),
+ ("python/gpuopt/planning/candidates.py", "            c = float(sv.measured[sl.parent])", "            c = c",
+  "tests/test_bill.py"),
+ ("python/gpuopt/planning/decompose/benders.py", "slope_b[key] = min(total, price_of)", "slope_b[key] = total",
+  "tests/test_benders.py tests/test_behaviour.py"),
+ ("python/gpuopt/planning/planner.py", 'status = "optimal" if cost - bound <= relative_gap * cost else "feasible"',
+  'status = "optimal"', "tests/test_behaviour.py"),
+ ("python/gpuopt/estimation/simulate.py", "/ (out_tokens[multi] - 1)", "/ out_tokens[multi]", "tests/test_bill.py"),
+ ("python/gpuopt/output/k8s.py", '"replicas": max(per_period.values()),', '"replicas": min(per_period.values()),',
+  "tests/test_bill.py"),
+]
+
+
+def main(only: list[str]) -> int:
+    chosen = [(i, m) for i, m in enumerate(M) if not only or str(i) in only]
+    killed = 0
+    for i, (path, old, new, tests) in chosen:
+        f = pathlib.Path(path)
+        src = f.read_text()
+        assert src.count(old) == 1, (path, old)
+        f.write_text(src.replace(old, new, 1))
+        try:
+            r = subprocess.run(["timeout", "600", sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                                *tests.split()], capture_output=True, text=True)
+            killed += r.returncode != 0
+            last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else f"exit {r.returncode}"
+            print(i, path, "KILLED" if r.returncode != 0 else "SURVIVED", last, flush=True)
+        finally:
+            f.write_text(src)
+    print(f"{killed} of {len(chosen)} mutants killed")
+    return 0 if killed == len(chosen) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

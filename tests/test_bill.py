@@ -1,0 +1,252 @@
+"""Every dollar of a plan, recomputed from the plan's own fields with the formulas of
+docs/formulation.md written out by hand here, and the rules a plan must keep checked from outside
+the model: a cost term dropped, a licence not charged, training on rented GPUs, a greedy baseline
+that picks the dearest slot, a `measured` capacity ignored, or manifests that size deployments
+below the busiest period each fail one of these tests."""
+
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gpuopt
+from gpuopt.output.k8s import manifests
+from gpuopt.planning.candidates import candidates
+from gpuopt.planning.scenario import GpuOffer, Period, Scenario, Service, Site, TrainingJob
+
+ROOT = Path(__file__).resolve().parents[1]
+HOURS_PER_YEAR = 8760.0
+
+
+def _capex(offer) -> float:
+    if offer.capex_usd is not None:
+        return offer.capex_usd
+    return next(p.usd for p in gpuopt.prices() if p.id == offer.type and p.kind == "capex")
+
+
+def bill(p, scn) -> dict[str, float]:
+    """$/hour per item of plan `p`, from its fleet, purchases, rentals, time-sliced GPUs and
+    training alone."""
+    H = sum(per.hours for per in scn.periods)
+    hours = {per.name: per.hours for per in scn.periods}
+    out = dict.fromkeys(("capex", "power+licences", "cloud", "sharing licences", "training burst"), 0.0)
+    for site in scn.sites:
+        for o in site.gpus:
+            bought = p.purchases.get(site.name, {}).get(o.type, 0)
+            owned = p.fleet.get(site.name, {}).get(o.type, 0)
+            assert owned == o.owned + bought
+            if bought:
+                out["capex"] += bought * _capex(o) / (o.amortization_years * HOURS_PER_YEAR)
+            watts = gpuopt.gpu(o.type).tdp_w or 0.0
+            running = watts / 1000 * site.load * site.pue * site.usd_per_kwh + site.licence_usd_per_gpu_year / HOURS_PER_YEAR
+            out["power+licences"] += owned * running
+            for period, n in p.rentals.get(site.name, {}).get(o.type, {}).items():
+                out["cloud"] += n * (o.rent_usd_per_hour + site.licence_usd_per_gpu_year / HOURS_PER_YEAR) * hours[period] / H
+            for period, ways in p.time_sliced.get(site.name, {}).get(o.type, {}).items():
+                out["sharing licences"] += sum(ways.values()) * site.sharing_licence_usd_per_gpu_year / HOURS_PER_YEAR \
+                    * hours[period] / H
+    for job in scn.training:
+        if job.burst_usd_per_gpu_hour is not None:
+            out["training burst"] += p.training[job.name].burst_gpu_hours * job.burst_usd_per_gpu_hour \
+                / (job.deadline_days * 24.0)
+    return out
+
+
+def check_bill(p, scn) -> None:
+    assert p.has_plan, p.infeasibility
+    mine = bill(p, scn)
+    for item, value in mine.items():
+        assert p.cost_breakdown[item] == pytest.approx(value, rel=1e-6, abs=1e-6), item
+    assert p.cost_per_hour == pytest.approx(sum(mine.values()), rel=1e-6, abs=1e-6)
+
+
+def check_rules(p, scn) -> None:
+    """Demand served, training only on GPUs owned after purchases, within every limit."""
+    hours = {per.name: per.hours for per in scn.periods}
+    for sv in scn.services:
+        for period in scn.periods:
+            rows = p.replicas.get(sv.name, {}).get(period.name, [])
+            assert sum(r.replicas * r.capacity_rps for r in rows) >= scn.rate(sv, period.name) * (1 - 1e-9)
+    for site in scn.sites:
+        for o in site.gpus:
+            own = p.fleet[site.name][o.type]
+            assert o.max_purchase is None or own - o.owned <= o.max_purchase
+            for period in hours:
+                training = sum(r.gpus for t in p.training.values() for r in t.runs
+                               if (r.site, r.gpu, r.period) == (site.name, o.type, period))
+                assert training <= own, "training runs on rented GPUs"
+                rented = p.rentals.get(site.name, {}).get(o.type, {}).get(period, 0)
+                assert o.max_rent is None or rented <= o.max_rent
+                whole = sum(r.replicas * r.tp for _, per, r in p.groups() if r.kind == "gpu"
+                            and (r.site, r.gpu, per) == (site.name, o.type, period))
+                split = sum(p.mig_layouts.get(site.name, {}).get(o.type, {}).get(period, {}).values()) + \
+                    sum(p.time_sliced.get(site.name, {}).get(o.type, {}).get(period, {}).values())
+                assert whole + split + training <= own + rented
+    for job in scn.training:
+        cycles = job.deadline_days * 24.0 / sum(hours.values())
+        speed = {o.type: gpuopt.gpu(o.type).fp16_tflops / gpuopt.gpu(job.reference_gpu).fp16_tflops
+                 for s in scn.sites for o in s.gpus}
+        t = p.training[job.name]
+        done = sum(r.gpus * hours[r.period] * cycles * speed[r.gpu] for r in t.runs)
+        assert done + t.burst_gpu_hours >= job.gpu_hours * (1 - 1e-6)
+
+
+EXAMPLES = [ROOT / "examples" / "enterprise.yaml", *sorted((ROOT / "examples" / "scenarios").glob("*.yaml"))]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_bills_as_planned_and_keeps_the_rules(path):
+    scn = gpuopt.load_scenario(path)
+    p = gpuopt.plan(scn, threads=1, baselines=False)
+    check_bill(p, scn)
+    check_rules(p, scn)
+
+
+def _priced_scenario(pue: float, licence: float, sharing_licence: float, rate: float, rent: float) -> Scenario:
+    return Scenario(
+        name="priced", periods=[Period(name="peak", hours=6), Period(name="rest", hours=18)],
+        sites=[Site(name="dc", pue=pue, usd_per_kwh=0.2, load=0.5, licence_usd_per_gpu_year=licence,
+                    sharing_licence_usd_per_gpu_year=sharing_licence,
+                    gpus=[GpuOffer(type="l4", owned=1, max_purchase=3, capex_usd=9000, amortization_years=2.5),
+                          GpuOffer(type="a100-sxm-80gb", max_purchase=1, capex_usd=20000)]),
+               Site(name="cloud", kind="cloud", licence_usd_per_gpu_year=licence,
+                    gpus=[GpuOffer(type="l4", max_purchase=0, rent_usd_per_hour=rent, max_rent=6)])],
+        services=[Service(name="chat", model="llama-3-8b", rate={"peak": rate, "rest": rate / 4},
+                          slo={"ttft_p95_ms": 3000, "tpot_p95_ms": 80}),
+                  Service(name="tiny", model="llama-3-8b", rate=0.05, slo={"e2e_p95_ms": 60000}, sites=["dc"])],
+        training=[TrainingJob(name="ft", gpu_hours=60, periods=["rest"], sites=["dc"], memory_gb=20,
+                              burst_usd_per_gpu_hour=3.0, deadline_days=7)])
+
+
+@settings(max_examples=12, deadline=None)
+@given(pue=st.sampled_from([1.0, 1.6]), licence=st.sampled_from([0.0, 2000.0]),
+       sharing_licence=st.sampled_from([0.0, 300.0, 4000.0]), rate=st.sampled_from([0.5, 3.0, 9.0]),
+       rent=st.sampled_from([0.4, 0.9]))
+def test_random_priced_fleets_bill_as_planned_and_no_baseline_is_cheaper(pue, licence, sharing_licence, rate, rent):
+    scn = _priced_scenario(pue, licence, sharing_licence, rate, rent)
+    p = gpuopt.plan(scn, threads=1)
+    check_bill(p, scn)
+    check_rules(p, scn)
+    assert p.lower_bound_per_hour <= p.cost_per_hour * (1 + 1e-9)
+    for name, b in p.baselines.items():
+        assert b.cost_per_hour is None or b.cost_per_hour >= p.cost_per_hour * (1 - 1e-6), name
+
+
+def test_a_time_sliced_plan_pays_its_sharing_licence():
+    scn = Scenario(name="sliced", sites=[Site(name="dc", sharing_licence_usd_per_gpu_year=876.0,
+                                              gpus=[GpuOffer(type="mi300x", owned=1, max_purchase=0)])],
+                   services=[Service(name=f"s{i}", model="llama-2-7b", rate=0.05, slo={"e2e_p95_ms": 60000})
+                             for i in range(3)])
+    p = gpuopt.plan(scn, threads=1, baselines=False)   # three services, one GPU without MIG: a 3-way share
+    assert p.time_sliced == {"dc": {"mi300x": {"all": {"3-way": 1}}}}
+    assert p.cost_breakdown["sharing licences"] == pytest.approx(0.1)   # $876 a year = $0.10 an hour
+    check_bill(p, scn)
+
+
+def test_training_never_runs_on_rented_gpus():
+    scn = Scenario(name="rented", sites=[Site(name="cloud", kind="cloud",
+                                              gpus=[GpuOffer(type="a100-sxm-80gb", max_purchase=0, rent_usd_per_hour=2.0)])],
+                   services=[Service(name="chat", model="llama-3-8b", rate=1.0)],
+                   training=[TrainingJob(name="ft", gpu_hours=100)])
+    p = gpuopt.plan(scn, threads=1, baselines=False)
+    assert p.status == "infeasible" and any("training job 'ft'" in r for r in p.infeasibility)
+    burst = scn.model_copy(update={"training": [TrainingJob(name="ft", gpu_hours=100, burst_usd_per_gpu_hour=3.0)]})
+    p = gpuopt.plan(burst, threads=1, baselines=False)
+    assert p.training["ft"].runs == [] and p.training["ft"].burst_gpu_hours == pytest.approx(100)
+    check_bill(p, burst)
+
+
+def test_greedy_baseline_is_each_services_cheapest_slot_per_request():
+    scn = Scenario(name="greedy", sharing="none",
+                   sites=[Site(name="cloud", kind="cloud", gpus=[
+                       GpuOffer(type="l4", max_purchase=0, rent_usd_per_hour=0.8),
+                       GpuOffer(type="h100-sxm", max_purchase=0, rent_usd_per_hour=4.0)])],
+                   services=[Service(name="chat", model="llama-3-8b", rate=7.0, tps=[1], min_replicas=1,
+                                     slo={"ttft_p95_ms": 2000, "tpot_p95_ms": 100})])
+    cands = candidates(scn).by_service[0]
+    price = {"l4": 0.8, "h100-sxm": 4.0}
+    best = min(cands, key=lambda c: price[c.gpu] / c.capacity_rps)
+    expected = max(math.ceil(7.0 / best.capacity_rps - 1e-9), 1) * price[best.gpu]
+    dearest = max(cands, key=lambda c: price[c.gpu] / c.capacity_rps)
+    assert dearest.gpu != best.gpu   # the test can tell the two apart
+    p = gpuopt.plan(scn, threads=1)
+    assert p.baselines["greedy"].cost_per_hour == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_measured_capacity_replaces_the_estimate():
+    base = dict(name="measured", sharing="none", sites=[Site(name="dc", gpus=[GpuOffer(type="l40s", capex_usd=9000)])])
+    scn = Scenario(**base, services=[Service(name="chat", model="llama-3-8b", rate=10.0, tps=[1],
+                                             measured={"l40s": 2.5}, slo={"ttft_p95_ms": 5000})])
+    p = gpuopt.plan(scn, threads=1, baselines=False)
+    (row,) = p.replicas["chat"]["all"]
+    assert (row.capacity_rps, row.replicas) == (2.5, 4)   # 10 req/s at the measured 2.5 req/s per replica
+    assert p.fleet["dc"]["l40s"] == 4
+
+
+def test_each_deployment_is_sized_for_its_busiest_period(tmp_path):
+    scn = gpuopt.load_scenario(ROOT / "examples" / "enterprise.yaml")
+    p = gpuopt.plan(scn, threads=1, baselines=False)
+    per_group: dict[tuple, dict[str, int]] = {}
+    for sv, period, r in p.groups():
+        key = (sv, r.site, r.slot, r.tp, r.precision)
+        per_group.setdefault(key, dict.fromkeys((q.name for q in scn.periods), 0))[period] += r.replicas
+    deployments = [o for o in manifests(p, scn) if o["kind"] == "Deployment"]
+    assert len(deployments) == len(per_group)
+    sizes = sorted(d["spec"]["replicas"] for d in deployments)
+    assert sizes == sorted(max(v.values()) for v in per_group.values())
+    assert any(min(v.values()) < max(v.values()) for v in per_group.values())   # the plan's load does vary
+
+
+def test_simulated_tpot_is_per_decoded_token():
+    # one request alone: its TPOT is its decode time over the tokens after the first
+    est = gpuopt.estimate("llama-2-7b", "a100-40gb", batch=1, input_tokens=512, output_tokens=3)
+    sim = gpuopt.simulate("llama-2-7b", "a100-40gb", trace=[(0.0, 512, 3)])
+    assert sim.tpot_ms.p50 == pytest.approx(est.tpot_ms, rel=0.02)
+
+
+def test_rented_gpus_pay_the_sites_licence_for_the_hours_rented():
+    scn = Scenario(name="rent", periods=[Period(name="peak", hours=6), Period(name="rest", hours=18)], sharing="none",
+                   sites=[Site(name="cloud", kind="cloud", licence_usd_per_gpu_year=8760.0,   # $1 per GPU-hour
+                               gpus=[GpuOffer(type="l4", max_purchase=0, rent_usd_per_hour=0.5)])],
+                   services=[Service(name="chat", model="llama-3-8b", tps=[1], rate={"peak": 3.0, "rest": 0.5},
+                                     slo={"ttft_p95_ms": 3000, "tpot_p95_ms": 100})])
+    p = gpuopt.plan(scn, threads=1, baselines=False)
+    peak, rest = p.rentals["cloud"]["l4"]["peak"], p.rentals["cloud"]["l4"]["rest"]
+    assert peak > rest >= 1
+    assert p.cost_breakdown["cloud"] == pytest.approx((peak * 6 + rest * 18) / 24 * 1.5)
+    check_bill(p, scn)
+
+
+def test_training_uses_owned_gpus_and_never_rents_the_rest():
+    # one owned A100 gives 720 reference GPU-hours in 30 days; the job needs 1,000 and may not
+    # burst, and the site rents A100s by the hour: renting one for training would be a plan,
+    # but training runs on owned GPUs only
+    site = Site(name="dc", gpus=[GpuOffer(type="a100-sxm-80gb", owned=1, max_purchase=0, rent_usd_per_hour=2.0)])
+    job = TrainingJob(name="ft", gpu_hours=1000)
+    scn = Scenario(name="owned", sites=[site], services=[], training=[job])
+    assert gpuopt.plan(scn, threads=1, baselines=False).status == "infeasible"
+    # where GPUs may be bought, a night-only job buys one (capex all day) rather than renting one at night
+    night = [Period(name="day", hours=16), Period(name="night", hours=8)]
+    site = Site(name="dc", gpus=[GpuOffer(type="a100-sxm-80gb", capex_usd=15000, rent_usd_per_hour=0.5)])
+    scn = Scenario(name="buys", periods=night, sites=[site], services=[],
+                   training=[TrainingJob(name="ft", gpu_hours=200, periods=["night"])])
+    p = gpuopt.plan(scn, threads=1, baselines=False)
+    assert p.purchases == {"dc": {"a100-sxm-80gb": 1}} and not p.rentals
+    assert [(r.gpus, r.period) for r in p.training["ft"].runs] == [(1, "night")]
+    check_rules(p, scn)
+    check_bill(p, scn)
+
+
+def test_a_deployment_whose_load_varies_is_sized_for_its_peak():
+    scn = Scenario(name="varies", periods=[Period(name="day", hours=12), Period(name="night", hours=12)], sharing="none",
+                   sites=[Site(name="cloud", kind="cloud", gpus=[GpuOffer(type="l4", max_purchase=0, rent_usd_per_hour=0.8)])],
+                   services=[Service(name="chat", model="llama-3-8b", tps=[1], rate={"day": 4.0, "night": 1.0},
+                                     slo={"ttft_p95_ms": 3000, "tpot_p95_ms": 100})])
+    p = gpuopt.plan(scn, threads=1, baselines=False)
+    day, night = (p.replicas["chat"][q][0].replicas for q in ("day", "night"))
+    assert day > night
+    (d,) = [o for o in manifests(p, scn) if o["kind"] == "Deployment"]
+    assert d["spec"]["replicas"] == day
+    assert d["metadata"]["annotations"]["gpuopt.io/replicas-per-period"] == f"day={day}, night={night}"
