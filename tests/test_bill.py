@@ -93,6 +93,20 @@ def check_rules(p, scn) -> None:
         assert done + t.burst_gpu_hours >= job.gpu_hours * (1 - 1e-6)
 
 
+def check_baselines(p) -> None:
+    """No baseline is cheaper than the plan, and its savings are its own cost less the plan's."""
+    assert set(p.baselines) == {"no sharing", "best single GPU type", "greedy"}
+    for name, b in p.baselines.items():
+        if b.cost_per_hour is None:
+            assert b.savings is None and b.savings_per_hour is None and b.note.endswith("infeasible for this scenario")
+            continue
+        assert b.cost_per_hour >= p.cost_per_hour * (1 - 1e-6), name
+        assert b.savings_per_hour == pytest.approx(b.cost_per_hour - p.cost_per_hour, abs=1e-9)
+        assert b.savings == pytest.approx(b.savings_per_hour / b.cost_per_hour if b.cost_per_hour else 0.0, abs=1e-12)
+    assert p.baselines["no sharing"].note.startswith("whole GPUs only: one replica per GPU")
+    assert p.baselines["greedy"].note.startswith("each service on its cheapest $/req/s slot")
+
+
 EXAMPLES = [ROOT / "examples" / "enterprise.yaml", *sorted((ROOT / "examples" / "scenarios").glob("*.yaml"))]
 
 
@@ -130,8 +144,7 @@ def test_random_priced_fleets_bill_as_planned_and_no_baseline_is_cheaper(pue, li
     check_bill(p, scn)
     check_rules(p, scn)
     assert p.lower_bound_per_hour <= p.cost_per_hour * (1 + 1e-9)
-    for name, b in p.baselines.items():
-        assert b.cost_per_hour is None or b.cost_per_hour >= p.cost_per_hour * (1 - 1e-6), name
+    check_baselines(p)
 
 
 def test_a_time_sliced_plan_pays_its_sharing_licence():
@@ -250,3 +263,18 @@ def test_a_deployment_whose_load_varies_is_sized_for_its_peak():
     (d,) = [o for o in manifests(p, scn) if o["kind"] == "Deployment"]
     assert d["spec"]["replicas"] == day
     assert d["metadata"]["annotations"]["gpuopt.io/replicas-per-period"] == f"day={day}, night={night}"
+
+
+def test_the_best_single_type_baseline_names_its_type_or_says_none_serves_all():
+    p = gpuopt.plan(_priced_scenario(1.4, 0.0, 0.0, 3.0, 0.9), threads=1)
+    best = p.baselines["best single GPU type"]
+    assert best.note in ("all on l4", "all on a100-sxm-80gb") and best.cost_per_hour >= p.cost_per_hour
+    # two services whose data may not share a site, each site with one type: no single type serves both
+    split = Scenario(name="split", sites=[Site(name="a", gpus=[GpuOffer(type="l4", capex_usd=3000)]),
+                                          Site(name="b", gpus=[GpuOffer(type="l40s", capex_usd=9000)])],
+                     services=[Service(name="x", model="llama-3-8b", rate=0.5, sites=["a"]),
+                               Service(name="y", model="llama-3-8b", rate=0.5, sites=["b"])])
+    p = gpuopt.plan(split, threads=1)
+    check_baselines(p)
+    b = p.baselines["best single GPU type"]
+    assert b.cost_per_hour is None and b.note == "no single type can serve everything - infeasible for this scenario"

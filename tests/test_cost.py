@@ -59,3 +59,52 @@ def test_bad_cost_inputs(kwargs, match):
 def test_gpu_without_any_price():
     with pytest.raises(InvalidInputError, match="no price for tpu-v5e"):
         tco("tpu-v5e")
+
+
+@pytest.mark.parametrize("arg", ["capex_usd", "cloud_usd_per_hour", "power_w", "load", "pue", "usd_per_kwh",
+                                 "licence_usd_per_gpu_year", "cooling_usd_per_year", "operations_usd_per_year",
+                                 "tokens_per_s", "requests_per_s"])
+@pytest.mark.parametrize("value", [-1.0, float("inf"), True])
+def test_every_bad_number_is_refused_by_its_name(arg, value):
+    with pytest.raises(InvalidInputError, match=rf"^{arg} must be a finite number >= 0"):
+        tco("l4", **{"capex_usd": 5000, arg: value})
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"horizon_years": 0}, "horizon_years must be positive"), ({"amortization_years": 0}, "amortization_years must be positive"),
+    ({"utilization": 0}, "utilization must be in (0, 1], got 0"), ({"count": True}, "count must be a whole number"),
+    ({"count": 1.5}, "count must be a whole number"), ({"other_usd_per_year": {"rack": -1}}, "other_usd_per_year['rack']"),
+])
+def test_bad_settings_name_themselves(kwargs, message):
+    with pytest.raises(InvalidInputError) as e:
+        tco("l4", capex_usd=5000, **kwargs)
+    assert str(e.value).startswith(message)
+
+
+def test_every_yearly_item_by_hand():
+    t = tco("a100-40gb", 2, capex_usd=10_000, power_w=300, load=0.5, pue=1.5, usd_per_kwh=0.2,
+            licence_usd_per_gpu_year=100, cooling_usd_per_year=50, operations_usd_per_year=70,
+            other_usd_per_year={"rack": 30}, horizon_years=2, amortization_years=4)
+    assert t.yearly_usd == pytest.approx({"power": 2 * 300 * 0.5 * 1.5 * 0.2 * 8.76, "cooling": 50, "licences": 200,
+                                          "operations": 70, "cloud": 0.0, "rack": 30})
+    running = sum(t.yearly_usd.values())
+    assert t.usd_per_year == pytest.approx(20_000 / 4 + running)
+    assert (t.capex_usd, t.year1_usd, t.total_usd) == pytest.approx((20_000, 20_000 + running, 20_000 + 2 * running))
+    assert t.assumptions == ()   # every figure was given
+    assert tco("a100-40gb", 1, capex_usd=1, usd_per_kwh=1, load=1).yearly_usd["power"] == pytest.approx(400 * 8.76)
+    assert tco("a100-40gb", capex_usd=1).assumptions == ("power 400 W per GPU (TDP)",)
+
+
+def test_a_gpu_without_a_tdp_draws_no_power_and_says_so():
+    import gpuopt
+
+    gpuopt.register_gpu({"id": "no-tdp-gpu", "memory_gb": 48, "mem_bw_gb_s": 960, "fp16_tflops": 180})
+    t = tco("no-tdp-gpu", capex_usd=1000, usd_per_kwh=1.0)
+    assert t.yearly_usd["power"] == 0.0 and t.assumptions == ("no TDP known for no-tdp-gpu: power 0",)
+
+
+def test_power_and_amortisation_per_hour():
+    from gpuopt.cost import amortised_per_hour, power_per_hour
+
+    assert power_per_hour(700, 0.5, 1.4, 0.1) == pytest.approx(0.049)
+    assert amortised_per_hour(26_280, 3) == pytest.approx(1.0)

@@ -97,6 +97,31 @@ def test_training_without_window_or_burst_is_explained():
     assert "at most 720" in p.infeasibility[0]
 
 
+def test_limits_that_bind_say_whether_a_service_alone_is_too_big():
+    site = Site(name="dc", gpus=[GpuOffer(type="l4", owned=2, max_purchase=0)])
+    slo = {"tpot_p95_ms": 100}
+    alone = Scenario(sites=[site], services=[Service(name="huge", model="llama-3-8b", rate=50, slo=slo),
+                                             Service(name="small", model="llama-3-8b", rate=0.2, slo=slo)])
+    (why,) = plan(alone, baselines=False).infeasibility
+    assert why.startswith("purchase and rental limits bind (alone, even: huge): with unlimited GPUs a plan exists")
+    together = Scenario(sites=[site], services=[Service(name=f"s{i}", model="llama-3-8b", rate=1.0, slo=slo,
+                                                        min_replicas=1) for i in range(3)], sharing="none")
+    (why,) = plan(together, baselines=False).infeasibility
+    assert why.startswith("purchase and rental limits bind (by the services and jobs together)")
+
+
+def test_a_training_window_too_short_is_measured_over_its_own_periods():
+    # 1 owned A100: 8 night hours x 30 days = 240 GPU-hours (the 16 day hours would give 480)
+    site = Site(name="dc", gpus=[GpuOffer(type="a100-sxm-80gb", owned=1, max_purchase=0)])
+    periods = [Period(name="day", hours=16), Period(name="night", hours=8)]
+    job = TrainingJob(name="ft", gpu_hours=300, periods=["night"])
+    p = plan(Scenario(periods=periods, sites=[site], training=[job]), baselines=False)
+    assert p.infeasibility == ["training job 'ft' needs 300 GPU-hours within 30 days; its allowed GPUs, sites and "
+                               "periods give at most 240, and it has no cloud burst price"]
+    bursts = job.model_copy(update={"burst_usd_per_gpu_hour": 2.0})
+    assert plan(Scenario(periods=periods, sites=[site], training=[bursts]), baselines=False).has_plan
+
+
 PRICES = {"l4": 0.7, "a10g": 1.01, "l40s": 1.9, "h100-sxm": 7.5}
 
 

@@ -69,3 +69,12 @@ def test_cli_sweep_mixes_simulate_and_reports(run_cli, tmp_path):
     assert p.returncode == 2 and "comma-separated" in p.stderr
     p = run_cli("plan", "examples/scenarios/seed004_three_pods.yaml", "--report", str(tmp_path / "r.md"))
     assert p.returncode == 0 and (tmp_path / "r.md").read_text().startswith("# Plan for seed004-three-pods")
+
+
+def test_cost_against_rate_scales_a_single_rate_and_plans_it():
+    scn = gpuopt.load_scenario("examples/scenarios/seed000_strategy_a.yaml")
+    ((k, cost),) = cost_against_rate(scn, scales=(3.0,))
+    services = [s.model_copy(update={"rate": s.rate * 3.0}) for s in scn.services]
+    direct = gpuopt.plan(scn.model_copy(update={"services": services}), threads=1, baselines=False)
+    assert k == 3.0 and isinstance(scn.services[0].rate, float) and cost == pytest.approx(direct.cost_per_hour)
+    assert cost > gpuopt.plan(scn, threads=1, baselines=False).cost_per_hour

@@ -48,6 +48,16 @@ class TCO(BaseModel):
     assumptions: tuple[str, ...] = ()
 
 
+def power_per_hour(watts: float, load: float, pue: float, usd_per_kwh: float) -> float:
+    """$/hour of electricity for one GPU: watts x load (share of TDP drawn) x PUE x $/kWh."""
+    return watts / 1000.0 * load * pue * usd_per_kwh
+
+
+def amortised_per_hour(capex_usd: float, years: float) -> float:
+    """$/hour of a purchase spread evenly over `years` of 8,760 hours."""
+    return capex_usd / (years * HOURS_PER_YEAR)
+
+
 def _non_negative(name: str, v: Optional[float]) -> Optional[float]:
     if v is None:
         return None
@@ -99,7 +109,7 @@ def tco(gpu: GpuLike, count: int = 1, *, capex_usd: Optional[float] = None, clou
     owned = capex is not None
     yearly = {
         # rented GPUs' power and cooling are in the cloud price
-        "power": count * watts * load * pue * usd_per_kwh * HOURS_PER_YEAR / 1000.0 if owned else 0.0,
+        "power": count * power_per_hour(watts, load, pue, usd_per_kwh) * HOURS_PER_YEAR if owned else 0.0,
         "cooling": float(cooling_usd_per_year),
         "licences": count * float(licence_usd_per_gpu_year),
         "operations": float(operations_usd_per_year),
@@ -124,4 +134,4 @@ def tco(gpu: GpuLike, count: int = 1, *, capex_usd: Optional[float] = None, clou
     return TCO(**out)
 
 
-__all__ = ["HOURS_PER_YEAR", "TCO", "price", "tco"]
+__all__ = ["HOURS_PER_YEAR", "TCO", "amortised_per_hour", "power_per_hour", "price", "tco"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from gpuopt.catalog import gpu as get_gpu
-from gpuopt.cost import HOURS_PER_YEAR, price
+from gpuopt.cost import HOURS_PER_YEAR, amortised_per_hour, power_per_hour, price
 from gpuopt.estimation.sharing import mig_layouts
 from gpuopt.planning.scenario import Scenario
 from gpuopt.planning.solve import Solved, new_solver
@@ -43,10 +43,10 @@ SUPPLY_ROWS = (GPU_SUPPLY, TRAINING_OWNED)
 def own_cost_per_hour(site, offer) -> tuple[float, float]:
     """($/hour of a GPU bought now: capex amortised, $/hour of running any owned GPU: power x
     load x PUE at the site's $/kWh, plus its licences per GPU-year)."""
-    g = get_gpu(offer.type)
     capex = offer.capex_usd if offer.capex_usd is not None else price(offer.type, "capex")
-    amortised = (capex or 0.0) / (offer.amortization_years * HOURS_PER_YEAR) if offer.max_purchase != 0 else 0.0
-    running = (g.tdp_w or 0.0) / 1000 * site.load * site.pue * site.usd_per_kwh + site.licence_usd_per_gpu_year / HOURS_PER_YEAR
+    amortised = amortised_per_hour(capex or 0.0, offer.amortization_years) if offer.max_purchase != 0 else 0.0
+    watts = get_gpu(offer.type).tdp_w or 0.0
+    running = power_per_hour(watts, site.load, site.pue, site.usd_per_kwh) + site.licence_usd_per_gpu_year / HOURS_PER_YEAR
     return amortised, running
 
 
