@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,9 +25,22 @@ def score() -> dict[str, collections.Counter]:
     per: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for line in out.stdout.splitlines():
         name, _, status = line.strip().rpartition(": ")
-        if name:
-            per[name.split(".x")[0].rsplit(".", 1)[0] if ".x" in name else name][status] += 1
+        if name:   # gpuopt.planning.model.xǁPlanningModelǁ__init____mutmut_5, gpuopt.cost.x_tco__mutmut_3
+            per[re.split(r"\.x[_ǁ]", name, maxsplit=1)[0]][status] += 1
     return per
+
+
+def report(per: dict[str, collections.Counter]) -> None:
+    total: collections.Counter = collections.Counter()
+    for module in sorted(per):
+        c = per[module]
+        total += c
+        tested = sum(c.values()) - c["no tests"] - c["not checked"]
+        print(f"{module:34s} {c['killed']:5d} killed of {tested:5d} ({c['killed'] / max(tested, 1):.0%}); "
+              f"{c['survived']} survived, {c['no tests']} not covered, {c['timeout']} timed out, "
+              f"{c['not checked']} not run")
+    tested = sum(total.values()) - total["no tests"] - total["not checked"]
+    print(f"{'all':34s} {total['killed']:5d} killed of {tested:5d} ({total['killed'] / max(tested, 1):.0%})")
 
 
 def main() -> int:
@@ -35,20 +49,13 @@ def main() -> int:
     if made:
         link.symlink_to("python")
     try:
-        subprocess.run([*MUTMUT, "run"], cwd=ROOT, check=False)
+        if "--report" not in sys.argv:   # --report: the last run's scores only
+            subprocess.run([*MUTMUT, "run"], cwd=ROOT, check=False)
         per = score()
     finally:
         if made:
             os.unlink(link)
-    total = collections.Counter()
-    for module in sorted(per):
-        c = per[module]
-        total += c
-        tested = sum(c.values()) - c["no tests"]
-        print(f"{module:45s} {c['killed']:5d} killed of {tested:5d} tested ({c['killed'] / max(tested, 1):.0%}); "
-              f"{c['survived']} survived, {c['no tests']} not covered, {c['timeout']} timed out")
-    tested = sum(total.values()) - total["no tests"]
-    print(f"{'all':45s} {total['killed']:5d} killed of {tested:5d} tested ({total['killed'] / max(tested, 1):.0%})")
+    report(per)
     return 0
 
 
