@@ -312,3 +312,37 @@ def test_the_schema_states_the_rate_bounds_the_loader_applies():
     rate = Scenario.model_json_schema()["$defs"]["Service"]["properties"]["rate"]["anyOf"]
     assert rate[0] == {"minimum": 0, "maximum": MAX_RATE, "type": "number"}
     assert rate[1]["additionalProperties"] == rate[0]
+
+
+def test_the_planner_says_what_it_plans_and_how(caplog):
+    scn = load_scenario("examples/scenarios/seed004_three_pods.yaml")
+    size = sum(len(c) for c in candidates(scn).by_service.values()) * len(scn.periods) * len(scn.sites)
+    with caplog.at_level("INFO", logger="gpuopt.planning.planner"):
+        plan(scn, baselines=False)
+        plan(scn, baselines=False, method="decompose")
+    assert [r.getMessage() for r in caplog.records if r.name == "gpuopt.planning.planner"] == [
+        f"planning seed004-three-pods: 3 services, 1 periods, {size} replica variables: one MIP",
+        f"planning seed004-three-pods: 3 services, 1 periods, {size} replica variables: decomposition"]
+
+
+def test_a_decomposed_plan_is_optimal_only_within_the_gap_asked_for():
+    scn = gpuopt.synthetic_fleet(8, 3, 4, 1, seed=1)
+    p = plan(scn, baselines=False, method="decompose", threads=1)
+    assert p.status == "feasible" and 0 < p.gap < 0.1 and "Benders" in p.solver and p.solve_s > 0
+    assert p.gap == pytest.approx((p.cost_per_hour - p.lower_bound_per_hour) / p.cost_per_hour)
+    loose = plan(scn, baselines=False, method="decompose", threads=1, relative_gap=0.5)
+    assert loose.status == "optimal" and loose.gap <= 0.5
+
+
+def test_verification_settings_at_their_limits():
+    from gpuopt.planning.planner import MAX_VERIFY_ROUNDS, MAX_VERIFY_S, _check_settings
+
+    for duration, rounds in ((0.5, 0), (MAX_VERIFY_S, MAX_VERIFY_ROUNDS)):
+        _check_settings(60, 1, 1e-6, duration, rounds)
+    for duration, rounds, what in ((0, 3, "verify_duration_s"), (MAX_VERIFY_S * 1.01, 3, "verify_duration_s"),
+                                   (300, -1, "verify_rounds"), (300, MAX_VERIFY_ROUNDS + 1, "verify_rounds"),
+                                   (300, 2.0, "verify_rounds")):
+        with pytest.raises(InvalidInputError, match=f"^{what} must be"):
+            _check_settings(60, 1, 1e-6, duration, rounds)
+    with pytest.raises(InvalidInputError, match="method must be 'auto', 'mip' or 'decompose', got 'fast'"):
+        plan(load_scenario("examples/scenarios/seed004_three_pods.yaml"), method="fast")
