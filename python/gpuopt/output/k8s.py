@@ -76,19 +76,16 @@ def manifests(plan, scenario) -> list[dict[str, Any]]:
     if not plan.has_plan:
         raise InvalidInputError(f"plan is {plan.status}: there is nothing to deploy")
     services = {s.name: s for s in scenario.services}
-    groups: dict[tuple, dict[str, int]] = {}
-    kinds: dict[tuple, object] = {}
+    groups: dict[tuple, tuple[Any, dict[str, int]]] = {}   # one Deployment each: (a replica group, per period)
     for sv, period, r in plan.groups():
-        key = (sv, r.site, r.gpu, r.slot, r.tp, r.precision)
-        groups.setdefault(key, {})[period] = groups.get(key, {}).get(period, 0) + r.replicas
-        kinds[key] = r
+        _, per_period = groups.setdefault((sv, r.site, r.gpu, r.slot, r.tp, r.precision), (r, {}))
+        per_period[period] = per_period.get(period, 0) + r.replicas
     out: list[dict[str, Any]] = []
     named: list[tuple[tuple, dict[str, Any]]] = []
     service_label = _service_labels(sorted(services))
     sliced: dict[str, int] = {}
-    for (sv, site, gpu, slot, tp, precision), per_period in sorted(groups.items()):
+    for (sv, site, gpu, slot, tp, precision), (r, per_period) in sorted(groups.items(), key=lambda kv: kv[0]):
         service = services[sv]
-        r = kinds[(sv, site, gpu, slot, tp, precision)]
         if r.kind == "fraction":
             sliced[gpu] = max(sliced.get(gpu, 1), r.fraction)
             resources, kind = {"nvidia.com/gpu": 1}, f"{r.fraction}-way time share"

@@ -34,6 +34,9 @@ TRAINING_MIN_GPUS = "training_min_gpus"
 TRAINING_MAX_GPUS = "training_max_gpus"
 DEMAND = "demand"
 MIN_REPLICAS = "min_replicas"
+# The decomposition's own rows (docs/formulation.md, "The decomposition").
+PATTERN_CHOICE = "pattern_choice"
+BENDERS_CUT = "benders_cut"
 MIP_GROUPS = (GPU_SUPPLY, MIG_INSTANCES, TIME_SHARE, TRAINING_OWNED, TRAINING_WORK, TRAINING_MIN_GPUS,
               TRAINING_MAX_GPUS, DEMAND, MIN_REPLICAS)
 # Rows whose right-hand side is the GPUs owned and bought (what the coordinator moves).
@@ -134,7 +137,8 @@ class Solution:
     keep: list = field(default_factory=list)
 
 
-def _name(group: str, *index) -> str:
+def indexed_name(group: str, *index) -> str:
+    """`group[index,...]`: how every variable and constraint of the planning models is named."""
     return f"{group}[{','.join(str(i) for i in index)}]"
 
 
@@ -168,7 +172,7 @@ class PlanningModel:
                 amortised, running = own_cost_per_hour(site, o)
                 fixed = o.owned + base_buy.get(key, 0)
                 cap_buy = min(left_to_buy(o, base_buy.get(key, 0), lift_limits), inf) if buy_more else 0
-                buy = self._int(0, cap_buy, _name("buy", *key))
+                buy = self._int(0, cap_buy, indexed_name("buy", *key))
                 self.x.buy[key] = buy
                 self.cost["capex"].append((amortised, buy))
                 self.cost["power+licences"].append((running, buy))
@@ -181,20 +185,20 @@ class PlanningModel:
                     supply.SetCoefficient(buy, -1.0)
                     if o.rent_usd_per_hour is not None:
                         cap_rent = inf if (o.max_rent is None or lift_limits) else o.max_rent
-                        r = self._int(0, cap_rent, _name("rent", *key, p))
+                        r = self._int(0, cap_rent, indexed_name("rent", *key, p))
                         self.x.rent[key + (p,)] = r
                         self.cost["cloud"].append((rent_cost_per_hour(site, o) * self.hours[p] / H, r))
                         supply.SetCoefficient(r, -1.0)
                     instances = {prof: self._row(-inf, 0.0, MIG_INSTANCES, *key, p, prof) for prof in profiles}
                     for L in self.layouts.get(o.type, []):
-                        m = self._int(0, inf, _name("mig_layout", *key, p, layout_name(L)))
+                        m = self._int(0, inf, indexed_name("mig_layout", *key, p, layout_name(L)))
                         self.x.mig_layout[key + (p, L)] = m
                         supply.SetCoefficient(m, 1.0)
                         for prof in set(L):
                             instances[prof].SetCoefficient(m, -float(L.count(prof)))
                     if scn.sharing == "all":
                         for n in range(2, scn.fractions + 1):
-                            f = self._int(0, inf, _name("time_sliced", *key, p, n))
+                            f = self._int(0, inf, indexed_name("time_sliced", *key, p, n))
                             self.x.time_sliced[key + (p, n)] = f
                             self.cost["sharing licences"].append(
                                 (site.sharing_licence_usd_per_gpu_year / HOURS_PER_YEAR * self.hours[p] / H, f))
@@ -207,7 +211,7 @@ class PlanningModel:
 
     def _row(self, lb: float, ub: float, group: str, *index):
         """A resource row, kept under (group, *index) for the replicas and columns that use it."""
-        row = self.rows[(group,) + index] = self.s.Constraint(lb, ub, _name(group, *index))
+        row = self.rows[(group,) + index] = self.s.Constraint(lb, ub, indexed_name(group, *index))
         return row
 
     def _training(self, work_targets: Optional[dict], base_buy: dict) -> None:
@@ -215,7 +219,7 @@ class PlanningModel:
         for j, job in enumerate(scn.training):
             cycles = job.deadline_days * 24.0 / scn.cycle_hours
             work = s.Constraint(job.gpu_hours if work_targets is None else work_targets.get(j, 0.0), inf,
-                                _name(TRAINING_WORK, job.name))
+                                indexed_name(TRAINING_WORK, job.name))
             self.work_rows[j] = work
             for site, o in job_offers(scn, job):
                 key = (site.name, o.type)
@@ -224,12 +228,12 @@ class PlanningModel:
                     if job.periods and p not in job.periods:
                         continue
                     index = (job.name, site.name, o.type, p)
-                    t = self._int(0, big, _name("train_gpus", *index))
-                    z = s.NumVar(0, 1, _name("train_on", *index)) if self.relax else s.BoolVar(_name("train_on", *index))
-                    at_least = s.Constraint(0, inf, _name(TRAINING_MIN_GPUS, *index))   # t >= min_gpus z
+                    t = self._int(0, big, indexed_name("train_gpus", *index))
+                    z = s.NumVar(0, 1, indexed_name("train_on", *index)) if self.relax else s.BoolVar(indexed_name("train_on", *index))
+                    at_least = s.Constraint(0, inf, indexed_name(TRAINING_MIN_GPUS, *index))   # t >= min_gpus z
                     at_least.SetCoefficient(t, 1.0)
                     at_least.SetCoefficient(z, -float(job.min_gpus))
-                    at_most = s.Constraint(-inf, 0, _name(TRAINING_MAX_GPUS, *index))   # t <= big z
+                    at_most = s.Constraint(-inf, 0, indexed_name(TRAINING_MAX_GPUS, *index))   # t <= big z
                     at_most.SetCoefficient(t, 1.0)
                     at_most.SetCoefficient(z, -float(big))
                     self.x.train_gpus[(j, site.name, o.type, p)] = t
@@ -242,7 +246,7 @@ class PlanningModel:
                         own.SetCoefficient(self.x.buy[key], -1.0)
                     own.SetCoefficient(t, 1.0)
             if job.burst_usd_per_gpu_hour is not None:
-                burst = s.NumVar(0, inf, _name("burst", job.name))
+                burst = s.NumVar(0, inf, indexed_name("burst", job.name))
                 self.x.burst[j] = burst
                 self.cost["training burst"].append((job.burst_usd_per_gpu_hour / (job.deadline_days * 24.0), burst))
                 work.SetCoefficient(burst, 1.0)
@@ -254,15 +258,15 @@ class PlanningModel:
         offered = {site.name: {o.type for o in site.gpus} for site in scn.sites}
         for k, sv in enumerate(scn.services):
             allowed = set(allowed_sites(scn, sv))
-            demand = {p: s.Constraint(scn.rate(sv, p), inf, _name(DEMAND, sv.name, p)) for p in self.periods}
-            least = {p: s.Constraint(sv.min_replicas, inf, _name(MIN_REPLICAS, sv.name, p))
+            demand = {p: s.Constraint(scn.rate(sv, p), inf, indexed_name(DEMAND, sv.name, p)) for p in self.periods}
+            least = {p: s.Constraint(sv.min_replicas, inf, indexed_name(MIN_REPLICAS, sv.name, p))
                      for p in self.periods} if sv.min_replicas else {}
             for c in cands.by_service.get(k, []):
                 for site in scn.sites:
                     if site.name not in allowed or c.gpu not in offered[site.name]:
                         continue
                     for p in self.periods:
-                        v = self._int(0, inf, _name("replicas", sv.name, site.name, c.slot.id, f"tp{c.tp}", p))
+                        v = self._int(0, inf, indexed_name("replicas", sv.name, site.name, c.slot.id, f"tp{c.tp}", p))
                         self.x.replicas[replica_key(k, site.name, c, p)] = (v, c)
                         demand[p].SetCoefficient(v, c.capacity_rps)
                         if least:
@@ -320,5 +324,5 @@ class PlanningModel:
                 for name, terms in self.cost.items()}
 
 
-__all__ = ["COST_ITEMS", "MIP_GROUPS", "PlanningModel", "Solution", "Variables", "job_offers", "layout_name", "left_to_buy",
+__all__ = ["BENDERS_CUT", "COST_ITEMS", "MIP_GROUPS", "PATTERN_CHOICE", "indexed_name", "PlanningModel", "Solution", "Variables", "job_offers", "layout_name", "left_to_buy",
            "list_price_per_hour", "own_cost_per_hour", "rent_cost_per_hour", "replica_key", "speed", "training_reach"]

@@ -6,7 +6,7 @@ use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyA
 use pyo3::prelude::*;
 
 use crate::detach::run_detached;
-use crate::tables::{columns_fn, engine_table, gpu_table, model_table, slice};
+use crate::tables::{columns_fn, engine_table, gpu_table, model_table, slices};
 
 type EstimateFn = fn(&EstimateTables, &EstimateColumns) -> Result<Vec<f64>, CoreError>;
 
@@ -23,11 +23,7 @@ fn estimate_call<'py>(
     let gpus = gpu_table(&gpus)?;
     let engines = engine_table(&engines)?;
     let tables = EstimateTables { models: &models, gpus: &gpus, engines: &engines };
-    let names = ["model", "gpu", "engine", "precision", "kv_precision", "batch", "input", "output", "tp"];
-    let mut s: [&[i64]; 9] = [&[]; 9];
-    for (k, col) in columns.iter().enumerate() {
-        s[k] = slice(names[k], col)?;
-    }
+    let s = slices(["model", "gpu", "engine", "precision", "kv_precision", "batch", "input", "output", "tp"], &columns)?;
     let cols = EstimateColumns {
         model: s[0], gpu: s[1], engine: s[2], precision: s[3], kv_precision: s[4], batch: s[5], input: s[6],
         output: s[7], tp: s[8],

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::detach::run_detached;
-use crate::tables::{columns_fn, engine_table, gpu_table, model_table, slice};
+use crate::tables::{columns_fn, engine_table, gpu_table, model_table, slices};
 
 type FitFn = fn(&FitTables, &FitColumns) -> Result<fit::FitOutput, CoreError>;
 
@@ -25,11 +25,7 @@ fn fit_call<'py>(
     let memory: Vec<f64> = gpu_table(&gpus)?.iter().map(|g| g.memory_bytes).collect();
     let engines: Vec<EngineMemory> = engine_table(&engines)?.iter().map(|e| e.memory).collect();
     let tables = FitTables { models: &models, gpu_memory_bytes: &memory, engines: &engines };
-    let names = ["model", "gpu", "engine", "precision", "kv_precision", "batch", "context", "tp"];
-    let mut s: [&[i64]; 8] = [&[]; 8];
-    for (k, col) in columns.iter().enumerate() {
-        s[k] = slice(names[k], col)?;
-    }
+    let s = slices(["model", "gpu", "engine", "precision", "kv_precision", "batch", "context", "tp"], &columns)?;
     let cols = FitColumns {
         model: s[0], gpu: s[1], engine: s[2], precision: s[3], kv_precision: s[4], batch: s[5], context: s[6], tp: s[7],
     };

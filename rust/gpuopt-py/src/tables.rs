@@ -12,6 +12,15 @@ pub fn slice<'a, T: numpy::Element>(name: &str, a: &'a PyReadonlyArray1<'_, T>) 
     a.as_slice().map_err(|_| invalid_input(format!("{name} must be a contiguous 1-D array")))
 }
 
+/// Each column of a fixed list as a slice, named for its error.
+pub fn slices<'a, const N: usize>(names: [&str; N], columns: &'a [PyReadonlyArray1<'_, i64>; N]) -> PyResult<[&'a [i64]; N]> {
+    let mut out: [&[i64]; N] = [&[]; N];
+    for (k, col) in columns.iter().enumerate() {
+        out[k] = slice(names[k], col)?;
+    }
+    Ok(out)
+}
+
 pub fn rows<'a, T: numpy::Element>(
     name: &str,
     a: &'a PyReadonlyArray2<'_, T>,

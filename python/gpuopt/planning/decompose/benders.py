@@ -36,8 +36,9 @@ from typing import Optional
 import numpy as np
 
 from gpuopt.planning.decompose.colgen import ALTERNATIVES, Blocks, Generation, Master, homogeneous, list_prices
-from gpuopt.planning.model import (COST_ITEMS, SUPPLY_ROWS, PlanningModel, Solution, Variables, job_offers,
-                                   own_cost_per_hour, replica_key, training_reach)
+from gpuopt.planning.model import (BENDERS_CUT, COST_ITEMS, PATTERN_CHOICE, SUPPLY_ROWS, TRAINING_WORK, PlanningModel,
+                                   Solution, Variables, indexed_name, job_offers, own_cost_per_hour, replica_key,
+                                   training_reach)
 from gpuopt.planning.scenario import Scenario
 from gpuopt.planning.solve import found, new_solver, solve
 
@@ -119,26 +120,26 @@ class Coordinator:
         s = new_solver("SCIP" if integer else "GLOP")
         inf = s.infinity()
         obj = s.Objective()
-        b = {k: (s.IntVar if integer else s.NumVar)(0, most if math.isfinite(most) else inf, f"buy[{k[0]},{k[1]}]")
+        b = {k: (s.IntVar if integer else s.NumVar)(0, most if math.isfinite(most) else inf, indexed_name("buy", *k))
              for k, (_, most) in self.buy.items()}
         for k, v in b.items():
             obj.SetCoefficient(v, self.buy[k][0])
-        w = {(j, p): s.NumVar(0, min(self.reach[(j, p)], inf), f"work[{self.scn.training[j].name},{p}]")
+        w = {(j, p): s.NumVar(0, min(self.reach[(j, p)], inf), indexed_name("work", self.scn.training[j].name, p))
              for j, ps in self.work.items() for p in ps}
-        burst = {j: s.NumVar(0, inf, f"burst[{self.scn.training[j].name}]") for j in self.burst}
+        burst = {j: s.NumVar(0, inf, indexed_name("burst", self.scn.training[j].name)) for j in self.burst}
         for j, v in burst.items():
             obj.SetCoefficient(v, self.burst[j])
         for j, job in enumerate(self.scn.training):
-            row = s.Constraint(job.gpu_hours, inf, f"training_work[{job.name}]")
+            row = s.Constraint(job.gpu_hours, inf, indexed_name(TRAINING_WORK, job.name))
             for p in self.work.get(j, []):
                 row.SetCoefficient(w[(j, p)], 1.0)
             if j in burst:
                 row.SetCoefficient(burst[j], 1.0)
-        theta = {p: s.NumVar(0, inf, f"theta[{p}]") for p in self.periods}
+        theta = {p: s.NumVar(0, inf, indexed_name("theta", p)) for p in self.periods}
         for v in theta.values():
             obj.SetCoefficient(v, 1.0)
         for p, i, (const, slope_b, slope_w) in ((p, i, cut) for p in self.periods for i, cut in enumerate(self.cuts[p])):
-            row = s.Constraint(const, inf, f"benders_cut[{p},{i}]")
+            row = s.Constraint(const, inf, indexed_name(BENDERS_CUT, p, i))
             row.SetCoefficient(theta[p], 1.0)
             for k, c in slope_b.items():
                 if c and k in b:
@@ -328,7 +329,7 @@ def _pattern_mip(scn: Scenario, co: Coordination, periods: list[str], only_lp_ch
             opts = _options(gen, b, extra.get(b, []), settled)
             if only_lp_choice:
                 opts = [max(opts, key=lambda o: o[2])]
-            one = s.Constraint(1.0, 1.0, f"pattern_choice[{scn.services[k].name},{p}]")
+            one = s.Constraint(1.0, 1.0, indexed_name(PATTERN_CHOICE, scn.services[k].name, p))
             made = []
             for _, counts, lp in opts:
                 v = s.BoolVar("")

@@ -22,7 +22,8 @@ from typing import Any, Optional
 import numpy as np
 
 from gpuopt import _core
-from gpuopt.planning.model import GPU_SUPPLY, MIG_INSTANCES, TIME_SHARE, PlanningModel, list_price_per_hour
+from gpuopt.planning.model import (GPU_SUPPLY, MIG_INSTANCES, PATTERN_CHOICE, TIME_SHARE, PlanningModel, indexed_name,
+                                   list_price_per_hour)
 from gpuopt.planning.scenario import Scenario
 from gpuopt.estimation.sharing import mig_profile
 from gpuopt.planning.solve import solve
@@ -103,7 +104,7 @@ class Master:
         self.fm = PlanningModel(scn, relax=True, periods=periods, **fleet)
         self.scn, self.blocks = scn, blocks
         s = self.fm.s
-        self.convexity = [s.Constraint(1.0, 1.0, f"pattern_choice[{scn.services[k].name},{p}]") for k, p in blocks.keys]
+        self.convexity = [s.Constraint(1.0, 1.0, indexed_name(PATTERN_CHOICE, scn.services[k].name, p)) for k, p in blocks.keys]
         self.columns: list[list] = [[] for _ in blocks.keys]   # per block: [(variable, {item: count})]
         self.row_list = list(self.fm.rows)
         self.row_index = {key: i for i, key in enumerate(self.row_list)}
