@@ -1,3 +1,4 @@
+import re
 import pytest
 
 from gpuopt import InvalidInputError
@@ -108,3 +109,33 @@ def test_power_and_amortisation_per_hour():
 
     assert power_per_hour(700, 0.5, 1.4, 0.1) == pytest.approx(0.049)
     assert amortised_per_hour(26_280, 3) == pytest.approx(1.0)
+
+
+def test_token_costs_count_only_the_busy_share_of_the_year():
+    """At half use an owned GPU serves half the tokens for the same yearly cost."""
+    full = tco("l4", capex_usd=8_000, tokens_per_s=1_000, requests_per_s=2)
+    half = tco("l4", capex_usd=8_000, tokens_per_s=1_000, requests_per_s=2, utilization=0.5)
+    busy_s = HOURS_PER_YEAR * 3600.0 * 0.5
+    assert half.usd_per_year == pytest.approx(full.usd_per_year)
+    assert half.tokens_per_s == 1_000
+    assert half.tokens_per_usd == pytest.approx(1_000 * busy_s / half.usd_per_year)
+    assert half.tokens_per_usd == pytest.approx(full.tokens_per_usd / 2)
+    assert half.usd_per_million_tokens == pytest.approx(half.usd_per_year / (1_000 * busy_s) * 1e6)
+    assert half.usd_per_request == pytest.approx(half.usd_per_year / (2 * busy_s))
+
+
+def test_token_costs_of_nothing_served_or_nothing_spent_are_not_numbers():
+    idle = tco("l4", capex_usd=8_000, tokens_per_s=0)
+    assert idle.tokens_per_s == 0 and idle.tokens_per_usd == 0 and idle.usd_per_million_tokens is None
+    free = tco("l4", capex_usd=0, usd_per_kwh=0, tokens_per_s=5)
+    assert free.usd_per_year == 0 and free.tokens_per_usd is None and free.usd_per_million_tokens == 0
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"amortization_years": -1}, "amortization_years must be a finite number >= 0"),
+    ({"horizon_years": float("nan")}, "horizon_years must be a finite number >= 0"),
+    ({"utilization": -0.5}, "utilization must be a finite number >= 0"),
+])
+def test_bad_periods_and_use_name_themselves(kwargs, message):
+    with pytest.raises(InvalidInputError, match=rf"^{re.escape(message)}"):
+        tco("l4", capex_usd=5000, **kwargs)

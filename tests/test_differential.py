@@ -119,3 +119,17 @@ def test_more_batch_or_context_never_uses_less_memory(model, gpu, prec, batch, c
                                                                                                context + 1])
     t = g["total_bytes"]
     assert t[1] >= t[0] and t[2] >= t[0]
+
+
+def test_the_core_fixture_is_what_the_reference_gives():
+    """rust/gpuopt-core/tests/reference_cases.rs checks the core against a fixture of the reference's
+    answers (scripts/core_fixtures.py): it must be what tests/reference.py gives today."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "core_fixtures.py"
+    spec = importlib.util.spec_from_file_location("core_fixtures", path)
+    fixtures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixtures)
+    assert fixtures.OUT.read_text() == fixtures.render(fixtures.cases()), \
+        "the fixture is stale: run python scripts/core_fixtures.py"

@@ -39,7 +39,7 @@ def test_the_enterprise_mip_has_exactly_the_documented_groups():
     scn = gpuopt.load_scenario(ROOT / "examples" / "enterprise.yaml")
     model = PlanningModel(scn, relax=False)
     model.add_services(candidates(scn), allowed_sites)
-    rows, columns = _groups(model.s)
+    rows, columns = model.m.row_names, model.m.var_names
     documented = _headed(_section("Constraints"))
     assert documented == set(MIP_GROUPS)
     assert {_group(r) for r in rows} == documented

@@ -346,3 +346,71 @@ def test_verification_settings_at_their_limits():
             _check_settings(60, 1, 1e-6, duration, rounds)
     with pytest.raises(InvalidInputError, match="method must be 'auto', 'mip' or 'decompose', got 'fast'"):
         plan(load_scenario("examples/scenarios/seed004_three_pods.yaml"), method="fast")
+
+
+def _needs_two_at_once() -> Scenario:
+    """Two owned A100s, nothing to buy: chat keeps one; the job needs one A100's 30 days but must
+    run on two at once (min_gpus) - the LP serves it with half a job on one GPU, whole GPUs cannot."""
+    site = Site(name="dc", gpus=[GpuOffer(type="a100-sxm-80gb", owned=2, max_purchase=0)])
+    return Scenario(sites=[site], sharing="none",
+                    services=[Service(name="chat", model="llama-3-8b", rate=0.5, slo={"tpot_p95_ms": 100})],
+                    training=[TrainingJob(name="ft", gpu_hours=24 * 30.0, min_gpus=2)])
+
+
+def test_an_infeasible_plan_keeps_its_lp_bound_solver_and_time():
+    from gpuopt.planning.model import own_cost_per_hour
+
+    scn = _needs_two_at_once()
+    p = plan(scn, baselines=False)
+    assert p.status == "infeasible" and not p.has_plan
+    running = own_cost_per_hour(scn.sites[0], scn.sites[0].gpus[0])[1]
+    assert p.lower_bound_per_hour == pytest.approx(2 * running)   # the owned GPUs' running cost: all the LP pays
+    assert p.solver.startswith("SCIP") and p.solve_s > 0 and p.capacity_factors == {}
+    (why,) = p.infeasibility
+    # each alone fits (the job alone has both GPUs): it is the two together
+    assert why.startswith("purchase and rental limits bind (by the services and jobs together)")
+
+
+def test_a_job_whose_windows_give_exactly_its_hours_is_not_called_too_big():
+    site = Site(name="dc", gpus=[GpuOffer(type="a100-sxm-80gb", owned=1, max_purchase=0)])
+    exact = Scenario(sites=[site], training=[TrainingJob(name="ft", gpu_hours=24 * 30.0)])
+    p = plan(exact, baselines=False)
+    assert p.status == "optimal" and p.training["ft"].runs[0].gpus == 1
+    over = Scenario(sites=[site], training=[TrainingJob(name="ft", gpu_hours=24 * 30.0 + 1)])
+    assert "training job 'ft' needs 721 GPU-hours" in plan(over, baselines=False).infeasibility[0]
+    burst = Scenario(sites=[site], training=[TrainingJob(name="ft", gpu_hours=24 * 30.0 + 1, burst_usd_per_gpu_hour=3.0)])
+    assert plan(burst, baselines=False).status == "optimal"
+
+
+def test_the_single_type_baseline_owns_only_that_type():
+    """Owned L4s are not part of an all-A100 fleet: the baseline is the plan of a scenario whose sites
+    offer the A100 alone."""
+    site = Site(name="dc", gpus=[GpuOffer(type="l4", owned=1, max_purchase=0), GpuOffer(type="a100-sxm-80gb")])
+    svc = [Service(name="chat", model="llama-3-70b", precisions=["int4"], rate=1.0, slo={"tpot_p95_ms": 150})]
+    p = plan(Scenario(sites=[site], services=svc))
+    base = p.baselines["best single GPU type"]
+    alone = plan(Scenario(sites=[site.model_copy(update={"gpus": [site.gpus[1]]})], services=svc), baselines=False)
+    assert base.note == "all on a100-sxm-80gb"
+    assert base.cost_per_hour == pytest.approx(alone.cost_per_hour)
+    assert base.savings == pytest.approx((base.cost_per_hour - p.cost_per_hour) / base.cost_per_hour)
+
+
+def test_a_decomposed_plan_times_itself():
+    import time
+
+    t = time.perf_counter()
+    p = plan(two_period_scenario(), method="decompose", baselines=False, time_limit_s=30)
+    wall = time.perf_counter() - t
+    assert p.has_plan and 0 < p.solve_s <= wall
+    assert p.solver.startswith("Benders over per-period column generation (GLOP) + ")
+
+
+def test_replica_groups_name_the_slot_they_run_on():
+    from gpuopt.planning.plans import ReplicaGroup
+
+    common = dict(site="dc", gpu="a100-sxm-80gb", tp=1, precision="fp16", replicas=1, capacity_rps=1.0)
+    assert ReplicaGroup(slot="a100-sxm-80gb", kind="gpu", **common).slot_spec().kind == "gpu"
+    mig = ReplicaGroup(slot="a100-sxm-80gb/3g.40gb", kind="mig", mig_profile="3g.40gb", **common).slot_spec()
+    assert (mig.kind, mig.id, mig.profile) == ("mig", "a100-sxm-80gb/3g.40gb", "3g.40gb")
+    share = ReplicaGroup(slot="a100-sxm-80gb/3x", kind="fraction", fraction=3, **common).slot_spec()
+    assert (share.kind, share.per_gpu) == ("fraction", 3)

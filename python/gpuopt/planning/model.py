@@ -5,8 +5,8 @@ demand and the minimum replicas of the monolithic MIP.
 
 Every variable and constraint is named `group[index,...]`, the group being the name the document
 gives it. Resource rows are keyed `(group, site, type, period[, profile or n])`; replicas enter
-them through `resource_row`. Built coefficient by coefficient (pywraplp's SetCoefficient), never
-through Python expression trees.
+them through `resource_row`. Built as arrays (gpuopt.planning.linear), a candidate's replicas
+over every period at once, never through Python expression trees.
 """
 
 from __future__ import annotations
@@ -15,11 +15,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+import numpy as np
+
 from gpuopt.catalog import gpu as get_gpu
 from gpuopt.cost import HOURS_PER_YEAR, amortised_per_hour, power_per_hour, price
 from gpuopt.estimation.sharing import mig_layouts
+from gpuopt.planning.linear import LinearModel
 from gpuopt.planning.scenario import Scenario
-from gpuopt.planning.solve import Solved, new_solver
+from gpuopt.planning.solve import Solved, found
 
 LP_BACKEND = "GLOP"
 COST_ITEMS = ("capex", "power+licences", "cloud", "sharing licences", "training burst")
@@ -147,23 +150,32 @@ class PlanningModel:
     repair). `base_buy`: GPUs already decided to buy per (site, type), free here (more may be
     bought at full cost). `work_targets`: each job's work in these periods, given (a shortfall
     bursts to the cloud where the job may). `buy_more`: False buys nothing beyond `base_buy`.
-    `lift_limits`: purchase and rental limits dropped (diagnosis). set_supply moves the GPUs
-    bought and the work targets after the model is built."""
+    `lift_limits`: purchase and rental limits dropped (diagnosis).
+
+    The model is built as arrays (`self.m`, a LinearModel), `x`, `rows` and `work_rows` holding
+    variable and row indices. Then either `solve` solves it whole (the monolithic MIP), or
+    `build_solver` makes it a pywraplp model (`self.s`) that the decomposition changes and solves
+    again; from then on `x`, `rows` and `work_rows` hold pywraplp variables and constraints, and
+    set_supply moves the GPUs bought and the work targets between solves."""
 
     def __init__(self, scn: Scenario, *, relax: bool, periods: Optional[list[str]] = None, lift_limits: bool = False,
                  base_buy: Optional[dict] = None, work_targets: Optional[dict] = None, buy_more: bool = True,
                  backend: str = "SCIP"):
-        self.scn, self.relax, self.lift_limits = scn, relax, lift_limits
-        self.s = s = new_solver(LP_BACKEND if relax else backend)
-        self.inf = inf = s.infinity()
+        self.scn, self.relax, self.lift_limits, self.backend = scn, relax, lift_limits, backend
+        self.m = m = LinearModel()
+        self.s = None                    # the pywraplp solver, once built
+        self.inf = inf = math.inf
         self.periods = periods or [p.name for p in scn.periods]
         self.hours = {p.name: p.hours for p in scn.periods}
         self.x = Variables()
-        self.cost: dict[str, list] = {name: [] for name in COST_ITEMS}   # (coefficient, variable)
+        self.cost: dict[str, list] = {name: [] for name in COST_ITEMS}   # (coefficient, variable index)
         self.offset: dict[str, float] = dict.fromkeys(COST_ITEMS, 0.0)   # constant $/hour per item
-        self.rows: dict[tuple, object] = {}
-        self.work_rows: dict[int, object] = {}
+        self.rows: dict[tuple, Any] = {}
+        self.work_rows: dict[int, Any] = {}
         self.layouts: dict[str, list[tuple[str, ...]]] = {}
+        self._values: Optional[np.ndarray] = None   # every variable's value, after `solve`
+        self._handles: Optional[list] = None        # the pywraplp variables, after `build_solver`
+        self._costed = False
         H = scn.cycle_hours
         base_buy = base_buy or {}
         for site in scn.sites:
@@ -171,7 +183,7 @@ class PlanningModel:
                 key = (site.name, o.type)
                 amortised, running = own_cost_per_hour(site, o)
                 fixed = o.owned + base_buy.get(key, 0)
-                cap_buy = min(left_to_buy(o, base_buy.get(key, 0), lift_limits), inf) if buy_more else 0
+                cap_buy = left_to_buy(o, base_buy.get(key, 0), lift_limits) if buy_more else 0
                 buy = self._int(0, cap_buy, indexed_name("buy", *key))
                 self.x.buy[key] = buy
                 self.cost["capex"].append((amortised, buy))
@@ -182,44 +194,44 @@ class PlanningModel:
                 profiles = sorted({prof for L in self.layouts.get(o.type, []) for prof in L})
                 for p in self.periods:
                     supply = self._row(-inf, fixed, GPU_SUPPLY, *key, p)
-                    supply.SetCoefficient(buy, -1.0)
+                    m.term(supply, buy, -1.0)
                     if o.rent_usd_per_hour is not None:
                         cap_rent = inf if (o.max_rent is None or lift_limits) else o.max_rent
                         r = self._int(0, cap_rent, indexed_name("rent", *key, p))
                         self.x.rent[key + (p,)] = r
                         self.cost["cloud"].append((rent_cost_per_hour(site, o) * self.hours[p] / H, r))
-                        supply.SetCoefficient(r, -1.0)
+                        m.term(supply, r, -1.0)
                     instances = {prof: self._row(-inf, 0.0, MIG_INSTANCES, *key, p, prof) for prof in profiles}
                     for L in self.layouts.get(o.type, []):
-                        m = self._int(0, inf, indexed_name("mig_layout", *key, p, layout_name(L)))
-                        self.x.mig_layout[key + (p, L)] = m
-                        supply.SetCoefficient(m, 1.0)
+                        v = self._int(0, inf, indexed_name("mig_layout", *key, p, layout_name(L)))
+                        self.x.mig_layout[key + (p, L)] = v
+                        m.term(supply, v, 1.0)
                         for prof in set(L):
-                            instances[prof].SetCoefficient(m, -float(L.count(prof)))
+                            m.term(instances[prof], v, -float(L.count(prof)))
                     if scn.sharing == "all":
                         for n in range(2, scn.fractions + 1):
                             f = self._int(0, inf, indexed_name("time_sliced", *key, p, n))
                             self.x.time_sliced[key + (p, n)] = f
                             self.cost["sharing licences"].append(
                                 (site.sharing_licence_usd_per_gpu_year / HOURS_PER_YEAR * self.hours[p] / H, f))
-                            supply.SetCoefficient(f, 1.0)
-                            self._row(-inf, 0.0, TIME_SHARE, *key, p, n).SetCoefficient(f, -float(n))
+                            m.term(supply, f, 1.0)
+                            m.term(self._row(-inf, 0.0, TIME_SHARE, *key, p, n), f, -float(n))
         self._training(work_targets, base_buy)
 
-    def _int(self, lb, ub, name):
-        return self.s.NumVar(lb, ub, name) if self.relax else self.s.IntVar(lb, ub, name)
+    def _int(self, lb, ub, name) -> int:
+        return self.m.var(lb, ub, not self.relax, name)
 
-    def _row(self, lb: float, ub: float, group: str, *index):
+    def _row(self, lb: float, ub: float, group: str, *index) -> int:
         """A resource row, kept under (group, *index) for the replicas and columns that use it."""
-        row = self.rows[(group,) + index] = self.s.Constraint(lb, ub, indexed_name(group, *index))
+        row = self.rows[(group,) + index] = self.m.row(lb, ub, indexed_name(group, *index))
         return row
 
     def _training(self, work_targets: Optional[dict], base_buy: dict) -> None:
-        scn, s, inf = self.scn, self.s, self.inf
+        scn, m, inf = self.scn, self.m, self.inf
         for j, job in enumerate(scn.training):
             cycles = job.deadline_days * 24.0 / scn.cycle_hours
-            work = s.Constraint(job.gpu_hours if work_targets is None else work_targets.get(j, 0.0), inf,
-                                indexed_name(TRAINING_WORK, job.name))
+            work = m.row(job.gpu_hours if work_targets is None else work_targets.get(j, 0.0), inf,
+                         indexed_name(TRAINING_WORK, job.name))
             self.work_rows[j] = work
             for site, o in job_offers(scn, job):
                 key = (site.name, o.type)
@@ -229,60 +241,111 @@ class PlanningModel:
                         continue
                     index = (job.name, site.name, o.type, p)
                     t = self._int(0, big, indexed_name("train_gpus", *index))
-                    z = s.NumVar(0, 1, indexed_name("train_on", *index)) if self.relax else s.BoolVar(indexed_name("train_on", *index))
-                    at_least = s.Constraint(0, inf, indexed_name(TRAINING_MIN_GPUS, *index))   # t >= min_gpus z
-                    at_least.SetCoefficient(t, 1.0)
-                    at_least.SetCoefficient(z, -float(job.min_gpus))
-                    at_most = s.Constraint(-inf, 0, indexed_name(TRAINING_MAX_GPUS, *index))   # t <= big z
-                    at_most.SetCoefficient(t, 1.0)
-                    at_most.SetCoefficient(z, -float(big))
+                    z = self._int(0, 1, indexed_name("train_on", *index))
+                    at_least = m.row(0, inf, indexed_name(TRAINING_MIN_GPUS, *index))   # t >= min_gpus z
+                    m.term(at_least, t, 1.0)
+                    m.term(at_least, z, -float(job.min_gpus))
+                    at_most = m.row(-inf, 0, indexed_name(TRAINING_MAX_GPUS, *index))   # t <= big z
+                    m.term(at_most, t, 1.0)
+                    m.term(at_most, z, -float(big))
                     self.x.train_gpus[(j, site.name, o.type, p)] = t
                     self.x.train_on[(j, site.name, o.type, p)] = z
-                    work.SetCoefficient(t, self.hours[p] * cycles * speed(o.type, job.reference_gpu))
-                    self.rows[(GPU_SUPPLY,) + key + (p,)].SetCoefficient(t, 1.0)
+                    m.term(work, t, self.hours[p] * cycles * speed(o.type, job.reference_gpu))
+                    m.term(self.rows[(GPU_SUPPLY,) + key + (p,)], t, 1.0)
                     own = self.rows.get((TRAINING_OWNED,) + key + (p,))
                     if own is None:  # training runs on owned GPUs only, never rented ones
                         own = self._row(-inf, o.owned + base_buy.get(key, 0), TRAINING_OWNED, *key, p)
-                        own.SetCoefficient(self.x.buy[key], -1.0)
-                    own.SetCoefficient(t, 1.0)
+                        m.term(own, self.x.buy[key], -1.0)
+                    m.term(own, t, 1.0)
             if job.burst_usd_per_gpu_hour is not None:
-                burst = s.NumVar(0, inf, indexed_name("burst", job.name))
+                burst = m.var(0, inf, False, indexed_name("burst", job.name))
                 self.x.burst[j] = burst
                 self.cost["training burst"].append((job.burst_usd_per_gpu_hour / (job.deadline_days * 24.0), burst))
-                work.SetCoefficient(burst, 1.0)
+                m.term(work, burst, 1.0)
 
     def add_services(self, cands, allowed_sites) -> None:
         """The monolithic MIP's replicas: one integer per (service, site, candidate, period), the
-        demand and minimum-replica rows, and each replica's use of its resource row."""
-        scn, s, inf = self.scn, self.s, self.inf
+        demand and minimum-replica rows, and each replica's use of its resource row; a service's
+        replicas are added as arrays (candidate x period)."""
+        scn, m, inf = self.scn, self.m, self.inf
+        periods = self.periods
+        n_p = len(periods)
         offered = {site.name: {o.type for o in site.gpus} for site in scn.sites}
+        resource: dict[tuple, tuple[np.ndarray, float]] = {}   # (site, slot, tp) -> (row per period, use)
         for k, sv in enumerate(scn.services):
             allowed = set(allowed_sites(scn, sv))
-            demand = {p: s.Constraint(scn.rate(sv, p), inf, indexed_name(DEMAND, sv.name, p)) for p in self.periods}
-            least = {p: s.Constraint(sv.min_replicas, inf, indexed_name(MIN_REPLICAS, sv.name, p))
-                     for p in self.periods} if sv.min_replicas else {}
+            demand = np.array([m.row(scn.rate(sv, p), inf, indexed_name(DEMAND, sv.name, p)) for p in periods])
+            least = np.array([m.row(sv.min_replicas, inf, indexed_name(MIN_REPLICAS, sv.name, p))
+                              for p in periods]) if sv.min_replicas else None
+            first, capacity, rows, use = m.n_vars, [], [], []
             for c in cands.by_service.get(k, []):
+                slot, tp = c.slot.id, c.tp
                 for site in scn.sites:
                     if site.name not in allowed or c.gpu not in offered[site.name]:
                         continue
-                    for p in self.periods:
-                        v = self._int(0, inf, indexed_name("replicas", sv.name, site.name, c.slot.id, f"tp{c.tp}", p))
-                        self.x.replicas[replica_key(k, site.name, c, p)] = (v, c)
-                        demand[p].SetCoefficient(v, c.capacity_rps)
-                        if least:
-                            least[p].SetCoefficient(v, 1.0)
-                        row, per = self.resource_row(site.name, c, p)
-                        self.rows[row].SetCoefficient(v, per)
+                    prefix = f"replicas[{sv.name},{site.name},{slot},tp{tp},"
+                    v = m.vars(0, inf, not self.relax, [f"{prefix}{p}]" for p in periods])
+                    key = (k, site.name, slot, tp)     # replica_key without its period
+                    for p, i in zip(periods, v.tolist()):
+                        self.x.replicas[key + (p,)] = (i, c)
+                    row = resource.get((site.name, slot, tp))
+                    if row is None:
+                        keyed = [self.resource_row(site.name, c, p) for p in periods]
+                        row = resource[(site.name, slot, tp)] = (
+                            np.array([self.rows[key] for key, _ in keyed]), keyed[0][1])
+                    capacity.append(c.capacity_rps)
+                    rows.append(row[0])
+                    use.append(row[1])
+            if not capacity:
+                continue
+            v = np.arange(first, m.n_vars)                 # candidate-major, period-minor
+            n_c = len(capacity)
+            m.terms(np.tile(demand, n_c), v, np.repeat(capacity, n_p))
+            if least is not None:
+                m.terms(np.tile(least, n_c), v, 1.0)
+            m.terms(np.concatenate(rows), v, np.repeat(use, n_p))
+
+    def build_solver(self):
+        """The model as a pywraplp solver (its objective set), for the decomposition to change and
+        solve again; `x`, `rows` and `work_rows` then hold its variables and constraints."""
+        self.s, handles, rows = self._objective().to_solver(LP_BACKEND if self.relax else self.backend)
+        self._handles = handles
+        self.x = _mapped(self.x, lambda i: handles[i])
+        self.rows = {key: rows[i] for key, i in self.rows.items()}
+        self.work_rows = {j: rows[i] for j, i in self.work_rows.items()}
+        return self.s
+
+    def solve(self, *, time_limit_s: float, seed: int, relative_gap: float, lp_bound: bool = True) -> Solved:
+        """Solves the whole model at once (SCIP, or GLOP when relaxed; gpuopt.planning.linear);
+        `x` then holds the values found."""
+        r, values = self._objective().solve(time_limit_s=time_limit_s, seed=seed, relative_gap=relative_gap,
+                                            lp_bound=lp_bound, relax=self.relax)
+        if found(r.status):
+            self._values = values
+            self.x = _mapped(self.x, lambda i: float(values[i]))
+        return r
+
+    def _objective(self) -> LinearModel:
+        """Every cost item in the objective (coefficients of one variable summed), the constant
+        part as its offset."""
+        if not self._costed:
+            for terms in self.cost.values():
+                for c, v in terms:
+                    self.m.cost(v, c)
+            self.m.offset = sum(self.offset.values())
+            self._costed = True
+        return self.m
 
     def set_supply(self, buy: dict, work: dict) -> None:
         """GPUs bought per (site, type) and each job's work target here: the right-hand sides a
         coordinator moves between solves; the rest of the purchase limit may still be bought here
-        at full cost."""
+        at full cost (after build_solver)."""
+        inf = self.s.infinity()
         for site in self.scn.sites:
             for o in site.gpus:
                 bought = buy.get((site.name, o.type), 0.0)
                 have = o.owned + bought
-                self.x.buy[(site.name, o.type)].SetUb(min(left_to_buy(o, bought, self.lift_limits), self.inf))
+                self.x.buy[(site.name, o.type)].SetUb(min(left_to_buy(o, bought, self.lift_limits), inf))
                 for p in self.periods:
                     for group in SUPPLY_ROWS:
                         row = self.rows.get((group, site.name, o.type, p))
@@ -305,23 +368,23 @@ class PlanningModel:
             return (MIG_INSTANCES, site, cand.gpu, period, cand.slot.profile), 1.0
         return (TIME_SHARE, site, cand.gpu, period, cand.slot.per_gpu), 1.0
 
-    def minimize(self) -> None:
-        """Sets the objective: every cost item, coefficients of a variable summed."""
-        obj = self.s.Objective()
-        coef: dict[int, list] = {}
-        for terms in self.cost.values():
-            for c, v in terms:
-                slot = coef.setdefault(v.index(), [0.0, v])
-                slot[0] += c
-        for c, v in coef.values():
-            obj.SetCoefficient(v, c)
-        obj.SetOffset(sum(self.offset.values()))
-        obj.SetMinimization()
-
     def breakdown(self) -> dict[str, float]:
         """$/hour per cost item in the solution found."""
-        return {name: self.offset[name] + sum(c * v.solution_value() for c, v in terms)
+        if self._handles is not None:
+            value = lambda i: self._handles[i].solution_value()  # noqa: E731
+        else:
+            value = lambda i: float(self._values[i])  # noqa: E731
+        return {name: self.offset[name] + sum(c * value(v) for c, v in terms)
                 for name, terms in self.cost.items()}
+
+
+def _mapped(x: Variables, f) -> Variables:
+    """`x` with every variable index replaced by f(index)."""
+    out = Variables()
+    for name in ("buy", "rent", "mig_layout", "time_sliced", "train_gpus", "train_on", "burst"):
+        setattr(out, name, {key: f(i) for key, i in getattr(x, name).items()})
+    out.replicas = {key: (f(i), c) for key, (i, c) in x.replicas.items()}
+    return out
 
 
 __all__ = ["BENDERS_CUT", "COST_ITEMS", "MIP_GROUPS", "PATTERN_CHOICE", "indexed_name", "PlanningModel", "Solution", "Variables", "job_offers", "layout_name", "left_to_buy",

@@ -24,7 +24,7 @@ from gpuopt.planning.diagnose import explain_infeasible
 from gpuopt.planning.model import PlanningModel, Solution, Variables
 from gpuopt.planning.plans import Plan, extract
 from gpuopt.planning.scenario import Scenario
-from gpuopt.planning.solve import DEFAULT_GAP, Solved, best_bound, check_limits, check_threads, found, gap_between, solve
+from gpuopt.planning.solve import DEFAULT_GAP, Solved, best_bound, check_limits, check_threads, found, gap_between
 from gpuopt.planning.verify import simulate_plan, verification_of
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,11 @@ def solve_mip(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads:
     SCIP thread (gpuopt.planning.solve says why)."""
     model = PlanningModel(scn, relax=relax, lift_limits=lift_limits)
     model.add_services(cands, allowed_sites)
-    model.minimize()
-    r = solve(model.s, time_limit_s=time_limit_s, seed=seed, relative_gap=relative_gap, lp_bound=not relax)
+    r = model.solve(time_limit_s=time_limit_s, seed=seed, relative_gap=relative_gap, lp_bound=not relax)
     if not found(r.status):
-        return Solution(r, Variables(), {}, r.lp_bound, r.solver, [model.s])
+        return Solution(r, Variables(), {}, r.lp_bound, r.solver)
     bound = min(r.objective, best_bound(r.bound, r.lp_bound))
-    return Solution(r, model.x, model.breakdown(), bound, r.solver, [model.s])
+    return Solution(r, model.x, model.breakdown(), bound, r.solver)
 
 
 def _decomposed(scn: Scenario, cands: Candidates, **kw) -> Solution:

@@ -130,7 +130,7 @@ def extract(scn: Scenario, sol: Solution) -> dict[str, Any]:
     time-sliced GPUs, replicas, training, the worst predicted p95 and the cost per item."""
     x = sol.x
     periods = [p.name for p in scn.periods]
-    val = lambda v: int(round(v.solution_value())) if hasattr(v, "solution_value") else int(v)  # noqa: E731
+    val = lambda v: int(round(v.solution_value() if hasattr(v, "solution_value") else v))  # noqa: E731
     fleet, purchases, rentals, mig, sliced, util = {}, {}, {}, {}, {}, {}
     busy: dict[tuple, int] = {}  # whole GPUs in use per (site, type, period)
     for (_, sn, _, _, pp), (v, c) in x.replicas.items():

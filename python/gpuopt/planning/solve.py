@@ -1,5 +1,7 @@
 """OR-Tools, used one way everywhere: a mixed-integer program solved by SCIP (bundled in OR-Tools'
-wheel) through pywraplp, with its LP relaxation solved by GLOP for a lower bound.
+wheel), with its LP relaxation solved by GLOP for a lower bound. Models solved once are handed over
+whole as arrays (gpuopt.planning.linear, OR-Tools' model_builder); models changed between solves
+(the decomposition's masters, Mélange) are pywraplp solvers, solved here. Both use the same settings.
 
 Why SCIP through pywraplp: the planner's models are linear with integer fleet counts and
 continuous or integer assignments; SCIP proves optimality on Melange-scale models in milliseconds
@@ -87,6 +89,16 @@ def new_solver(backend: str = "SCIP") -> "pywraplp.Solver":
     if s is None:
         raise InternalError(f"OR-Tools has no {backend} backend in this installation")
     return s
+
+
+_VERSIONS: dict[str, str] = {}
+
+
+def solver_version(backend: str) -> str:
+    """The version string OR-Tools gives `backend` (e.g. 'SCIP 9.2.2 [LP solver: SoPlex 7.1.4]')."""
+    if backend not in _VERSIONS:
+        _VERSIONS[backend] = new_solver(backend).SolverVersion()
+    return _VERSIONS[backend]
 
 
 def _lp_bound(solver: "pywraplp.Solver") -> float:

@@ -319,7 +319,7 @@ def _pattern_mip(scn: Scenario, co: Coordination, periods: list[str], only_lp_ch
     `only_lp_choice` it is the only column, and only the GPUs, layouts and rentals are chosen;
     so it is for a block the LP serves whole with one column on `settled` (site, type) only."""
     fm = PlanningModel(scn, relax=False, periods=periods, **fleet)
-    s, chosen = fm.s, []
+    s, chosen = fm.build_solver(), []
     hint_vars, hint_vals = [], []
     for p in periods:
         gen = co.generations[p]
@@ -345,7 +345,6 @@ def _pattern_mip(scn: Scenario, co: Coordination, periods: list[str], only_lp_ch
             hint_vars += [v for v, _, _ in made]
             hint_vals += [1.0 if q == top else 0.0 for q in range(len(made))]
             chosen.append((blocks, b, made))
-    fm.minimize()
     s.SetHint(hint_vars, hint_vals)
     return fm, chosen
 

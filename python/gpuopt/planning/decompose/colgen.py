@@ -103,7 +103,7 @@ class Master:
     def __init__(self, scn: Scenario, blocks: Blocks, periods: Optional[list[str]] = None, **fleet):
         self.fm = PlanningModel(scn, relax=True, periods=periods, **fleet)
         self.scn, self.blocks = scn, blocks
-        s = self.fm.s
+        s = self.fm.build_solver()
         self.convexity = [s.Constraint(1.0, 1.0, indexed_name(PATTERN_CHOICE, scn.services[k].name, p)) for k, p in blocks.keys]
         self.columns: list[list] = [[] for _ in blocks.keys]   # per block: [(variable, {item: count})]
         self.row_list = list(self.fm.rows)
@@ -133,7 +133,6 @@ class Master:
         self.flat_use = np.concatenate([u for _, u, _ in per_block]) if per_block else np.zeros(0)
         self.flat_cap = np.concatenate([c for _, _, c in per_block]) if per_block else np.zeros(0)
         self.artificial = []
-        self.fm.minimize()
 
     def add_artificial(self, b: int, cost: float) -> None:
         """A column serving block b from nowhere at a high price: keeps the first LPs feasible. If
