@@ -3,6 +3,8 @@ python/gpuopt/planning/ run against the in-process tests that cover it ([tool.mu
 pyproject.toml), then the score per module.
 
     .venv/bin/pip install mutmut && .venv/bin/python scripts/mutation.py        # from the repository root
+    .venv/bin/python scripts/mutation.py --survivors   # only the last run's survivors, against today's tests
+    .venv/bin/python scripts/mutation.py --report      # the last run's scores
 
 mutmut looks for the package under src/, so a link src -> python is made for the run (and
 removed after). `mutmut results` / `mutmut show NAME` then list and show the survivors."""
@@ -20,13 +22,18 @@ ROOT = Path(__file__).resolve().parents[1]
 MUTMUT = [sys.executable, "-m", "mutmut"]
 
 
-def score() -> dict[str, collections.Counter]:
+def _statuses() -> dict[str, str]:
+    """Every mutant's status in the last run, by name."""
     out = subprocess.run([*MUTMUT, "results", "--all=true"], cwd=ROOT, capture_output=True, text=True, check=True)
+    pairs = (line.strip().rpartition(": ") for line in out.stdout.splitlines())
+    return {name: status for name, _, status in pairs if name}
+
+
+def score() -> dict[str, collections.Counter]:
     per: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    for line in out.stdout.splitlines():
-        name, _, status = line.strip().rpartition(": ")
-        if name:   # gpuopt.planning.model.xǁPlanningModelǁ__init____mutmut_5, gpuopt.cost.x_tco__mutmut_3
-            per[re.split(r"\.x[_ǁ]", name, maxsplit=1)[0]][status] += 1
+    for name, status in _statuses().items():
+        # gpuopt.planning.model.xǁPlanningModelǁ__init____mutmut_5, gpuopt.cost.x_tco__mutmut_3
+        per[re.split(r"\.x[_ǁ]", name, maxsplit=1)[0]][status] += 1
     return per
 
 
@@ -49,7 +56,10 @@ def main() -> int:
     if made:
         link.symlink_to("python")
     try:
-        if "--report" not in sys.argv:   # --report: the last run's scores only
+        if "--survivors" in sys.argv:   # the last run's survivors again, against today's tests
+            names = [n for n, status in _statuses().items() if status == "survived"]
+            subprocess.run([*MUTMUT, "run", *names], cwd=ROOT, check=False)
+        elif "--report" not in sys.argv:   # --report: the last run's scores only
             subprocess.run([*MUTMUT, "run"], cwd=ROOT, check=False)
         per = score()
     finally:

@@ -84,6 +84,9 @@ def check_rules(p, scn) -> None:
                 split = sum(p.mig_layouts.get(site.name, {}).get(o.type, {}).get(period, {}).values()) + \
                     sum(p.time_sliced.get(site.name, {}).get(o.type, {}).get(period, {}).values())
                 assert whole + split + training <= own + rented
+                used, avail = whole + split + training, own + rented
+                assert p.utilization[site.name][o.type][period] == pytest.approx(used / avail if avail else 0.0)
+    check_predicted_slo(p, scn)
     for job in scn.training:
         cycles = job.deadline_days * 24.0 / sum(hours.values())
         speed = {o.type: gpuopt.gpu(o.type).fp16_tflops / gpuopt.gpu(job.reference_gpu).fp16_tflops
@@ -91,6 +94,16 @@ def check_rules(p, scn) -> None:
         t = p.training[job.name]
         done = sum(r.gpus * hours[r.period] * cycles * speed[r.gpu] for r in t.runs)
         assert done + t.burst_gpu_hours >= job.gpu_hours * (1 - 1e-6)
+
+
+def check_predicted_slo(p, scn) -> None:
+    """Each service's predicted p95s are the worst of the candidates its replicas run as."""
+    cands = candidates(scn)
+    for k, sv in enumerate(scn.services):
+        by_slot = {(c.slot.id, c.tp, c.precision): c for c in cands.by_service.get(k, [])}
+        used = [by_slot[(r.slot, r.tp, r.precision)] for per in p.replicas.get(sv.name, {}).values() for r in per]
+        for m in ("ttft_p95_ms", "tpot_p95_ms", "e2e_p95_ms"):
+            assert p.predicted_slo[sv.name][m] == pytest.approx(max(getattr(c, m) for c in used)), (sv.name, m)
 
 
 def check_baselines(p) -> None:

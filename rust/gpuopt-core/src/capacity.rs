@@ -205,7 +205,8 @@ fn weighted_p95(values: &[f64], buckets: &[(f64, f64, f64)]) -> f64 {
             return values[i];
         }
     }
-    values[order[order.len() - 1]]
+    // weights sum to 1 (RequestClass::new), so the loop returns; rounding aside, the largest value
+    order.last().map_or(f64::NAN, |&i| values[i])
 }
 
 fn p95_concurrency(mean: f64) -> f64 {
