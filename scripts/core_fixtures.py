@@ -168,19 +168,22 @@ def cases() -> dict[str, list]:
                 "cover2.expected_cost": cost, "cover2.expected_lower": lower, "cover2.expected_counts": counts})
 
     sizes = [(512.0, 128.0, 3.0), (2000.0, 50.0, 1.0)]
-    sims = [(0, 2, 0, 1, 2, "least-loaded", ("poisson", [2.0, 9.0], 20.0, 60.0), 64.0, 3.0, 7),
-            (7, 0, 0, 2, 1, "round-robin", ("closed", 7, 60), 16.0, 0.0, 11),
-            (6, 0, 1, 1, 3, "least-loaded",
+    # (model, gpu (0: h200), engine, precision, kv precision, tp, replicas, router, arrivals, max_batch,
+    #  fixed_ms, seed)
+    sims = [(0, 2, 0, 1, 0, 1, 2, "least-loaded", ("poisson", [2.0, 9.0], 20.0, 60.0), 64.0, 3.0, 7),
+            (7, 0, 0, 2, 0, 1, 1, "round-robin", ("closed", 7, 60), 16.0, 0.0, 11),
+            (6, 0, 1, 1, 0, 1, 3, "least-loaded",
              ("trace", [0.0, 0.0, 0.3, 1.0, 1.1], [(100.0, 10.0), (3000.0, 200.0), (5.0, 1.0), (60.0, 60.0), (1.0, 400.0)]),
-             2.0, 1.5, 3)]
-    for i, (mi, gi, ei, prec, replicas, router, arrivals, max_batch, fixed_ms, seed) in enumerate(sims):
+             2.0, 1.5, 3),
+            (1, 0, 0, 0, 2, 2, 3, "least-loaded", ("poisson", [6.0], 1e9, 25.0), 24.0, 0.5, 5)]
+    for i, (mi, gi, ei, prec, kv, tp, replicas, router, arrivals, max_batch, fixed_ms, seed) in enumerate(sims):
         gpu_i = gpuopt.gpu("h200").row() if gi == 0 else gpus[gi]
-        args = (models[mi], list(gpu_i), engines[ei], prec, 0, 1, replicas, router, arrivals, sizes, max_batch,
+        args = (models[mi], list(gpu_i), engines[ei], prec, kv, tp, replicas, router, arrivals, sizes, max_batch,
                 fixed_ms, seed)
         res = reference.simulate(*args)
         p = f"sim{i}."
         out[p + "setup"] = [float(mi), float(prec), float(replicas), float(router == "least-loaded"), max_batch,
-                            fixed_ms, float(seed)]
+                            fixed_ms, float(seed), float(kv), float(tp)]
         out[p + "gpu"] = [float(x) for x in gpu_i]
         out[p + "engine"] = engines[ei]
         kind = arrivals[0]

@@ -249,14 +249,15 @@ fn simulations_match_the_reference() {
     let f = Fixture::load();
     let models = f.models();
     let sizes: Vec<(f64, f64, f64)> = f.get("sim0.sizes").chunks(3).map(|s| (s[0], s[1], s[2])).collect();
-    for i in 0..3 {
+    for i in 0..4 {
         let p = format!("sim{i}.");
         let setup = f.get(&format!("{p}setup"));
         let m = &models[setup[0] as usize];
         let gpu = GpuSpec::from_row(f.get(&format!("{p}gpu"))).unwrap();
         let engine = EngineProfile::from_row(f.get(&format!("{p}engine"))).unwrap();
         let precision = Precision::from_code(setup[1] as i64).unwrap();
-        let replica = ReplicaModel::new(m, &m.params(), &gpu, &engine, precision, Precision::Fp16, 1.0).unwrap();
+        let kv = Precision::from_code(setup[7] as i64).unwrap();
+        let replica = ReplicaModel::new(m, &m.params(), &gpu, &engine, precision, kv, setup[8]).unwrap();
         let arrivals = if let Some(v) = f.0.get(&format!("{p}poisson")) {
             Arrivals::Poisson { rates: v[2..].to_vec(), period_s: v[0], duration_s: v[1] }
         } else if let Some(v) = f.0.get(&format!("{p}closed")) {

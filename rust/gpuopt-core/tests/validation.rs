@@ -107,3 +107,27 @@ fn columns_are_checked_entry_by_entry_at_their_limits() {
     assert!(err(l.check(0, 2, 1, "slot")).starts_with("model[0]"));
     assert!(err(l.check(1, 2, 0, "slot")).starts_with("engine[0]"));
 }
+
+#[test]
+fn cover_inputs_are_checked_block_by_block() {
+    use gpuopt_core::cover::cover_min_many;
+    let ok = |offsets: &[usize], w: &[f64], a: &[f64], r: &[f64], m: &[f64]| cover_min_many(offsets, w, a, r, m, 1000);
+    assert_eq!(ok(&[0, 1, 1], &[2.0], &[1.0], &[3.0, 0.0], &[0.0, 0.0]).unwrap().len(), 2);   // an empty block
+    for offsets in [&[][..], &[1, 1][..], &[0, 2][..], &[0, 1, 0, 1][..]] {
+        assert!(err(ok(offsets, &[2.0], &[1.0], &[1.0], &[0.0])).contains("offsets must start at 0"), "{offsets:?}");
+    }
+    assert!(err(ok(&[0, 1], &[2.0], &[1.0, 2.0], &[1.0], &[0.0])).contains("w has 1 items but a has 2"));
+    assert!(err(ok(&[0, 1], &[2.0], &[1.0], &[1.0, 2.0], &[0.0])).contains("1 blocks but 2 demands"));
+    assert!(err(ok(&[0, 1], &[2.0], &[1.0], &[1.0], &[0.0, 1.0])).contains("and 2 minimum replica counts"));
+    assert!(ok(&[0, 1], &[0.0], &[1.0], &[1.0], &[0.0]).is_ok(), "a free item");
+    for w in [-1.0, f64::INFINITY, f64::NAN] {
+        assert!(err(ok(&[0, 1], &[w], &[1.0], &[1.0], &[0.0])).contains("item 0: price"));
+    }
+    for a in [0.0, f64::INFINITY, f64::NAN] {
+        assert!(err(ok(&[0, 1], &[1.0], &[a], &[1.0], &[0.0])).contains("item 0: capacity"));
+    }
+    assert!(ok(&[0, 1], &[1.0], &[1.0], &[1.0], &[1e6]).is_ok(), "a million replicas at most");
+    for (r, m) in [(f64::NAN, 0.0), (f64::INFINITY, 0.0), (1.0, -1.0), (1.0, 1e6 + 1.0), (1.0, f64::NAN)] {
+        assert!(err(ok(&[0, 1], &[1.0], &[1.0], &[r], &[m])).starts_with("block 0: demand"), "{r} {m}");
+    }
+}
