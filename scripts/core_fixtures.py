@@ -37,6 +37,7 @@ HAND_MADE = [
 PARAM_KEYS = ("embedding", "lm_head", "attention", "attention_bias", "mlp", "mlp_active", "router", "norms", "total",
               "active")
 COVER_NODE_LIMIT = 40
+COMPUTE_POOR = [80e9, 20.0, 0.0, 3000.0, 0.0]   # a GPU row: memory bytes, fp16 and fp8 TFLOPS, GB/s, link GB/s
 GPUS = ["h100-sxm", "a100-40gb", "l4", "t4", "mi300x", "rtx-4090", "inferentia2"]
 
 
@@ -175,9 +176,11 @@ def cases() -> dict[str, list]:
             (6, 0, 1, 1, 0, 1, 3, "least-loaded",
              ("trace", [0.0, 0.0, 0.3, 1.0, 1.1], [(100.0, 10.0), (3000.0, 200.0), (5.0, 1.0), (60.0, 60.0), (1.0, 400.0)]),
              2.0, 1.5, 3),
-            (1, 0, 0, 0, 2, 2, 3, "least-loaded", ("poisson", [6.0], 1e9, 25.0), 24.0, 0.5, 5)]
+            (1, 0, 0, 0, 2, 2, 3, "least-loaded", ("poisson", [6.0], 1e9, 25.0), 24.0, 0.5, 5),
+            # a GPU poor in compute (20 TFLOPS, 3 TB/s): decode steps are compute-bound
+            (0, COMPUTE_POOR, 0, 0, 0, 1, 1, "round-robin", ("poisson", [3.0], 1e9, 30.0), 128.0, 0.0, 9)]
     for i, (mi, gi, ei, prec, kv, tp, replicas, router, arrivals, max_batch, fixed_ms, seed) in enumerate(sims):
-        gpu_i = gpuopt.gpu("h200").row() if gi == 0 else gpus[gi]
+        gpu_i = gi if isinstance(gi, list) else gpuopt.gpu("h200").row() if gi == 0 else gpus[gi]
         args = (models[mi], list(gpu_i), engines[ei], prec, kv, tp, replicas, router, arrivals, sizes, max_batch,
                 fixed_ms, seed)
         res = reference.simulate(*args)

@@ -414,3 +414,39 @@ def test_replica_groups_name_the_slot_they_run_on():
     assert (mig.kind, mig.id, mig.profile) == ("mig", "a100-sxm-80gb/3g.40gb", "3g.40gb")
     share = ReplicaGroup(slot="a100-sxm-80gb/3x", kind="fraction", fraction=3, **common).slot_spec()
     assert (share.kind, share.per_gpu) == ("fraction", 3)
+
+
+def test_verification_tightens_exactly_the_services_that_miss_by_its_factor():
+    from gpuopt.planning.planner import VERIFY_TIGHTEN
+
+    scn = load_scenario("examples/enterprise.yaml")
+    first = plan(scn, threads=1, baselines=False)
+    failing = {c.service for c in gpuopt.simulate_plan(first, scn, duration_s=120, seed=0).failing}
+    assert failing   # the planned capacities sit at the SLO edge (issue 13)
+    p = plan(scn, threads=1, baselines=False, verify=True, verify_duration_s=120, verify_rounds=1)
+    assert p.capacity_factors == {s: VERIFY_TIGHTEN for s in failing}
+    index = {sv.name: k for k, sv in enumerate(scn.services)}
+    planned = {(c.service, c.slot.id, c.tp, c.precision): c.capacity_rps
+               for cs in candidates(scn).by_service.values() for c in cs}
+    for service, _, g in p.groups():
+        want = planned[(index[service], g.slot, g.tp, g.precision)] * p.capacity_factors.get(service, 1.0)
+        assert g.capacity_rps == pytest.approx(want), (service, g.slot)
+    still = sorted({s for s, per in p.verification.items() for v in per.values() if not v.meets_slo})
+    if still:
+        assert p.warnings == [f"simulated p95 of {', '.join(still)} still misses the SLO after 1 rounds of tightening"]
+    else:
+        assert not p.warnings
+
+
+def test_auto_decomposes_past_its_threshold_of_replica_variables(caplog, monkeypatch):
+    import gpuopt.planning.planner as planner
+
+    scn = two_period_scenario()    # two sites, two periods
+    size = sum(len(c) for c in candidates(scn).by_service.values()) * len(scn.periods) * len(scn.sites)
+    for above, how in ((size, "one MIP"), (size - 1, "decomposition")):
+        monkeypatch.setattr(planner, "DECOMPOSE_ABOVE", above)
+        caplog.clear()
+        with caplog.at_level("INFO", logger="gpuopt.planning.planner"):
+            p = plan(scn, baselines=False, threads=1)
+        assert caplog.records[0].getMessage().endswith(f"{size} replica variables: {how}")
+        assert p.solver.startswith("Benders") == (how == "decomposition")

@@ -249,7 +249,7 @@ fn simulations_match_the_reference() {
     let f = Fixture::load();
     let models = f.models();
     let sizes: Vec<(f64, f64, f64)> = f.get("sim0.sizes").chunks(3).map(|s| (s[0], s[1], s[2])).collect();
-    for i in 0..4 {
+    for i in 0..5 {
         let p = format!("sim{i}.");
         let setup = f.get(&format!("{p}setup"));
         let m = &models[setup[0] as usize];
