@@ -126,3 +126,20 @@ def test_the_supply_a_coordinator_moves():
     lifted.build_solver()
     lifted.set_supply({("dc", "a100-sxm-80gb"): 2}, {})
     assert lifted.x.buy[("dc", "a100-sxm-80gb")].ub() >= 1e30
+
+
+def test_mig_sharing_offers_mig_layouts_and_no_time_slices():
+    scn = Scenario(sites=[Site(name="dc", gpus=[GpuOffer(type="a100-sxm-80gb")])], sharing="mig",
+                   services=[Service(name="chat", model="llama-3-8b", rate=0.5, slo={"tpot_p95_ms": 100})])
+    model = PlanningModel(scn, relax=False)
+    groups = {name.split("[")[0] for name in model.m.var_names}
+    assert "mig_layout" in groups and "time_sliced" not in groups
+    assert len(model.x.mig_layout) == len(mig_layouts_of("a100-sxm-80gb"))
+    none = PlanningModel(scn.model_copy(update={"sharing": "none"}), relax=False)
+    assert not none.x.mig_layout and not none.x.time_sliced
+
+
+def mig_layouts_of(gpu: str):
+    from gpuopt.estimation.sharing import mig_layouts
+
+    return mig_layouts(gpu, maximal=True)
