@@ -33,6 +33,7 @@ HAND_MADE = [
     [28, 3584, 28, 4, 128, 18944, 152064, 1, 1, 1, 32768, 0, 1],
     [32, 4096, 32, 8, 128, 14336, 32000, 0, 1, 1, 8192, 1024, 0],
     [24, 2048, 16, 16, 128, 1408, 102400, 1, 64, 6, 4096, 0, 0],
+    [16, 4096, 32, 32, 128, 512, 32000, 0, 1, 1, 4096, 0, 0],   # an MLP narrower than attention
 ]
 PARAM_KEYS = ("embedding", "lm_head", "attention", "attention_bias", "mlp", "mlp_active", "router", "norms", "total",
               "active")

@@ -131,3 +131,26 @@ fn cover_inputs_are_checked_block_by_block() {
         assert!(err(ok(&[0, 1], &[1.0], &[1.0], &[r], &[m])).starts_with("block 0: demand"), "{r} {m}");
     }
 }
+
+#[test]
+fn fit_tables_refuse_gpus_without_memory_and_empty_columns_are_empty() {
+    use gpuopt_core::arch::ModelArch;
+    use gpuopt_core::{fit_many, FitColumns, FitTables};
+    let m = ModelArch::from_row(&[32, 4096, 32, 8, 128, 11008, 32000, 0, 1, 1, 4096, 0, 0]).unwrap();
+    let e = EngineProfile::from_row(&ENGINE).unwrap().memory;
+    let one = [0i64];
+    let c = FitColumns { model: &one, gpu: &one, engine: &one, precision: &one, kv_precision: &one, batch: &[1],
+                         context: &[512], tp: &[1] };
+    assert!(!c.is_empty() && c.len() == 1);
+    for memory in [1.0, 80e9] {
+        assert!(fit_many(&FitTables { models: &[m], gpu_memory_bytes: &[memory], engines: &[e] }, &c).is_ok());
+    }
+    for memory in [0.0, -1.0, f64::INFINITY, f64::NAN] {
+        let t = FitTables { models: &[m], gpu_memory_bytes: &[memory], engines: &[e] };
+        assert!(err(fit_many(&t, &c)).contains("gpu memory_bytes[0]"), "{memory}");
+    }
+    let none: [i64; 0] = [];
+    let empty = FitColumns { model: &none, gpu: &none, engine: &none, precision: &none, kv_precision: &none,
+                             batch: &none, context: &none, tp: &none };
+    assert!(empty.is_empty() && empty.len() == 0);
+}
