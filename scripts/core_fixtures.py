@@ -137,6 +137,11 @@ def cases() -> dict[str, list]:
     mix_cases = [([(0.7, 24e9, 10.0, 72.0), (3.67, 80e9, 60.0, 400.0), (1.01, 24e9, 14.0, 150.0)], 6, math.inf, 0.0, 0.0),
                  ([(0.7, 24e9, 10.0, 72.0), (3.67, 80e9, 60.0, 400.0), (1.01, 24e9, 14.0, 150.0)], 7, 12.0, 100e9, 50.0),
                  ([(2.0, 40e9, 25.0, 300.0), (2.0, 40e9, 30.0, 250.0)], 5, 9.0, 0.0, 70.0)]
+    # unconstrained, larger: the walk's shortcuts over dominated runs and its last two types
+    for n_types, max_gpus in ((5, 10), (4, 16), (2, 30), (6, 7)):
+        types = [(round(rnd.uniform(0.3, 9.0), 2), rnd.choice([16e9, 24e9, 48e9, 80e9]), round(rnd.uniform(1.0, 90.0), 1),
+                  float(rnd.randrange(70, 700))) for _ in range(n_types)]
+        mix_cases.append((types, max_gpus, math.inf, 0.0, 0.0))
     for i, (types, max_gpus, budget, mem, tput) in enumerate(mix_cases):
         front, enumerated, feasible = reference.mix_front(types, max_gpus, budget, mem, tput)
         out[f"mixes{i}.types"] = [x for t in types for x in t]

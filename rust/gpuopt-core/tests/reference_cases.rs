@@ -214,7 +214,7 @@ fn sweep_matches_the_reference() {
 #[test]
 fn mixes_match_the_reference() {
     let f = Fixture::load();
-    for i in 0..3 {
+    for i in 0..7 {
         let types: Vec<MixType> = f
             .get(&format!("mixes{i}.types"))
             .chunks(4)
