@@ -19,7 +19,7 @@ def _model():
 
 def test_model_build_speed_gate(report_gate, best_of):
     m = _model()
-    bulk_s, helper = best_of(lambda: m._helper(relax=False), repeat=3)
+    bulk_s, helper = best_of(m.to_model_builder, repeat=3)
     one_s, (solver, _, _) = best_of(lambda: m.to_solver("SCIP"), repeat=1)
     assert helper.num_variables() == solver.NumVariables() == m.n_vars
     assert helper.num_constraints() == solver.NumConstraints() == m.n_rows
@@ -30,5 +30,5 @@ def test_model_build_speed_gate(report_gate, best_of):
 
 def test_bench_model_build(benchmark):
     m = _model()
-    helper = benchmark(m._helper, False)
+    helper = benchmark(m.to_model_builder)
     assert helper.num_variables() == m.n_vars

@@ -23,6 +23,6 @@ if hasattr(model, "minimize"):   # the pywraplp build before planning/linear.py
     model.minimize()
     n = model.s.NumVariables()
 else:
-    model._objective()._helper(relax=False)
+    model._objective().to_model_builder()
     n = model.m.n_vars
 print(f"{n:,} variables: {time.perf_counter() - t:.2f} s")

@@ -59,7 +59,7 @@ def test_pywraplp_form_holds_the_same_model():
 
 def test_the_bulk_model_carries_the_names():
     m = _knapsack_cover()
-    lp = m._helper(relax=False).export_to_lp_string()
+    lp = m._helper().export_to_lp_string()
     assert "a[x]" in lp and "b[y]" in lp and "cover[1]" in lp
 
 
@@ -94,6 +94,10 @@ def _hard_cover(n: int = 40) -> LinearModel:
 def test_a_solve_stopped_by_its_work_limit_is_feasible_with_a_bound_below_it():
     from ortools.linear_solver.python import model_builder_helper as mbh
 
+    from gpuopt.planning.linear import _run
+
     m = _hard_cover()
-    objective, bound, status, values = m._run(mbh, "scip", False, 60, "limits/nodes = 1\n")
+    helper = m._helper()
+    m._mark_integers(helper)
+    objective, bound, status, values = _run(mbh, helper, "scip", 60, "limits/nodes = 1\n")
     assert status == "feasible" and len(values) == m.n_vars and bound < objective

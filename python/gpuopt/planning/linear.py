@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from gpuopt.planning.solve import Solved, found, gap_between, best_bound, new_solver, solver_version
+from gpuopt.planning.solve import Solved, found, new_solver, solved, solver_version
 
 _EMPTY = np.zeros(0)
 
@@ -138,7 +138,8 @@ class LinearModel:
         obj.SetMinimization()
         return s, cols, rows
 
-    def _helper(self, relax: bool):
+    def _helper(self):
+        """The model in OR-Tools' model_builder, every variable continuous (see `solve`)."""
         from ortools.linear_solver.python import model_builder_helper as mbh
 
         h = mbh.ModelBuilderHelper()
@@ -146,52 +147,61 @@ class LinearModel:
                                       self.objective(), np.asarray(self.row_lb, dtype=float),
                                       np.asarray(self.row_ub, dtype=float), self.matrix())
         h.set_objective_offset(self.offset)
-        name_var, name_row, integral = h.set_var_name, h.set_constraint_name, h.set_var_integrality
+        name_var, name_row = h.set_var_name, h.set_constraint_name
         for i, name in enumerate(self.var_names):
             name_var(i, name)
         for i, name in enumerate(self.row_names):
             name_row(i, name)
-        if not relax:
-            for i in np.flatnonzero(np.asarray(self.var_int, dtype=bool)).tolist():
-                integral(i, True)
         return h
+
+    def to_model_builder(self):
+        """The whole model in OR-Tools' model_builder (a ModelBuilderHelper), integers marked."""
+        h = self._helper()
+        self._mark_integers(h)
+        return h
+
+    def _mark_integers(self, h) -> None:
+        integral = h.set_var_integrality
+        for i in np.flatnonzero(np.asarray(self.var_int, dtype=bool)).tolist():
+            integral(i, True)
 
     def solve(self, *, time_limit_s: float, seed: int, relative_gap: float, lp_bound: bool = True,
               relax: bool = False) -> tuple[Solved, np.ndarray]:
         """(the solve's result, every variable's value) of the whole model by SCIP on one thread
         (`relax`: its LP relaxation by GLOP), with the LP bound from GLOP unless `lp_bound` is off.
         The same settings as gpuopt.planning.solve.solve: the relative gap, the seed, and the
-        tolerances pywraplp gives SCIP by default (feasibility 1e-7)."""
+        tolerances pywraplp gives SCIP by default (feasibility 1e-7). The model is handed over
+        once: the LP is solved first, then the integers are marked and SCIP solves it."""
         from ortools.linear_solver.python import model_builder_helper as mbh
 
-        lp = self._run(mbh, "glop", True, time_limit_s, "")[0] if lp_bound and not relax else float("nan")
-        params = "" if relax else (f"limits/gap = {relative_gap!r}\nnumerics/feastol = 1e-07\n"
-                                   f"numerics/dualfeastol = 1e-07\nrandomization/randomseedshift = {int(seed)}\n")
+        helper = self._helper()
+        if relax:
+            t = time.perf_counter()
+            objective, _, status, values = _run(mbh, helper, "glop", time_limit_s, "")
+            return solved(status, objective, objective, float("nan"), time.perf_counter() - t,
+                          solver_version("GLOP"), relative_gap), values
+        lp = _run(mbh, helper, "glop", time_limit_s, "")[0] if lp_bound else float("nan")
+        self._mark_integers(helper)
+        params = (f"limits/gap = {relative_gap!r}\nnumerics/feastol = 1e-07\n"
+                  f"numerics/dualfeastol = 1e-07\nrandomization/randomseedshift = {int(seed)}\n")
         t = time.perf_counter()
-        objective, bound, status, values = self._run(mbh, "glop" if relax else "scip", relax, time_limit_s, params)
-        seconds = time.perf_counter() - t
-        name = solver_version("GLOP" if relax else "SCIP")
-        nan = float("nan")
-        if not found(status):
-            return Solved(status, nan, nan, lp, nan, seconds, name), _EMPTY
-        bound = objective if relax else bound
-        gap = gap_between(objective, best_bound(bound, lp))
-        if status == "optimal" and gap > max(relative_gap, 1e-9) * 1.01:
-            status = "feasible"  # the solver stopped at its gap: not proven optimal to ours
-        return Solved(status, objective, bound, lp, gap, seconds, name), values
+        objective, bound, status, values = _run(mbh, helper, "scip", time_limit_s, params)
+        return solved(status, objective, bound, lp, time.perf_counter() - t, solver_version("SCIP"),
+                      relative_gap), values
 
-    def _run(self, mbh, backend: str, relax: bool, time_limit_s: float, params: str):
-        helper = self._helper(relax)
-        solver = mbh.ModelSolverHelper(backend)
-        solver.set_time_limit_in_seconds(max(time_limit_s, 0.001))
-        if params:
-            solver.set_solver_specific_parameters(params)
-        solver.solve(helper)
-        status = {mbh.SolveStatus.OPTIMAL: "optimal", mbh.SolveStatus.FEASIBLE: "feasible",
-                  mbh.SolveStatus.INFEASIBLE: "infeasible"}.get(mbh.SolveStatus(solver.status()), "unsolved")
-        if not found(status) or not solver.has_solution():
-            return float("nan"), float("nan"), status if status != "optimal" else "unsolved", _EMPTY
-        return solver.objective_value(), solver.best_objective_bound(), status, solver.variable_values()
+
+def _run(mbh, helper, backend: str, time_limit_s: float, params: str):
+    """(objective, bound, status, values) of one solve of `helper`'s model by `backend`."""
+    solver = mbh.ModelSolverHelper(backend)
+    solver.set_time_limit_in_seconds(max(time_limit_s, 0.001))
+    if params:
+        solver.set_solver_specific_parameters(params)
+    solver.solve(helper)
+    status = {mbh.SolveStatus.OPTIMAL: "optimal", mbh.SolveStatus.FEASIBLE: "feasible",
+              mbh.SolveStatus.INFEASIBLE: "infeasible"}.get(mbh.SolveStatus(solver.status()), "unsolved")
+    if not found(status) or not solver.has_solution():
+        return float("nan"), float("nan"), status if status != "optimal" else "unsolved", _EMPTY
+    return solver.objective_value(), solver.best_objective_bound(), status, solver.variable_values()
 
 
 __all__ = ["LinearModel"]

@@ -175,7 +175,6 @@ class PlanningModel:
         self.layouts: dict[str, list[tuple[str, ...]]] = {}
         self._values: Optional[np.ndarray] = None   # every variable's value, after `solve`
         self._handles: Optional[list] = None        # the pywraplp variables, after `build_solver`
-        self._costed = False
         H = scn.cycle_hours
         base_buy = base_buy or {}
         for site in scn.sites:
@@ -186,8 +185,8 @@ class PlanningModel:
                 cap_buy = left_to_buy(o, base_buy.get(key, 0), lift_limits) if buy_more else 0
                 buy = self._int(0, cap_buy, indexed_name("buy", *key))
                 self.x.buy[key] = buy
-                self.cost["capex"].append((amortised, buy))
-                self.cost["power+licences"].append((running, buy))
+                self._charge("capex", amortised, buy)
+                self._charge("power+licences", running, buy)
                 self.offset["power+licences"] += running * fixed
                 if o.type not in self.layouts and get_gpu(o.type).mig and scn.sharing in ("mig", "all"):
                     self.layouts[o.type] = mig_layouts(o.type, maximal=True)
@@ -199,7 +198,7 @@ class PlanningModel:
                         cap_rent = inf if (o.max_rent is None or lift_limits) else o.max_rent
                         r = self._int(0, cap_rent, indexed_name("rent", *key, p))
                         self.x.rent[key + (p,)] = r
-                        self.cost["cloud"].append((rent_cost_per_hour(site, o) * self.hours[p] / H, r))
+                        self._charge("cloud", rent_cost_per_hour(site, o) * self.hours[p] / H, r)
                         m.term(supply, r, -1.0)
                     instances = {prof: self._row(-inf, 0.0, MIG_INSTANCES, *key, p, prof) for prof in profiles}
                     for L in self.layouts.get(o.type, []):
@@ -212,8 +211,8 @@ class PlanningModel:
                         for n in range(2, scn.fractions + 1):
                             f = self._int(0, inf, indexed_name("time_sliced", *key, p, n))
                             self.x.time_sliced[key + (p, n)] = f
-                            self.cost["sharing licences"].append(
-                                (site.sharing_licence_usd_per_gpu_year / HOURS_PER_YEAR * self.hours[p] / H, f))
+                            self._charge("sharing licences",
+                                         site.sharing_licence_usd_per_gpu_year / HOURS_PER_YEAR * self.hours[p] / H, f)
                             m.term(supply, f, 1.0)
                             m.term(self._row(-inf, 0.0, TIME_SHARE, *key, p, n), f, -float(n))
         self._training(work_targets, base_buy)
@@ -260,7 +259,7 @@ class PlanningModel:
             if job.burst_usd_per_gpu_hour is not None:
                 burst = m.var(0, inf, False, indexed_name("burst", job.name))
                 self.x.burst[j] = burst
-                self.cost["training burst"].append((job.burst_usd_per_gpu_hour / (job.deadline_days * 24.0), burst))
+                self._charge("training burst", job.burst_usd_per_gpu_hour / (job.deadline_days * 24.0), burst)
                 m.term(work, burst, 1.0)
 
     def add_services(self, cands, allowed_sites) -> None:
@@ -325,15 +324,14 @@ class PlanningModel:
             self.x = _mapped(self.x, lambda i: float(values[i]))
         return r
 
+    def _charge(self, item: str, coefficient: float, var: int) -> None:
+        """`coefficient` $/hour per unit of `var` under cost item `item`, in the objective too."""
+        self.cost[item].append((coefficient, var))
+        self.m.cost(var, coefficient)
+
     def _objective(self) -> LinearModel:
-        """Every cost item in the objective (coefficients of one variable summed), the constant
-        part as its offset."""
-        if not self._costed:
-            for terms in self.cost.values():
-                for c, v in terms:
-                    self.m.cost(v, c)
-            self.m.offset = sum(self.offset.values())
-            self._costed = True
+        """The arrays with the constant part of the cost (owned GPUs' running cost) as the offset."""
+        self.m.offset = sum(self.offset.values())
         return self.m
 
     def set_supply(self, buy: dict, work: dict) -> None:

@@ -138,12 +138,18 @@ def solve(solver: "pywraplp.Solver", *, time_limit_s: float = 60.0, seed: int = 
         status = "infeasible"
     else:
         status = "unsolved"
+    objective, bound = (solver.Objective().Value(), solver.Objective().BestBound()) if found(status) else (0.0, 0.0)
+    return solved(status, objective, bound, lp, seconds, solver.SolverVersion(), relative_gap)
+
+
+def solved(status: str, objective: float, bound: float, lp: float, seconds: float, solver: str,
+           relative_gap: float) -> Solved:
+    """A solve's result: objective, bound and gap where a solution was found (NaN otherwise),
+    'optimal' only within `relative_gap` of the best of the solver's and the LP's bounds."""
     nan = float("nan")
-    if found(status):
-        obj = solver.Objective().Value()
-        bound = solver.Objective().BestBound()
-        gap = gap_between(obj, best_bound(bound, lp))
-        if status == "optimal" and gap > max(relative_gap, 1e-9) * 1.01:
-            status = "feasible"  # the solver stopped at its gap: not proven optimal to ours
-        return Solved(status, obj, bound, lp, gap, seconds, solver.SolverVersion())
-    return Solved(status, nan, nan, lp, nan, seconds, solver.SolverVersion())
+    if not found(status):
+        return Solved(status, nan, nan, lp, nan, seconds, solver)
+    gap = gap_between(objective, best_bound(bound, lp))
+    if status == "optimal" and gap > max(relative_gap, 1e-9) * 1.01:
+        status = "feasible"  # the solver stopped at its gap: not proven optimal to ours
+    return Solved(status, objective, bound, lp, gap, seconds, solver)

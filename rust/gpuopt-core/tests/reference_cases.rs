@@ -38,6 +38,11 @@ impl Fixture {
         self.get(name).iter().map(|&v| v as i64).collect()
     }
 
+    /// The integer columns `case.name` for each name, in order.
+    fn columns(&self, case: &str, names: &[&str]) -> Vec<Vec<i64>> {
+        names.iter().map(|k| self.ints(&format!("{case}.{k}"))).collect()
+    }
+
     fn models(&self) -> Vec<ModelArch> {
         let rows: Vec<i64> = self.ints("models");
         rows.chunks(MODEL_FIELDS.len()).map(|r| ModelArch::from_row(r).unwrap()).collect()
@@ -127,10 +132,7 @@ fn fit_matches_the_reference() {
     let models = f.models();
     let memory: Vec<f64> = f.gpus().iter().map(|g| g.memory_bytes).collect();
     let engines: Vec<_> = f.engines().iter().map(|e| e.memory).collect();
-    let c: Vec<Vec<i64>> = ["model", "gpu", "engine", "precision", "kv_precision", "batch", "context", "tp"]
-        .iter()
-        .map(|k| f.ints(&format!("fit.{k}")))
-        .collect();
+    let c = f.columns("fit", &["model", "gpu", "engine", "precision", "kv_precision", "batch", "context", "tp"]);
     let cols = FitColumns { model: &c[0], gpu: &c[1], engine: &c[2], precision: &c[3], kv_precision: &c[4],
                             batch: &c[5], context: &c[6], tp: &c[7] };
     let out = fit_many(&FitTables { models: &models, gpu_memory_bytes: &memory, engines: &engines }, &cols).unwrap();
@@ -155,10 +157,7 @@ fn verdict_code(v: Verdict) -> f64 {
 
 fn estimate_case(f: &Fixture, name: &str, many: fn(&EstimateTables, &EstimateColumns) -> Result<Vec<f64>, gpuopt_core::CoreError>) {
     let (models, gpus, engines) = (f.models(), f.gpus(), f.engines());
-    let c: Vec<Vec<i64>> = ["model", "gpu", "engine", "precision", "kv_precision", "batch", "input", "output", "tp"]
-        .iter()
-        .map(|k| f.ints(&format!("{name}.{k}")))
-        .collect();
+    let c = f.columns(name, &["model", "gpu", "engine", "precision", "kv_precision", "batch", "input", "output", "tp"]);
     let cols = EstimateColumns { model: &c[0], gpu: &c[1], engine: &c[2], precision: &c[3], kv_precision: &c[4],
                                  batch: &c[5], input: &c[6], output: &c[7], tp: &c[8] };
     let got = many(&EstimateTables { models: &models, gpus: &gpus, engines: &engines }, &cols).unwrap();
@@ -186,10 +185,7 @@ fn capacity_matches_the_reference() {
         .map(|w| RequestClass::new(buckets[w[0] as usize..w[1] as usize].to_vec()).unwrap())
         .collect();
     let slos: Vec<Slo> = f.get("capacity.slos").chunks(3).map(|s| Slo::new(s[0], s[1], s[2]).unwrap()).collect();
-    let c: Vec<Vec<i64>> = ["model", "gpu", "engine", "precision", "kv_precision", "tp", "class", "slo"]
-        .iter()
-        .map(|k| f.ints(&format!("capacity.{k}")))
-        .collect();
+    let c = f.columns("capacity", &["model", "gpu", "engine", "precision", "kv_precision", "tp", "class", "slo"]);
     let cols = CapacityColumns { model: &c[0], gpu: &c[1], engine: &c[2], precision: &c[3], kv_precision: &c[4],
                                  tp: &c[5], class: &c[6], slo: &c[7] };
     let tables = CapacityTables { models: &models, gpus: &gpus, engines: &engines, classes: &classes, slos: &slos };
@@ -202,10 +198,7 @@ fn sweep_matches_the_reference() {
     let (models, engines) = (f.models(), f.engines());
     let width = gpuopt_core::gpu::GPU_FIELDS.len() + 2;
     let slots: Vec<SweepSlot> = f.get("sweep.slots").chunks(width).map(|r| SweepSlot::from_row(r).unwrap()).collect();
-    let a: Vec<Vec<i64>> = ["model", "slot", "engine", "precision", "kv_precision", "tp", "batch", "input", "output"]
-        .iter()
-        .map(|k| f.ints(&format!("sweep.{k}")))
-        .collect();
+    let a = f.columns("sweep", &["model", "slot", "engine", "precision", "kv_precision", "tp", "batch", "input", "output"]);
     let axes = SweepAxes { model: &a[0], slot: &a[1], engine: &a[2], precision: &a[3], kv_precision: &a[4], tp: &a[5],
                            batch: &a[6], input: &a[7], output: &a[8] };
     assert_close("sweep", &sweep_grid(&models, &slots, &engines, &axes).unwrap(), f.get("sweep.expected"));
