@@ -1,6 +1,8 @@
 """Type stubs for gpuopt._core, the Rust engine (rust/gpuopt-py). Keep in step with lib.rs:
 tests/test_stubs.py checks that every export is declared here and nothing else."""
 
+from typing import Optional
+
 import numpy as np
 import numpy.typing as npt
 
@@ -118,9 +120,12 @@ def capacity_many(
     tp: npt.NDArray[np.int64],
     request_class: npt.NDArray[np.int64],
     slo: npt.NDArray[np.int64],
+    confirm_max_batch: Optional[float] = None,
 ) -> npt.NDArray[np.float64]:
     """Largest request rate per replica under p95 SLOs: an n x len(CAPACITY_COLUMNS) array.
-    classes: (input, output, weight) buckets each; slos: (ttft, tpot, e2e) p95 ms, inf for none."""
+    classes: (input, output, weight) buckets each; slos: (ttft, tpot, e2e) p95 ms, inf for none.
+    With confirm_max_batch: an n x 1 array of the rates the simulator confirms (at that cap on
+    running requests per replica)."""
 
 def sweep_grid(
     models: npt.NDArray[np.int64],

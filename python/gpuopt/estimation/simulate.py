@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuopt import _core
-from gpuopt.estimation.capacity import SLO, _requests, _slo
+from gpuopt.estimation.capacity import DEFAULT_MAX_BATCH, SLO, _requests, _slo
 from gpuopt.catalog import EngineLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
 from gpuopt.catalog import precision as get_precision
 from gpuopt.estimation.columns import scalar_count
@@ -24,7 +24,6 @@ from gpuopt.errors import InvalidInputError
 from gpuopt.estimation.fit import check_tp
 from gpuopt.estimation.sharing import Slot
 
-DEFAULT_MAX_BATCH = 256  # vLLM's max_num_seqs
 
 
 class Percentiles(BaseModel):

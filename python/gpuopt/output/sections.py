@@ -16,8 +16,11 @@ class Section:
 
 def _baseline(b) -> str:
     if b.cost_per_hour is None:
-        return b.note
-    return f"${b.cost_per_hour:,.2f}/hour: saves {max(b.savings, 0.0):.1%} ({b.note})"
+        lifted = (f"; ${b.cost_with_limits_lifted_per_hour:,.2f}/hour with purchase and rental limits lifted"
+                  if b.cost_with_limits_lifted_per_hour is not None else "")
+        return b.note + (f" ({b.binding})" if b.binding else "") + lifted
+    buys = ", ".join(f"{n}x {g} @{s}" for s, types in b.purchases.items() for g, n in types.items() if n)
+    return f"${b.cost_per_hour:,.2f}/hour: saves {max(b.savings, 0.0):.1%} ({b.note}; buys {buys or 'nothing'})"
 
 
 def _group(r) -> str:

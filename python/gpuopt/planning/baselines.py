@@ -1,72 +1,119 @@
 """What the plan is worth against simple ways to buy the same service: no sharing (one replica
 per whole GPU), the best single GPU type, and greedy (each service on its cheapest slot per
-req/s). Each is solved by the same model with the same candidates' capacities and limits."""
+req/s). Each is solved by the same model with the plan's final capacities (those verification
+tightened, tightened alike) and the same limits, so each is a restriction of the plan's model:
+its optimum can never be cheaper than the plan's. A baseline the limits make infeasible says which
+limit binds and what it would cost with the purchase and rental limits lifted."""
 
 from __future__ import annotations
 
-import math
-from typing import Any, Callable
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Optional
 
 from gpuopt.planning.candidates import Candidates, allowed_sites, candidates
-from gpuopt.planning.model import list_price_per_hour
+from gpuopt.planning.diagnose import explain_infeasible
+from gpuopt.planning.model import Solution, list_price_per_hour
+from gpuopt.planning.plans import extract
 from gpuopt.planning.scenario import Scenario
 from gpuopt.planning.solve import found
 
-Solve = Callable[[Scenario, Candidates], Any]   # (scenario, candidates) -> Solved
+Solve = Callable[..., Solution]   # (scenario, candidates, lift_limits=False) -> Solution
 
 
-def baselines(scn: Scenario, cost: float, cands: Candidates, solve: Solve) -> dict[str, dict[str, Any]]:
-    out = {}
+@dataclass
+class BaselineResult:
+    """A baseline's record for the plan, and its solution (which the planner adopts should it be
+    cheaper than the solver's plan: a time-limited solve need not be optimal)."""
+    record: dict[str, Any]
+    scenario: Scenario
+    solution: Optional[Solution]
 
-    def record(name: str, value: float, note: str) -> None:
-        if not math.isfinite(value):
-            out[name] = {"cost_per_hour": None, "savings_per_hour": None, "savings": None,
-                         "note": f"{note} - infeasible for this scenario"}
+
+def tightened(cands: Candidates, scn: Scenario, factors: dict[str, float]) -> Candidates:
+    """`cands` with each service's capacities scaled by the factor verification gave it."""
+    out = Candidates(problems=list(cands.problems))
+    for k, cs in cands.by_service.items():
+        f = factors.get(scn.services[k].name, 1.0)
+        out.by_service[k] = [replace(c, capacity_rps=c.capacity_rps * f) for c in cs]
+    return out
+
+
+def baselines(scn: Scenario, cost: float, cands: Candidates, solve: Solve,
+              factors: Optional[dict[str, float]] = None) -> dict[str, BaselineResult]:
+    factors = factors or {}
+    out: dict[str, BaselineResult] = {}
+
+    def record(name: str, scenario: Scenario, c: Candidates, note: str) -> None:
+        sol = solve(scenario, c) if not c.problems else None
+        if sol is None or not found(sol.solved.status):
+            rec: dict[str, Any] = {"cost_per_hour": None, "savings_per_hour": None, "savings": None,
+                                   "note": f"{note} - infeasible for this scenario"}
+            why = explain_infeasible(scenario, c, lambda s, cc, lift_limits=False: solve(s, cc, lift_limits=lift_limits).solved)
+            rec["binding"] = "; ".join(why)
+            if not c.problems:
+                lifted = solve(scenario, c, lift_limits=True)
+                if found(lifted.solved.status):
+                    rec["cost_with_limits_lifted_per_hour"] = lifted.solved.objective
+            out[name] = BaselineResult(rec, scenario, None)
             return
-        out[name] = {"cost_per_hour": value, "savings_per_hour": value - cost,
-                     "savings": (value - cost) / value if value > 0 else 0.0, "note": note}
-
-    def cost_of(scenario: Scenario, c: Candidates) -> float:
-        r = solve(scenario, c)
-        return r.objective if found(r.status) else math.inf
+        value = sol.solved.objective
+        body = extract(scenario, sol)
+        out[name] = BaselineResult({"cost_per_hour": value, "savings_per_hour": value - cost,
+                                    "savings": (value - cost) / value if value > 0 else 0.0, "note": note,
+                                    "purchases": body["purchases"]}, scenario, sol)
 
     # One replica per whole GPU, no sharing (seed 004's phase 2).
     ns = scn.model_copy(update={"sharing": "none"})
-    record("no sharing", cost_of(ns, candidates(ns)), "whole GPUs only: one replica per GPU")
+    record("no sharing", ns, tightened(candidates(ns), ns, factors), "whole GPUs only: one replica per GPU")
     # The best single GPU type.
-    best, best_type = math.inf, None
+    trials: list[BaselineResult] = []
     for t in sorted({o.type for s in scn.sites for o in s.gpus}):
         one = scn.model_copy(update={"sites": [s.model_copy(update={"gpus": [o for o in s.gpus if o.type == t]})
                                                for s in scn.sites if any(o.type == t for o in s.gpus)]})
         c = candidates(one, only_gpu=t)
         if c.problems or any(not c.by_service.get(k) for k in range(len(one.services))):
             continue
-        value = cost_of(one, c)
-        if value < best:
-            best, best_type = value, t
-    record("best single GPU type", best, f"all on {best_type}" if best_type else "no single type can serve everything")
-    record("greedy", greedy(scn, cands, cost_of), "each service on its cheapest $/req/s slot, replicas rounded up per period")
+        record("_try", one, tightened(c, one, factors), f"all on {t}")
+        trials.append(out.pop("_try"))
+    feasible = [b for b in trials if b.solution is not None]
+    lifted = [b for b in trials if b.record.get("cost_with_limits_lifted_per_hour") is not None]
+    if feasible:
+        out["best single GPU type"] = min(feasible, key=lambda b: b.record["cost_per_hour"])
+    elif lifted:   # every type that could serve alone is held back by its limits: the cheapest such
+        out["best single GPU type"] = min(lifted, key=lambda b: b.record["cost_with_limits_lifted_per_hour"])
+    else:
+        out["best single GPU type"] = BaselineResult(
+            {"cost_per_hour": None, "savings_per_hour": None, "savings": None,
+             "note": "no single type can serve everything - infeasible for this scenario",
+             "binding": "no GPU type offered can serve every service on its own"}, scn, None)
+    fixed = greedy(scn, cands)
+    if fixed is None:
+        out["greedy"] = BaselineResult({"cost_per_hour": None, "savings_per_hour": None, "savings": None,
+                                        "note": "a service has no slot at a site it may use - infeasible",
+                                        "binding": "data locality"}, scn, None)
+    else:
+        record("greedy", scn, fixed, "each service on its cheapest $/req/s slot, replicas rounded up per period")
     return out
 
 
-def greedy(scn: Scenario, cands: Candidates, cost_of) -> float:
-    """Each service's cheapest slot per unit of capacity (among the plan's own candidates), replicas
-    rounded up, as a fixed plan priced by the same model (the MIP then only chooses how to buy or
-    rent the GPUs)."""
+def greedy(scn: Scenario, cands: Candidates) -> Optional[Candidates]:
+    """Each service's cheapest slot per unit of capacity (among the plan's own candidates, at their
+    final capacities), as a fixed choice the same model then prices (it only chooses how to buy or
+    rent the GPUs and rounds replicas up per period); None when a service has no usable slot."""
     fixed = Candidates()
     for k, cs in cands.by_service.items():
         allowed = set(allowed_sites(scn, scn.services[k]))
         offered = {o.type for s in scn.sites if s.name in allowed for o in s.gpus}
         usable = [c for c in cs if c.gpu in offered]
         if not usable:
-            return math.inf
+            return None
 
         def per_gpu_price(c) -> float:
             return min(list_price_per_hour(s, o) for s in scn.sites if s.name in allowed for o in s.gpus
                        if o.type == c.gpu)
 
         fixed.by_service[k] = [min(usable, key=lambda c: per_gpu_price(c) * c.slot.share * c.tp / c.capacity_rps)]
-    return cost_of(scn, fixed)
+    return fixed
 
 
-__all__ = ["baselines", "greedy"]
+__all__ = ["BaselineResult", "baselines", "greedy", "tightened"]

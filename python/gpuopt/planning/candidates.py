@@ -1,17 +1,31 @@
 """Every way to run one replica of each service: a slot (whole GPU, MIG instance or time-shared
-fraction) at a precision and tensor-parallel size, with the request rate it sustains under the
-service's p95 SLO (gpuopt.capacity_many, the Rust core), the best precision per slot kept and
-dominated candidates pruned before the model sees them; and, for a service with none, why.
+fraction) at a precision and tensor-parallel size, with the request rate it is planned to carry,
+the best precision per slot kept and dominated candidates pruned before the model sees them; and,
+for a service with none, why.
 
-A `measured` capacity in the scenario replaces the estimate for whole-GPU tp=1 slots of that GPU.
+The planned rate of a candidate (docs/formulation.md, "capacities"):
+  capacity = confirmed x CONFIRMED_SHARE x (1 - headroom)
+where `confirmed` is the largest Poisson rate at which one replica, run by the discrete-event
+simulator, meets every p95 of the service's SLO in three seeded runs of 4,000 requests
+(gpuopt.capacity_many(simulated=True); the closed form only starts that search), CONFIRMED_SHARE
+leaves room for the sampling noise of a p95 measured over shorter runs, and `headroom` is the
+share of capacity the scenario (or the service) keeps free.
+
+A `measured` rate replaces `confirmed`: given for a GPU type, it is the whole-GPU tp=1 replica's
+rate, and every other slot of that GPU (MIG instances, fractions, tensor-parallel replicas) is
+scaled by its simulated rate relative to the whole GPU's; given for a slot id (`a100-sxm-80gb/3g.40gb`,
+`h100-sxm@tp2`), it is that slot's own.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
-from gpuopt.catalog import model as get_model
+import numpy as np
+
+from gpuopt.catalog import engine as get_engine, model as get_model
 from gpuopt.estimation.capacity import STATUS, capacity_many
 from gpuopt.estimation.sharing import Slot, mig_profile, slots as gpu_slots
 from gpuopt.planning.scenario import Scenario, Service
@@ -28,9 +42,56 @@ class Candidate:
     ttft_p95_ms: float
     tpot_p95_ms: float
     e2e_p95_ms: float
+    confirmed_rps: float = 0.0   # the simulator's confirmed rate (before share and headroom)
+    source: str = "simulated"    # where capacity_rps comes from: simulated, or a measured figure
 
 
 TP_OPTIONS = (1, 2, 4, 8)
+CONFIRMED_SHARE = 0.93  # of the simulator's confirmed rate: p95s from 600 s runs vary by about this much
+
+_CONFIRMED: dict[tuple, float] = {}   # confirmed rates by everything that determines them
+_CONFIRMED_MAX = 200_000
+
+
+def confirmed_rates(rows: list[tuple[Service, Slot, str, int]]) -> np.ndarray:
+    """The simulator-confirmed rate of each (service, slot, precision, tp), each distinct
+    configuration simulated once per process (they are deterministic in their inputs)."""
+    keys = []
+    for sv, sl, p, tp in rows:
+        keys.append((get_model(sv.model).row(), tuple(sl.gpu.row()), sl.request_delay_ms, get_engine(sv.engine).row(),
+                     p, tp, tuple(sv.requests.rows()), sv.slo.row()))
+    first: dict[tuple, int] = {}
+    for i, k in enumerate(keys):
+        if k not in _CONFIRMED:
+            first.setdefault(k, i)
+    if first:
+        idx = list(first.values())
+        res = capacity_many([rows[i][0].model for i in idx], [rows[i][1] for i in idx],
+                            requests=[rows[i][0].requests for i in idx], slo=[rows[i][0].slo for i in idx],
+                            precision=[rows[i][2] for i in idx], engine=[rows[i][0].engine for i in idx],
+                            tp=[rows[i][3] for i in idx], simulated=True)
+        if len(_CONFIRMED) + len(idx) > _CONFIRMED_MAX:
+            _CONFIRMED.clear()
+        for i, v in zip(idx, res["confirmed_rps"]):
+            _CONFIRMED[keys[i]] = float(v)
+    return np.array([_CONFIRMED[k] for k in keys], dtype=float)
+
+
+def _tp_key(slot_id: str, tp: int) -> str:
+    return slot_id if tp == 1 else f"{slot_id}@tp{tp}"
+
+
+def planned_rate(sv: Service, scn: Scenario, sl: Slot, tp: int, confirmed: float, whole: float) -> tuple[float, str]:
+    """(req/s planned per replica, where it comes from): `whole` is the confirmed rate of the same
+    GPU whole at tp=1 (for scaling a measured whole-GPU rate)."""
+    keep = 1.0 - (sv.headroom if sv.headroom is not None else scn.headroom)
+    measured = sv.measured or {}
+    key = _tp_key(sl.id, tp)
+    if key in measured:
+        return float(measured[key]) * keep, f"measured ({key})"
+    if sl.parent in measured and whole > 0:
+        return float(measured[sl.parent]) * confirmed / whole * keep, f"measured ({sl.parent}), scaled by simulation"
+    return confirmed * CONFIRMED_SHARE * keep, "simulated"
 
 
 @dataclass
@@ -71,24 +132,50 @@ def candidates(scn: Scenario, sharing: Optional[str] = None, only_gpu: Optional[
                         slo=[scn.services[k].slo for k, _, _, _ in rows], precision=[p for _, _, p, _ in rows],
                         engine=[scn.services[k].engine for k, _, _, _ in rows], tp=[t for _, _, _, t in rows])
     cap, status = res["capacity_rps"], res["status"]
-    best: dict[tuple[int, str], Candidate] = {}
     closest: dict[int, tuple[float, str]] = {}
+    # the simulator confirms each slot's best precision by the closed form (one search per slot, not per precision)
+    top: dict[tuple[int, str, int], int] = {}
+    for i, (k, sl, _, tp) in enumerate(rows):
+        if cap[i] > 0 and ((k, sl.id, tp) not in top or cap[i] > cap[top[(k, sl.id, tp)]]):
+            top[(k, sl.id, tp)] = i
+    ok = sorted(top.values())
     for i, (k, sl, p, tp) in enumerate(rows):
-        sv = scn.services[k]
-        c = float(cap[i])
-        if sl.kind == "gpu" and tp == 1 and sv.measured and sl.parent in sv.measured:
-            c = float(sv.measured[sl.parent])
-        if c <= 0:
-            if STATUS[int(status[i])] == "slo-unmet":
-                e2e = float(res["e2e_p95_ms"][i])
-                if k not in closest or e2e < closest[k][0]:
-                    closest[k] = (e2e, f"{sl.id} ({p}): best p95 TTFT {res['ttft_p95_ms'][i]:.0f} ms, TPOT "
-                                       f"{res['tpot_p95_ms'][i]:.1f} ms, end-to-end {e2e:.0f} ms")
+        if cap[i] <= 0 and STATUS[int(status[i])] == "slo-unmet":
+            e2e = float(res["e2e_p95_ms"][i])
+            if k not in closest or e2e < closest[k][0]:
+                closest[k] = (e2e, f"{sl.id} ({p}): best p95 TTFT {res['ttft_p95_ms'][i]:.0f} ms, TPOT "
+                                   f"{res['tpot_p95_ms'][i]:.1f} ms, end-to-end {e2e:.0f} ms")
+    if scn.capacities == "closed-form":   # the formula's rate stands in for the simulator's, without the share
+        conf = np.array([cap[i] / CONFIRMED_SHARE for i in ok])
+    else:
+        conf = confirmed_rates([(scn.services[rows[i][0]], rows[i][1], rows[i][2], rows[i][3]) for i in ok])
+    whole: dict[tuple[int, str], float] = {}
+    for i, r in zip(ok, conf):
+        k, sl, _, tp = rows[i]
+        if sl.kind == "gpu" and tp == 1:
+            whole[(k, sl.parent)] = max(whole.get((k, sl.parent), 0.0), float(r))
+    best: dict[tuple[int, str, int], Candidate] = {}
+    for i, r in zip(ok, conf):
+        k, sl, p, tp = rows[i]
+        if r <= 0:
+            if k not in closest:
+                closest[k] = (math.inf, f"{sl.id} ({p}): the closed form's {cap[i]:.3g} req/s, which simulation "
+                                        "does not confirm at any rate")
             continue
+        c, source = planned_rate(scn.services[k], scn, sl, tp, float(r), whole.get((k, sl.parent), 0.0))
         key = (k, sl.id, tp)
         if key not in best or c > best[key].capacity_rps:
             best[key] = Candidate(k, sl.parent, sl, p, c, tp, float(res["ttft_p95_ms"][i]),
-                                  float(res["tpot_p95_ms"][i]), float(res["e2e_p95_ms"][i]))
+                                  float(res["tpot_p95_ms"][i]), float(res["e2e_p95_ms"][i]), float(r), source)
+    for i, (k, sl, p, tp) in enumerate(rows):
+        # a rate measured for exactly this slot wins even where the estimator finds none
+        sv = scn.services[k]
+        key = _tp_key(sl.id, tp)
+        if cap[i] <= 0 and STATUS[int(status[i])] == "slo-unmet" and sv.measured and key in sv.measured \
+                and (k, sl.id, tp) not in best:
+            c, source = planned_rate(sv, scn, sl, tp, 0.0, 0.0)
+            best[(k, sl.id, tp)] = Candidate(k, sl.parent, sl, p, c, tp, float(res["ttft_p95_ms"][i]),
+                                             float(res["tpot_p95_ms"][i]), float(res["e2e_p95_ms"][i]), 0.0, source)
     for (k, _, _), cand in best.items():
         out.by_service.setdefault(k, []).append(cand)
     for k in out.by_service:

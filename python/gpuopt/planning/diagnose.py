@@ -19,7 +19,7 @@ def explain_infeasible(scn: Scenario, cands: Candidates, solve: Callable[..., ob
     if reasons:
         return reasons
     for job in scn.training:
-        window = sum(p.hours for p in scn.periods if not job.periods or p.name in job.periods)
+        window = sum(p.hours_per_day for p in scn.periods if not job.periods or p.name in job.periods)
         reach = training_reach(scn, job, window)
         if job.burst_usd_per_gpu_hour is None and reach < job.gpu_hours:
             reasons.append(f"training job {job.name!r} needs {job.gpu_hours:,.0f} GPU-hours within "

@@ -37,11 +37,13 @@ TRAINING_MIN_GPUS = "training_min_gpus"
 TRAINING_MAX_GPUS = "training_max_gpus"
 DEMAND = "demand"
 MIN_REPLICAS = "min_replicas"
+SPARE = "spare"                 # n+1: the spare capacity covers the largest replica in use
+REPLICA_USED = "replica_used"   # n+1: a candidate's replicas count only where it is marked in use
 # The decomposition's own rows (docs/formulation.md, "The decomposition").
 PATTERN_CHOICE = "pattern_choice"
 BENDERS_CUT = "benders_cut"
 MIP_GROUPS = (GPU_SUPPLY, MIG_INSTANCES, TIME_SHARE, TRAINING_OWNED, TRAINING_WORK, TRAINING_MIN_GPUS,
-              TRAINING_MAX_GPUS, DEMAND, MIN_REPLICAS)
+              TRAINING_MAX_GPUS, DEMAND, MIN_REPLICAS, SPARE, REPLICA_USED)
 # Rows whose right-hand side is the GPUs owned and bought (what the coordinator moves).
 SUPPLY_ROWS = (GPU_SUPPLY, TRAINING_OWNED)
 
@@ -166,7 +168,7 @@ class PlanningModel:
         self.s = None                    # the pywraplp solver, once built
         self.inf = inf = math.inf
         self.periods = periods or [p.name for p in scn.periods]
-        self.hours = {p.name: p.hours for p in scn.periods}
+        self.hours = {p.name: p.hours_per_day for p in scn.periods}
         self.x = Variables()
         self.cost: dict[str, list] = {name: [] for name in COST_ITEMS}   # (coefficient, variable index)
         self.offset: dict[str, float] = dict.fromkeys(COST_ITEMS, 0.0)   # constant $/hour per item
@@ -274,8 +276,10 @@ class PlanningModel:
         for k, sv in enumerate(scn.services):
             allowed = set(allowed_sites(scn, sv))
             demand = np.array([m.row(scn.rate(sv, p), inf, indexed_name(DEMAND, sv.name, p)) for p in periods])
-            least = np.array([m.row(sv.min_replicas, inf, indexed_name(MIN_REPLICAS, sv.name, p))
-                              for p in periods]) if sv.min_replicas else None
+            # n+1 keeps one replica beyond the minimum, so losing one leaves the minimum running
+            fewest = sv.min_replicas + (1 if sv.redundancy == "n+1" and sv.min_replicas else 0)
+            least = np.array([m.row(fewest, inf, indexed_name(MIN_REPLICAS, sv.name, p))
+                              for p in periods]) if fewest else None
             first, capacity, rows, use = m.n_vars, [], [], []
             for c in cands.by_service.get(k, []):
                 slot, tp = c.slot.id, c.tp
@@ -303,6 +307,29 @@ class PlanningModel:
             if least is not None:
                 m.terms(np.tile(least, n_c), v, 1.0)
             m.terms(np.concatenate(rows), v, np.repeat(use, n_p))
+            if sv.redundancy == "n+1":
+                self._spare(sv, demand, v.reshape(n_c, n_p), np.asarray(capacity))
+
+    def _spare(self, sv, demand: np.ndarray, v: np.ndarray, capacity: np.ndarray) -> None:
+        """n+1 (docs/formulation.md, `spare`): in each period a spare rate spare[k,p] joins the
+        demand, and covers the capacity of every candidate in use (used[k,s,c,p] = 1 where it has a
+        replica), so losing any one replica leaves the demand served."""
+        m, inf = self.m, self.inf
+        for j, p in enumerate(self.periods):
+            spare = m.var(0, inf, False, indexed_name("spare", sv.name, p))
+            m.term(demand[j], spare, -1.0)
+            rate = self.scn.rate(sv, p)
+            for i in range(v.shape[0]):
+                x = int(v[i, j])
+                index = m.var_names[x][len("replicas"):]    # [service,site,slot,tp,period]
+                used = m.var(0, 1, not self.relax, f"used{index}")
+                most = math.ceil(rate / capacity[i]) + max(sv.min_replicas, 2) + 1   # replicas it could need
+                cover = m.row(0, inf, f"{SPARE}{index}")          # spare >= capacity x used
+                m.term(cover, spare, 1.0)
+                m.term(cover, used, -float(capacity[i]))
+                bound = m.row(-inf, 0, f"{REPLICA_USED}{index}")  # replicas <= most x used
+                m.term(bound, x, 1.0)
+                m.term(bound, used, -float(most))
 
     def build_solver(self):
         """The model as a pywraplp solver (its objective set), for the decomposition to change and

@@ -16,6 +16,7 @@ import math
 import time
 from typing import Any, Optional
 
+from gpuopt.catalog import model as get_model
 from gpuopt.errors import InvalidInputError
 from gpuopt.planning.baselines import baselines as baselines_of
 from gpuopt.planning.candidates import Candidates, allowed_sites, candidates
@@ -88,13 +89,14 @@ def _no_plan(scenario: Scenario, status: str, reasons: list[str], **fields) -> P
 
 
 def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[int] = None, seed: int = 0,
-         relative_gap: float = DEFAULT_GAP, baselines: bool = True, verify: bool = False,
+         relative_gap: float = DEFAULT_GAP, baselines: bool = True, verify: bool = True,
          verify_duration_s: float = 300.0, verify_rounds: int = 3, method: str = "auto") -> Plan:
     """The cheapest fleet and its use for `scenario`, with its lower bound, gap and baselines.
 
-    With `verify`, every service in every period is simulated (gpuopt.simulate_plan); a service
-    whose simulated p95 misses its SLO has its capacities tightened and the plan is solved again,
-    up to `verify_rounds` times. The plan's `verification` holds the last simulation.
+    With `verify` (the default), every service in every period is simulated (gpuopt.simulate_plan);
+    a service whose simulated p95 misses its SLO has its capacities tightened and the plan is solved
+    again, up to `verify_rounds` times. The plan's `verification` holds the last simulation, and
+    the baselines are solved on the final capacities.
 
     `method`: 'mip' solves one model; 'decompose' solves each period by column generation over
     its services' integer replica covers, coordinates the periods by Benders over the GPUs bought
@@ -119,7 +121,11 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
     factors: dict[str, float] = {}
     result: dict[str, Any] = {}
     size = len(scenario.periods) * sum(len(c) for c in cands.by_service.values()) * len(scenario.sites)
-    decompose = method == "decompose" or (method == "auto" and size > DECOMPOSE_ABOVE)
+    redundant = [sv.name for sv in scenario.services if sv.redundancy == "n+1"]
+    if method == "decompose" and redundant:
+        raise InvalidInputError(f"method='decompose' does not plan n+1 redundancy yet ({', '.join(redundant)}); "
+                                "use method='mip' (or 'auto')")
+    decompose = method == "decompose" or (method == "auto" and size > DECOMPOSE_ABOVE and not redundant)
     log.info("planning %s: %d services, %d periods, %d replica variables: %s", scenario.name,
              len(scenario.services), len(scenario.periods), size, "decomposition" if decompose else "one MIP")
     for round_ in range(verify_rounds + 1 if verify else 1):
@@ -163,9 +169,57 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
                 factors[sv.name] = factors.get(sv.name, 1.0) * VERIFY_TIGHTEN
                 for c in cands.by_service.get(k, []):
                     c.capacity_rps *= VERIFY_TIGHTEN
+    result.setdefault("warnings", []).extend(_context_warnings(scenario))
     if baselines:
-        result["baselines"] = baselines_of(scenario, cost, cands, solved)
+        result = _with_baselines(scenario, result, cands, factors, kw, verify, verify_duration_s, seed)
     return Plan(**result)
+
+
+def _context_warnings(scn: Scenario) -> list[str]:
+    out = []
+    for sv in scn.services:
+        longest = max(b.input_tokens + b.output_tokens for b in sv.requests.buckets)
+        trained = get_model(sv.model).max_context
+        if longest > trained:
+            out.append(f"service {sv.name!r}: requests of up to {longest:,} tokens exceed {sv.model}'s trained context "
+                       f"of {trained:,} (planned as asked: beyond_context)")
+    return out
+
+
+def _with_baselines(scenario: Scenario, result: dict[str, Any], cands: Candidates, factors: dict[str, float],
+                    kw: dict[str, Any], verify: bool, verify_duration_s: float, seed: int) -> dict[str, Any]:
+    """The baselines, solved on the plan's final capacities; should one be cheaper than the solver's
+    plan (a time-limited solve is not always optimal), its solution - feasible for the same model -
+    becomes the plan."""
+    found_ = baselines_of(scenario, result["cost_per_hour"], cands,
+                          lambda scn, c, lift_limits=False: solve_mip(scn, c, lift_limits=lift_limits, **kw), factors)
+    cheaper = sorted((b.record["cost_per_hour"], name) for name, b in found_.items()
+                     if b.solution is not None and b.record["cost_per_hour"] < result["cost_per_hour"] * (1 - 1e-9))
+    if cheaper:
+        value, name = cheaper[0]
+        b = found_[name]
+        solver_cost = result["cost_per_hour"]
+        result.update(extract(b.scenario, b.solution))
+        bound = min(result["lower_bound_per_hour"], value)
+        result.update(cost_per_hour=value, lower_bound_per_hour=bound, gap=gap_between(value, bound),
+                      status="optimal" if value - bound <= kw["relative_gap"] * value else "feasible")
+        result.setdefault("warnings", []).append(
+            f"the solver's plan cost ${solver_cost:,.2f}/hour within its time limit; the {name!r} baseline's "
+            f"solution, feasible for the same model, costs ${value:,.2f}/hour and is the plan")
+        if verify:
+            check = simulate_plan(Plan(**result), scenario, duration_s=verify_duration_s, seed=seed)
+            result["verification"] = verification_of(check)
+    cost = result["cost_per_hour"]
+    records = {}
+    for name, b in found_.items():
+        rec = dict(b.record)
+        if rec["cost_per_hour"] is not None:
+            v = rec["cost_per_hour"]
+            saved = max(v - cost, 0.0)   # never negative: a cheaper baseline became the plan
+            rec.update(savings_per_hour=saved, savings=saved / v if v > 0 else 0.0)
+        records[name] = rec
+    result["baselines"] = records
+    return result
 
 
 __all__ = ["DECOMPOSE_ABOVE", "plan", "solve_mip"]

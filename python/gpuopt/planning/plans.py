@@ -65,6 +65,10 @@ class Baseline(_Part):
     savings_per_hour: Optional[float] = Field(description="baseline cost - plan cost, $/hour")
     savings: Optional[float] = Field(description="share of the baseline's cost the plan saves")
     note: str
+    purchases: dict[str, dict[str, int]] = Field(default_factory=dict, description="site -> GPU type -> GPUs it buys")
+    binding: Optional[str] = Field(None, description="infeasible: the constraint that binds")
+    cost_with_limits_lifted_per_hour: Optional[float] = Field(
+        None, description="infeasible: its cost with purchase and rental limits lifted (not a plan these limits allow)")
 
 
 class Verification(_Part):

@@ -52,7 +52,14 @@ class Site(_Strict):
 
 class Period(_Strict):
     name: str
-    hours: float = Field(gt=0, description="hours of this period in one cycle of the horizon")
+    hours: float = Field(gt=0, le=24, description="hours of this period on each day it occurs")
+    days_per_week: float = Field(7.0, gt=0, le=7, description="days a week it occurs (5: weekdays, 2: weekends); "
+                                                              "its weight is hours x days_per_week / 7 per day")
+
+    @property
+    def hours_per_day(self) -> float:
+        """Its average hours per day of the week: its weight in the cycle."""
+        return self.hours * self.days_per_week / 7.0
 
 
 class Service(_Strict):
@@ -66,9 +73,17 @@ class Service(_Strict):
     slo: SLO = SLO()
     sites: Optional[list[str]] = Field(None, description="sites allowed to serve it (data locality); None: any")
     min_replicas: int = Field(1, ge=0, description="replicas kept in every period (availability)")
+    redundancy: Literal["none", "n+1"] = Field("none", description="n+1: in every period the replicas left after "
+                                                                  "losing any one of them still carry the demand")
+    beyond_context: bool = Field(False, description="plan requests longer than the model's trained context anyway "
+                                                    "(e.g. with RoPE scaling); a warning says so")
     tps: Optional[list[int]] = Field(None, description="tensor-parallel degrees a replica may use; None: 1, 2, 4, 8")
     measured: Optional[dict[str, Annotated[float, Field(gt=0, le=MAX_RATE, allow_inf_nan=False)]]] = Field(
-        None, description="req/s per whole-GPU replica by GPU type, overriding the estimator")
+        None, description="req/s one replica sustains under the SLO, overriding the simulator: by GPU type (a "
+                          "whole-GPU tp=1 replica; other slots of that GPU scale with it) or by slot id "
+                          "(a100-sxm-80gb/3g.40gb, h100-sxm@tp2)")
+    headroom: Optional[float] = Field(None, ge=0, lt=1, description="share of each replica's capacity kept free; "
+                                                                     "None: the scenario's")
 
     @field_validator("requests")
     @classmethod
@@ -96,6 +111,12 @@ class Scenario(_Strict):
     training: list[TrainingJob] = Field(default_factory=list)
     sharing: Literal["none", "mig", "all"] = "all"
     fractions: int = Field(3, ge=2, le=8, description="most replicas time-slicing one GPU")
+    headroom: float = Field(0.0, ge=0, lt=1, description="share of each replica's capacity kept free (0.2: plan "
+                                                          "replicas at 80 % of the rate they sustain under the SLO)")
+    capacities: Literal["simulated", "closed-form"] = Field(
+        "simulated", description="simulated: each replica's rate is the one the simulator confirms (plans that "
+                                 "hold); closed-form: the queueing formula alone (fast, optimistic for long prompts "
+                                 "and mixed sizes; for solver scale tests)")
 
     @model_validator(mode="after")
     def _references(self):
@@ -113,6 +134,17 @@ class Scenario(_Strict):
             if sv.model not in known_models:
                 raise ValueError(f"services.{i}.model: unknown model {sv.model!r}; did you mean "
                                  f"{', '.join(suggest(sv.model, known_models)) or ', '.join(known_models)}?")
+        for i, sv in enumerate(self.services):
+            longest = max(b.input_tokens + b.output_tokens for b in sv.requests.buckets)
+            trained = known_models[sv.model].max_context
+            if longest > trained and not sv.beyond_context:
+                raise ValueError(f"services.{i}.requests: requests of up to {longest:,} tokens (input + output) exceed "
+                                 f"{sv.model}'s trained context of {trained:,}; shorten them, choose a model with a "
+                                 "longer context, or set beyond_context: true to plan them anyway")
+        per_week = sum(p.hours * p.days_per_week for p in self.periods)
+        if per_week > 7 * 24 * (1 + 1e-9):
+            raise ValueError(f"periods: hours x days_per_week sum to {per_week:g} a week, more than 168 "
+                             f"({per_week / 7:g} hours a day); shorten the periods or give days_per_week")
         periods = {p.name for p in self.periods}
         sites = {s.name for s in self.sites}
         if len(periods) != len(self.periods) or len(sites) != len(self.sites):
@@ -123,6 +155,14 @@ class Scenario(_Strict):
             for s in sv.sites or []:
                 if s not in sites:
                     raise ValueError(f"service {sv.name!r}: unknown site {s!r} (sites: {', '.join(sorted(sites))})")
+        for i, sv in enumerate(self.services):
+            if sv.redundancy == "n+1":
+                usable = [s for s in self.sites if not sv.sites or s.name in sv.sites]
+                most = sum(_most_gpus(o) for s in usable for o in s.gpus)
+                if most <= 1:
+                    raise ValueError(f"services.{i}.redundancy: n+1 needs a second GPU to fail over to, but the sites "
+                                     f"it may use ({', '.join(s.name for s in usable)}) hold at most one; allow "
+                                     "another site, or more GPUs (max_purchase, max_rent)")
         for j in self.training:
             for p in j.periods or []:
                 if p not in periods:
@@ -134,10 +174,18 @@ class Scenario(_Strict):
 
     @property
     def cycle_hours(self) -> float:
-        return sum(p.hours for p in self.periods)
+        """Hours of one cycle of the periods: a day of the week on average."""
+        return sum(p.hours_per_day for p in self.periods)
 
     def rate(self, service: Service, period: str) -> float:
         return float(service.rate[period] if isinstance(service.rate, dict) else service.rate)
+
+
+def _most_gpus(o: GpuOffer) -> float:
+    """The most GPUs of an offer a plan could use (inf: no limit)."""
+    buy = float("inf") if o.max_purchase is None else o.max_purchase
+    rent = 0.0 if o.rent_usd_per_hour is None else (float("inf") if o.max_rent is None else o.max_rent)
+    return o.owned + buy + rent
 
 
 def load_scenario(path: Union[str, Path]) -> Scenario:

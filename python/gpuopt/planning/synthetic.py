@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from gpuopt.catalog import models
 from gpuopt.cost import price
 from gpuopt.errors import InvalidInputError
 from gpuopt.planning.scenario import GpuOffer, Period, Scenario, Service, Site, TrainingJob
@@ -33,9 +34,11 @@ def _capex(gpu: str) -> float:
 
 
 def synthetic_fleet(services: int = 100, gpu_types: int = 6, periods: int = 24, training_jobs: int = 4,
-                    seed: int = 0) -> Scenario:
+                    seed: int = 0, capacities: str = "closed-form") -> Scenario:
     """A scenario of `services` services over `gpu_types` GPU types (from the catalog, cheapest
-    first) and `periods` equal periods of a day, with `training_jobs` jobs. Deterministic in `seed`."""
+    first) and `periods` equal periods of a day, with `training_jobs` jobs. Deterministic in `seed`.
+    Its capacities are the closed form's (the solver's scale is what these fleets test);
+    `capacities="simulated"` gives the simulator-confirmed ones (Scenario.capacities)."""
     for name, v, hi in (("services", services, 100_000), ("gpu_types", gpu_types, len(GPU_ORDER)),
                         ("periods", periods, 24 * 7), ("training_jobs", training_jobs, 10_000)):
         if isinstance(v, bool) or not isinstance(v, int) or not (0 <= v <= hi) or (v == 0 and name != "training_jobs"):
@@ -50,6 +53,8 @@ def synthetic_fleet(services: int = 100, gpu_types: int = 6, periods: int = 24, 
         Site(name="cloud", kind="cloud", gpus=[GpuOffer(type=t, max_purchase=0, rent_usd_per_hour=CLOUD_PRICE[t])
                                                for t in types]),
     ]
+    # request shapes within each model's trained context
+    shapes = {m: [sh for sh in SHAPES if sum(sh) <= models()[m].max_context] for m, _ in MODELS}
     svcs = []
     for k in range(services):
         model, precisions = MODELS[int(rng.integers(0, len(MODELS)))]
@@ -61,7 +66,7 @@ def synthetic_fleet(services: int = 100, gpu_types: int = 6, periods: int = 24, 
             diurnal = 0.55 + 0.45 * math.cos(2 * math.pi * (t - 14 - phase / 6) / 24)
             rate[name] = round(peak * diurnal, 4)
         svcs.append(Service(name=f"svc{k:04d}", model=model, precisions=precisions, rate=rate,
-                            requests=SHAPES[int(rng.integers(0, len(SHAPES)))], slo=TIERS[int(rng.integers(0, 3))],
+                            requests=shapes[model][int(rng.integers(0, len(shapes[model])))], slo=TIERS[int(rng.integers(0, 3))],
                             sites=["dc"] if rng.random() < 0.2 else None, min_replicas=int(rng.integers(1, 3))))
     night = [n for p, n in enumerate(names) if (p + 0.5) * hours < 7 or (p + 0.5) * hours > 22]
     jobs = [TrainingJob(name=f"train{j:02d}", gpu_hours=float(rng.uniform(50, 800)), memory_gb=float(rng.choice([0, 40])),
@@ -69,7 +74,7 @@ def synthetic_fleet(services: int = 100, gpu_types: int = 6, periods: int = 24, 
                         deadline_days=30.0)
             for j in range(training_jobs)]
     return Scenario(name=f"synthetic-{services}x{gpu_types}x{periods}", periods=[Period(name=n, hours=hours) for n in names],
-                    sites=sites, services=svcs, training=jobs, sharing="all")
+                    sites=sites, services=svcs, training=jobs, sharing="all", capacities=capacities)
 
 
 __all__ = ["synthetic_fleet"]

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from gpuopt import _core
 from gpuopt.catalog import engine as get_engine, model as get_model
+from gpuopt.errors import InvalidInputError
 from gpuopt.estimation.simulate import DEFAULT_MAX_BATCH, SimulationReport, report
 
 
@@ -55,9 +56,18 @@ def _merge(reports_raw: list[tuple[dict, float]], name: str, period_slot: str, e
     return report(pooled, name, period_slot, engine, replicas, "least-loaded", slo)
 
 
-def simulate_plan(plan, scenario, *, duration_s: float = 600.0, seed: int = 0) -> PlanCheck:
+MAX_MIN_REQUESTS = 1_000_000
+
+
+def simulate_plan(plan, scenario, *, duration_s: float = 600.0, seed: int = 0, min_requests: int = 2000) -> PlanCheck:
     """Simulates every service in every period of `plan` (from gpuopt.plan(scenario)): each group
-    of identical replicas gets the share of the service's rate its capacity carries."""
+    of identical replicas gets the share of the service's rate its capacity carries, for
+    `duration_s` or as long as `min_requests` arrivals take, whichever is longer (a p95 of a few
+    dozen requests says little about the SLO)."""
+    if not isinstance(duration_s, (int, float)) or not (0 < duration_s <= 86400 * 7):
+        raise InvalidInputError(f"duration_s must be seconds in (0, {86400 * 7}], got {duration_s!r}")
+    if isinstance(min_requests, bool) or not isinstance(min_requests, int) or not 0 <= min_requests <= MAX_MIN_REQUESTS:
+        raise InvalidInputError(f"min_requests must be a whole number from 0 to {MAX_MIN_REQUESTS:,}, got {min_requests!r}")
     checks = []
     for k, sv in enumerate(scenario.services):
         for period in scenario.periods:
@@ -72,9 +82,10 @@ def simulate_plan(plan, scenario, *, duration_s: float = 600.0, seed: int = 0) -
             for i, r in enumerate(rows):
                 slot = r.slot_spec()
                 share = rate * r.replicas * r.capacity_rps / total_cap
+                run_s = max(float(duration_s), min_requests / share)
                 raw = _core.simulate(list(get_model(sv.model).row()), list(slot.gpu.row()), list(e.row()),
                                      code[r.precision], code["fp16"], int(r.tp), int(r.replicas),
-                                     "least-loaded", ("poisson", [share], 2 * duration_s, duration_s),
+                                     "least-loaded", ("poisson", [share], 2 * run_s, run_s),
                                      sv.requests.rows(), float(DEFAULT_MAX_BATCH), e.request_overhead_ms + slot.request_delay_ms,
                                      seed + 7919 * k + 104729 * i)
                 raws.append((raw, raw["fixed_ms"]))

@@ -6,6 +6,7 @@
 
 pub mod arch;
 pub mod capacity;
+pub mod confirm;
 pub mod columns;
 pub mod cover;
 pub mod engine;

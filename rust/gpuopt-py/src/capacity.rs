@@ -1,6 +1,6 @@
 //! Capacity under SLO of many configurations.
 
-use gpuopt_core::capacity;
+use gpuopt_core::{capacity, confirm};
 use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
@@ -10,7 +10,10 @@ use crate::tables::{engine_table, gpu_table, model_table, slice};
 
 /// Capacity under SLO of many configurations: an n x len(CAPACITY_COLUMNS) array. `classes` are
 /// lists of (input, output, weight) buckets; `slos` are (ttft, tpot, e2e) p95 limits in ms (inf: none).
+/// With `confirm_max_batch`, an n x 1 array instead: the rate the simulator confirms for each row
+/// (gpuopt_core::confirm), at that cap on running requests.
 #[pyfunction]
+#[pyo3(signature = (models, gpus, engines, classes, slos, model, gpu, engine, precision, kv_precision, tp, request_class, slo, confirm_max_batch=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn capacity_many<'py>(
     py: Python<'py>,
@@ -27,6 +30,7 @@ pub fn capacity_many<'py>(
     tp: PyReadonlyArray1<'py, i64>,
     request_class: PyReadonlyArray1<'py, i64>,
     slo: PyReadonlyArray1<'py, i64>,
+    confirm_max_batch: Option<f64>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let models = model_table(&models)?;
     let gpus = gpu_table(&gpus)?;
@@ -52,6 +56,10 @@ pub fn capacity_many<'py>(
         class: slice("request_class", &request_class)?,
         slo: slice("slo", &slo)?,
     };
+    if let Some(max_batch) = confirm_max_batch {
+        let rates = run_detached(py, || confirm::confirmed_many(&tables, &cols, max_batch))?;
+        return rates.into_pyarray(py).reshape([cols.model.len(), 1]);
+    }
     let flat = run_detached(py, || capacity::capacity_many(&tables, &cols))?;
     let n = cols.model.len();
     flat.into_pyarray(py).reshape([n, capacity::CAPACITY_COLUMNS.len()])

@@ -82,7 +82,7 @@ class Coordinator:
                     self.buy[(site.name, o.type)] = (amortised + running, most)
         self.work: dict[int, list[str]] = {}                # job -> periods it may use
         self.reach: dict[tuple[int, str], float] = {}       # most work a period can give a job
-        hours = {p.name: p.hours for p in scn.periods}
+        hours = {p.name: p.hours_per_day for p in scn.periods}
         self.burst: dict[int, float] = {}                   # job -> $/h per reference GPU-hour of work
         for j, job in enumerate(scn.training):
             if any(True for _ in job_offers(scn, job)):
