@@ -1,4 +1,5 @@
 import os
+import tempfile
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Simulator-confirmed capacities (gpuopt.planning.confirmed_cache) are shared by this run and the
+# CLI and worker processes it starts, in a folder of its own: never the user's cache, never stale.
+if "GPUOPT_CACHE_DIR" not in os.environ:
+    os.environ["GPUOPT_CACHE_DIR"] = tempfile.mkdtemp(prefix="gpuopt-test-cache-")
+
 
 @pytest.fixture
 def run_cli():
@@ -22,7 +28,8 @@ def run_cli():
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "gpuopt", *args], capture_output=True, text=True,
-                              cwd=ROOT, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"}, timeout=120)
+                              cwd=ROOT, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin",
+                                                                "GPUOPT_CACHE_DIR": os.environ["GPUOPT_CACHE_DIR"]}, timeout=120)
 
     return run
 

@@ -23,6 +23,12 @@ from gpuopt.errors import InvalidInputError, OutputError
 N = 200
 
 
+def run(*args, **kw):
+    """batch.run without the simulation check: these tests are about the batch machinery
+    (test_duplicates_and_scenario_objects runs the default, verified)."""
+    return batch.run(*args, **{"verify": False, **kw})
+
+
 def _write_fleets(d: Path, n: int, shape=(2, 2, 1, 0)) -> None:
     for i in range(n):
         scn = gpuopt.synthetic_fleet(*shape, seed=i)
@@ -66,7 +72,7 @@ def _essence(r: dict) -> tuple:
 
 
 def _cli(*args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "gpuopt", "batch", *args], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "gpuopt", "batch", "--no-verify", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"}, **kw)
 
 
@@ -77,13 +83,13 @@ def test_process_pool_and_dask_agree_with_relative_paths(scenario_dir, tmp_path,
     files = batch.scenario_files(scenario_dir.name)  # relative: the Dask workers must not resolve them
     assert not files[0].is_absolute()
     local = tmp_path / "local.jsonl"
-    s = batch.run(files, out=local, workers=2, time_limit_s=30)
+    s = run(files, out=local, workers=2, time_limit_s=30)
     assert (s.total, s.skipped, s.done, s.bad_input, s.failed) == (N + 2, 0, N + 2, 2, 0)
     progress = []
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         remote = tmp_path / "dask.jsonl"
-        s = batch.run(files, out=remote, executor=client.get_executor(), time_limit_s=30,
+        s = run(files, out=remote, executor=client.get_executor(), time_limit_s=30,
                       on_result=progress.append)
     assert s.done == N + 2 and s.failed == 0 and len(progress) == N + 2
     a, b = _exactly_once(local, N + 2), _exactly_once(remote, N + 2)
@@ -111,7 +117,7 @@ def test_killed_batch_resumes_without_redoing(scenario_dir, tmp_path):
     before = results.read_results(out)
     assert 40 <= len(before.records) < N + 2
     kept = out.read_bytes()[:out.read_bytes().rfind(b"\n") + 1]
-    s = batch.run(batch.scenario_files(scenario_dir), out=out, workers=2, time_limit_s=30)
+    s = run(batch.scenario_files(scenario_dir), out=out, workers=2, time_limit_s=30)
     assert s.skipped == len(before.records) and s.done == N + 2 - len(before.records)
     _exactly_once(out, N + 2)
     assert out.read_bytes().startswith(kept)  # nothing finished was rewritten
@@ -162,16 +168,16 @@ def test_lost_attempts_are_retried_then_left_for_the_next_run(slower_dir, tmp_pa
     files = batch.scenario_files(slower_dir)[:3]
     out = tmp_path / "r.jsonl"
     with _LosesFirstAttempts(lose=1) as ex:
-        s = batch.run(files, out=out, executor=ex, time_limit_s=30, retries=1)
+        s = run(files, out=out, executor=ex, time_limit_s=30, retries=1)
     assert (s.done, s.retried, s.failed) == (3, 1, 0)
     retried = next(r for r in _exactly_once(out, 3).values() if r["attempt"] == 2)
     assert retried["earlier_errors"] == ["BrokenProcessPool: a worker died"]
     out2 = tmp_path / "r2.jsonl"
     with _LosesFirstAttempts(lose=3) as ex:  # every first attempt lost and no retry: nothing recorded
-        s = batch.run(files, out=out2, executor=ex, time_limit_s=30, retries=0)
+        s = run(files, out=out2, executor=ex, time_limit_s=30, retries=0)
     assert (s.done, s.failed, len(s.failed_keys)) == (0, 3, 3) and "rerun to retry" in s.line()
     assert _lines(out2) == [] and len(_lines(results.failures_path(out2))) == 3
-    s = batch.run(files, out=out2, workers=1, time_limit_s=30)  # failures never count as done
+    s = run(files, out=out2, workers=1, time_limit_s=30)  # failures never count as done
     assert (s.skipped, s.done, s.failed) == (0, 3, 0)
     _exactly_once(out2, 3)
 
@@ -179,7 +185,7 @@ def test_lost_attempts_are_retried_then_left_for_the_next_run(slower_dir, tmp_pa
 def test_a_worker_past_its_time_out_is_stopped_and_the_scenario_not_done(slower_dir, tmp_path):
     out = tmp_path / "r.jsonl"
     # 0.05 s is less than a fresh worker needs to import the planner: every attempt times out
-    s = batch.run(batch.scenario_files(slower_dir)[:2], out=out, workers=2, time_limit_s=0.05,
+    s = run(batch.scenario_files(slower_dir)[:2], out=out, workers=2, time_limit_s=0.05,
                   job_timeout_s=0.05, retries=1)
     assert (s.done, s.failed, s.retried) == (0, 2, 2)
     failures = _lines(results.failures_path(out))
@@ -200,10 +206,10 @@ def test_batch_after_a_large_engine_call_in_the_same_process(slower_dir, tmp_pat
         many = gpuopt.fit_many(["llama-2-7b"] * n, ["a100-40gb"] * n, batch=list(range(1, n + 1)), context=2048)
         assert len(many["verdict"]) == n
         files = batch.scenario_files({str(slower_dir)!r})[:6]
-        s = batch.run(files, out={str(tmp_path / 'a.jsonl')!r}, workers=2, time_limit_s=30)
+        s = batch.run(files, out={str(tmp_path / 'a.jsonl')!r}, workers=2, time_limit_s=30, verify=False)
         assert s.done == 6 and s.failed == 0, s
         with cf.ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as ex:
-            s = batch.run(files, out={str(tmp_path / 'b.jsonl')!r}, executor=ex, time_limit_s=30)
+            s = batch.run(files, out={str(tmp_path / 'b.jsonl')!r}, executor=ex, time_limit_s=30, verify=False)
         assert s.done == 6 and s.failed == 0, s
         print("ok")
     """)
@@ -239,7 +245,7 @@ def test_two_batches_on_one_output_never_duplicate(slower_dir, tmp_path):
     _, stderr = refused.communicate(timeout=120)
     assert refused.returncode == 4 and f"another batch (pid {holder.pid}) is writing" in " ".join(stderr.split())
     with pytest.raises(OutputError, match="another batch"):  # in-process too
-        batch.run(batch.scenario_files(slower_dir), out=out, workers=1)
+        run(batch.scenario_files(slower_dir), out=out, workers=1)
     holder.communicate("", timeout=60)  # released: the lock goes with its holder
     # two real batches started together: one writes, the other refuses or finds everything done
     first = _cli(str(slower_dir), "--out", str(out), "--workers", "1")
@@ -257,13 +263,13 @@ def test_two_batches_on_one_output_never_duplicate(slower_dir, tmp_path):
 def test_torn_last_line_is_reported_and_redone(slower_dir, tmp_path):
     files = batch.scenario_files(slower_dir)[:4]
     out = tmp_path / "r.jsonl"
-    batch.run(files, out=out, workers=2, time_limit_s=30)
+    run(files, out=out, workers=2, time_limit_s=30)
     data = out.read_bytes()
     lines = data.splitlines(keepends=True)
     torn_key = json.loads(lines[-1])["key"]
     out.write_bytes(b"".join(lines[:-1]) + lines[-1][:len(lines[-1]) // 2])  # a kill mid-write
     notes = []
-    s = batch.run(files, out=out, workers=2, time_limit_s=30, on_start=lambda s: notes.extend(s.notes))
+    s = run(files, out=out, workers=2, time_limit_s=30, on_start=lambda s: notes.extend(s.notes))
     assert s.skipped == 3 and s.done == 1 and "cut short" in notes[0]
     assert torn_key in _exactly_once(out, 4)
     # a line whose content no longer matches its checksum is not trusted either
@@ -272,7 +278,7 @@ def test_torn_last_line_is_reported_and_redone(slower_dir, tmp_path):
     bad["cost_per_hour"] = 0.01
     out.write_text("\n".join([json.dumps(bad)] + rows[1:]) + "\n")
     assert bad["key"] not in batch.finished_keys(out)
-    s = batch.run(files, out=out, workers=1, time_limit_s=30)
+    s = run(files, out=out, workers=1, time_limit_s=30)
     assert s.done == 1 and "checksum" in s.notes[0] and "line(s) 1" in s.notes[0]
 
 
@@ -315,7 +321,7 @@ def small_disk(tmp_path):
 
 def test_full_disk_stops_the_batch_with_every_line_whole(slower_dir, small_disk):
     out = small_disk.path / "results.jsonl"
-    p = subprocess.run([sys.executable, "-m", "gpuopt", "batch", str(slower_dir), "--out", str(out),
+    p = subprocess.run([sys.executable, "-m", "gpuopt", "batch", "--no-verify", str(slower_dir), "--out", str(out),
                         "--workers", "2"], capture_output=True, text=True, timeout=300,
                        preexec_fn=small_disk.preexec(), env={**os.environ, "COLUMNS": "200"})
     message = " ".join(p.stderr.split())
@@ -325,7 +331,7 @@ def test_full_disk_stops_the_batch_with_every_line_whole(slower_dir, small_disk)
     assert contents.records and len(contents.records) < 40
     assert not contents.torn_tail and not contents.corrupt_lines  # every line whole
     small_disk.grow()
-    p = subprocess.run([sys.executable, "-m", "gpuopt", "batch", str(slower_dir), "--out", str(out),
+    p = subprocess.run([sys.executable, "-m", "gpuopt", "batch", "--no-verify", str(slower_dir), "--out", str(out),
                         "--workers", "2"], capture_output=True, text=True, timeout=300,
                        preexec_fn=small_disk.preexec())
     assert p.returncode == 0, p.stderr
@@ -359,9 +365,9 @@ def test_full_disk_leaves_no_partial_manifest(small_disk):
 def test_batch_parameters_are_checked_before_anything_runs(tmp_path):
     for kw, msg in [(dict(time_limit_s=float("nan")), "time_limit_s"), (dict(time_limit_s=0), "time_limit_s"),
                     (dict(workers=0), "workers"), (dict(retries=-1), "retries"), (dict(threads=0), "threads"),
-                    (dict(time_limit_s=10, job_timeout_s=5), "job_timeout_s")]:
+                    (dict(time_limit_s=10, job_timeout_s=5), "job_timeout_s"), (dict(verify="yes"), "verify")]:
         with pytest.raises(InvalidInputError, match=msg):
-            batch.run([], out=tmp_path / "r.jsonl", **kw)
+            run([], out=tmp_path / "r.jsonl", **kw)
     assert not (tmp_path / "r.jsonl").exists()
     p = _cli(str(tmp_path), "--time-limit", "nan")
     _, stderr = p.communicate(timeout=60)
@@ -374,12 +380,12 @@ def test_an_edited_file_is_planned_again_an_unchanged_one_is_not(slower_dir, tmp
     for f in batch.scenario_files(slower_dir)[:3]:
         (d / f.name).write_bytes(f.read_bytes())
     out = tmp_path / "r.jsonl"
-    assert batch.run(batch.scenario_files(d), out=out, workers=1).done == 3
+    assert run(batch.scenario_files(d), out=out, workers=1).done == 3
     edited = batch.scenario_files(d)[1]
     data = yaml.safe_load(edited.read_text())
     data["services"][0]["rate"] = 0.5
     edited.write_text(yaml.safe_dump(data))
-    s = batch.run(batch.scenario_files(d), out=out, workers=1)
+    s = run(batch.scenario_files(d), out=out, workers=1)
     assert (s.skipped, s.done) == (2, 1)
     keys = [k for k in _exactly_once(out, 4) if k.startswith(edited.name + "#")]
     assert len(keys) == 2 and batch.scenario_key(edited) in keys  # both versions' results kept, by content
@@ -390,13 +396,16 @@ def test_duplicates_and_scenario_objects(tmp_path):
     s = batch.run([scn, scn], out=tmp_path / "r.jsonl", workers=1, time_limit_s=30)
     assert (s.total, s.duplicates, s.done, s.failed) == (2, 1, 1, 0)
     assert batch.scenario_key(scn) in batch.finished_keys(tmp_path / "r.jsonl")
+    (record,) = _lines(tmp_path / "r.jsonl")
+    direct = gpuopt.plan(scn, time_limit_s=30, threads=1, baselines=False)   # verified, as the batch's default
+    assert record["verified"] is True and record["cost_per_hour"] == pytest.approx(direct.cost_per_hour, rel=1e-9)
 
 
 def test_cli_on_a_dask_scheduler_with_a_relative_folder(slower_dir, tmp_path):
     from dask.distributed import LocalCluster
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        p = subprocess.run([sys.executable, "-m", "gpuopt", "batch", slower_dir.name, "--out", str(tmp_path / "r.jsonl"),
+        p = subprocess.run([sys.executable, "-m", "gpuopt", "batch", "--no-verify", slower_dir.name, "--out", str(tmp_path / "r.jsonl"),
                             "--scheduler", cluster.scheduler_address], cwd=slower_dir.parent, capture_output=True,
                            text=True, timeout=300)
     assert p.returncode == 0, p.stderr
@@ -417,5 +426,5 @@ def test_a_symlinked_result_file_is_refused(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "r.jsonl").symlink_to(victim)
     with pytest.raises(OutputError, match="symbolic link"):
-        batch.run([gpuopt.synthetic_fleet(2, 2, 1, 0, seed=1)], out=tmp_path / "out" / "r.jsonl", workers=1)
+        run([gpuopt.synthetic_fleet(2, 2, 1, 0, seed=1)], out=tmp_path / "out" / "r.jsonl", workers=1)
     assert victim.read_text() == "keep me"

@@ -74,9 +74,11 @@ def check_rules(p, scn) -> None:
             own = p.fleet[site.name][o.type]
             assert o.max_purchase is None or own - o.owned <= o.max_purchase
             for period in hours:
-                training = sum(r.gpus for t in p.training.values() for r in t.runs
-                               if (r.site, r.gpu, r.period) == (site.name, o.type, period))
-                assert training <= own, "training runs on rented GPUs"
+                on = {job.name: sum(r.gpus for r in p.training[job.name].runs
+                                    if (r.site, r.gpu, r.period) == (site.name, o.type, period)) for job in scn.training}
+                owned_only = sum(on[job.name] for job in scn.training if not job.rented_gpus)
+                training = sum(on.values())
+                assert owned_only <= own, "training runs on rented GPUs"
                 rented = p.rentals.get(site.name, {}).get(o.type, {}).get(period, 0)
                 assert o.max_rent is None or rented <= o.max_rent
                 whole = sum(r.replicas * r.tp for _, per, r in p.groups() if r.kind == "gpu"
@@ -172,7 +174,7 @@ def test_a_time_sliced_plan_pays_its_sharing_licence():
 
 
 def test_training_never_runs_on_rented_gpus():
-    scn = Scenario(name="rented", sites=[Site(name="cloud", kind="cloud",
+    scn = Scenario(name="rented", capacities="closed-form", sites=[Site(name="cloud", kind="cloud",
                                               gpus=[GpuOffer(type="a100-sxm-80gb", max_purchase=0, rent_usd_per_hour=2.0)])],
                    services=[Service(name="chat", model="llama-3-8b", rate=1.0)],
                    training=[TrainingJob(name="ft", gpu_hours=100)])
@@ -265,6 +267,26 @@ def test_training_uses_owned_gpus_and_never_rents_the_rest():
     check_bill(p, scn)
 
 
+def test_a_job_that_may_rent_trains_on_gpus_rented_by_the_hour():
+    # the site owns nothing and may buy nothing: only with rented_gpus does the job find GPUs, 2 A100s
+    # rented in its 8-hour night window (8 h x 30 days = 240 GPU-hours each; 400 needed), billed as cloud
+    night = [Period(name="day", hours=16), Period(name="night", hours=8)]
+    site = Site(name="cloud", kind="cloud", gpus=[GpuOffer(type="a100-sxm-80gb", max_purchase=0, rent_usd_per_hour=2.0)])
+    job = TrainingJob(name="ft", gpu_hours=400, periods=["night"])
+    scn = Scenario(name="rents", periods=night, sites=[site], services=[], training=[job])
+    assert gpuopt.plan(scn, threads=1, baselines=False).status == "infeasible"
+    scn = scn.model_copy(update={"training": [job.model_copy(update={"rented_gpus": True})]})
+    p = gpuopt.plan(scn, threads=1, baselines=False)
+    assert p.status == "optimal" and p.rentals == {"cloud": {"a100-sxm-80gb": {"night": 2}}}
+    assert [(r.gpus, r.period) for r in p.training["ft"].runs] == [(2, "night")]
+    assert p.cost_breakdown["cloud"] == pytest.approx(2 * 2.0 * 8 / 24)
+    check_rules(p, scn)
+    check_bill(p, scn)
+    # the same job planned by the decomposition rents the same
+    d = gpuopt.plan(scn, threads=1, baselines=False, method="decompose")
+    assert d.cost_per_hour == pytest.approx(p.cost_per_hour, rel=1e-6)
+
+
 def test_a_deployment_whose_load_varies_is_sized_for_its_peak():
     scn = Scenario(name="varies", periods=[Period(name="day", hours=12), Period(name="night", hours=12)], sharing="none",
                    sites=[Site(name="cloud", kind="cloud", gpus=[GpuOffer(type="l4", max_purchase=0, rent_usd_per_hour=0.8)])],
@@ -283,7 +305,7 @@ def test_the_best_single_type_baseline_names_its_type_or_says_none_serves_all():
     best = p.baselines["best single GPU type"]
     assert best.note in ("all on l4", "all on a100-sxm-80gb") and best.cost_per_hour >= p.cost_per_hour
     # two services whose data may not share a site, each site with one type: no single type serves both
-    split = Scenario(name="split", sites=[Site(name="a", gpus=[GpuOffer(type="l4", capex_usd=3000)]),
+    split = Scenario(name="split", capacities="closed-form", sites=[Site(name="a", gpus=[GpuOffer(type="l4", capex_usd=3000)]),
                                           Site(name="b", gpus=[GpuOffer(type="l40s", capex_usd=9000)])],
                      services=[Service(name="x", model="llama-3-8b", rate=0.5, sites=["a"]),
                                Service(name="y", model="llama-3-8b", rate=0.5, sites=["b"])])

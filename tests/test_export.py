@@ -17,7 +17,8 @@ def _plan(path):
 
 
 def test_k8s_manifests_load_and_use_device_plugin_resources(tmp_path):
-    p, scn = _plan("examples/enterprise.yaml")
+    p, scn = _plan("examples/scenarios/seed000_strategy_c.yaml")   # a plan with MIG slices
+    assert p.mig_layouts
     paths = export_k8s(p, scn, tmp_path)
     objs = [yaml.safe_load(path.read_text()) for path in paths]
     deployments = [o for o in objs if o["kind"] == "Deployment"]

@@ -10,7 +10,7 @@ from ortools.linear_solver import linear_solver_pb2
 import gpuopt
 from gpuopt.planning.candidates import allowed_sites, candidates
 from gpuopt.planning.decompose import colgen
-from gpuopt.planning.model import MIP_GROUPS, PlanningModel
+from gpuopt.planning.model import MIP_GROUPS, REPLICA_USED, SPARE, PlanningModel
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "formulation.md").read_text()
@@ -42,11 +42,17 @@ def test_the_enterprise_mip_has_exactly_the_documented_groups():
     rows, columns = model.m.row_names, model.m.var_names
     documented = _headed(_section("Constraints"))
     assert documented == set(MIP_GROUPS)
-    assert {_group(r) for r in rows} == documented
+    assert {_group(r) for r in rows} == documented - {SPARE, REPLICA_USED}   # those come with n+1 only
+    first = scn.services[0].model_copy(update={"redundancy": "n+1"})
+    redundant = PlanningModel(scn.model_copy(update={"services": [first, *scn.services[1:]]}), relax=False)
+    redundant.add_services(candidates(scn), allowed_sites)
+    assert {_group(r) for r in redundant.m.row_names} == documented
     variables = set(re.findall(r"^- `(\w+)\[", _section("Decision variables"), flags=re.M)) | \
         set(re.findall(r"and `(\w+)\[", _section("Decision variables")))
-    assert {_group(v) for v in columns} == variables == \
-        {"buy", "rent", "replicas", "mig_layout", "time_sliced", "train_gpus", "train_on", "burst"}
+    assert variables == {"buy", "rent", "replicas", "mig_layout", "time_sliced", "train_gpus", "train_on", "burst",
+                         "spare", "used"}
+    assert {_group(v) for v in columns} == variables - {"spare", "used"}
+    assert {_group(v) for v in redundant.m.var_names} == variables
 
 
 def test_the_column_generation_master_adds_only_pattern_choice():

@@ -335,6 +335,8 @@ def batch_cmd(
     retries: int = typer.Option(2, help="attempts repeated for a scenario whose worker crashed or died"),
     job_timeout: Optional[float] = typer.Option(None, help="stop a local worker with no answer after this many "
                                                            "seconds (default: 10 x the time limit, >= limit + 120)"),
+    verify: bool = typer.Option(True, "--verify/--no-verify", help="check each plan by simulation and tighten "
+                                                                   "until it holds (the default)"),
 ) -> None:
     """Plan every scenario in DIRECTORY in parallel, each result recorded once in --out.
 
@@ -372,7 +374,7 @@ def batch_cmd(
                               highlight=False, soft_wrap=True)
 
             summary = batch.run(files, out=out_file, executor=executor, workers=workers, time_limit_s=time_limit,
-                                retries=retries, job_timeout_s=job_timeout, on_start=started, on_result=finished)
+                                retries=retries, job_timeout_s=job_timeout, verify=verify, on_start=started, on_result=finished)
     finally:
         if client is not None:
             client.close()

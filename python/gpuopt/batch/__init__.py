@@ -93,16 +93,19 @@ def _cores() -> int:
 
 def run(scenarios: Iterable[ScenarioLike], *, out: Union[str, Path], executor: Optional[cf.Executor] = None,
         workers: Optional[int] = None, time_limit_s: float = 60.0, threads: Optional[int] = 1, retries: int = 2,
-        job_timeout_s: Optional[float] = None, on_start: Optional[Callable[[Summary], None]] = None,
+        job_timeout_s: Optional[float] = None, verify: bool = True, on_start: Optional[Callable[[Summary], None]] = None,
         on_result: Optional[Callable[[dict[str, Any]], None]] = None) -> Summary:
     """Plans every scenario (file paths or Scenario objects) not yet recorded in `out`.
 
     `executor`: run on it (e.g. Dask's) instead of `workers` local processes (default: one per
     core). `retries`: attempts repeated after a failure. `job_timeout_s`: a local worker with no
     answer by then is stopped (default: 10 x the time limit, at least the limit + 120 s).
+    `verify`: each plan checked by simulation and tightened until it holds (gpuopt.plan's default).
     `on_start(summary)` is called once `out` is read (summary.todo, summary.notes);
     `on_result(record)` after every attempt, failed ones included (they carry `will_retry`)."""
     timeout = _check(time_limit_s, threads, workers, retries, job_timeout_s)
+    if not isinstance(verify, bool):
+        raise InvalidInputError(f"verify must be True or False, got {verify!r}")
     jobs = [make_job(s) for s in scenarios]
     summary = Summary(out=str(out), total=len(jobs))
     with ResultLog(out) as log:
@@ -120,8 +123,8 @@ def run(scenarios: Iterable[ScenarioLike], *, out: Union[str, Path], executor: O
         summary.todo = len(todo)
         if on_start:
             on_start(summary)
-        pool = ExecutorPool(executor, time_limit_s, threads) if executor is not None else \
-            LocalPool(min(workers or _cores(), max(len(todo), 1)), time_limit_s, threads, timeout)
+        pool = ExecutorPool(executor, time_limit_s, threads, verify) if executor is not None else \
+            LocalPool(min(workers or _cores(), max(len(todo), 1)), time_limit_s, threads, timeout, verify)
         errors: dict[str, list[str]] = {}
 
         def failed(job: Job, record: dict[str, Any], retry: bool) -> None:

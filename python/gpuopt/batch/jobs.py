@@ -61,18 +61,19 @@ def _finite(x: float) -> Optional[float]:
     return x if math.isfinite(x) else None  # JSON has no NaN
 
 
-def plan_job(job: Job, time_limit_s: float, threads: Optional[int] = 1, attempt: int = 1) -> dict[str, Any]:
-    """Plans one job; never raises. Runs on a worker (a process of the local pool, or Dask's).
+def plan_job(job: Job, time_limit_s: float, threads: Optional[int] = 1, attempt: int = 1,
+             verify: bool = True) -> dict[str, Any]:
+    """Plans one job (verified by simulation unless `verify` is false, as gpuopt.plan); never raises. Runs on a worker (a process of the local pool, or Dask's).
     `attempt` is recorded, and makes each retry a distinct task (Dask would reuse a pure one's result)."""
     started = time.time()
     base = {"key": job.key, "source": job.source, "attempt": attempt, "pid": os.getpid()}
     try:
         scn = parse_scenario(job.content, job.name)
-        p = plan(scn, time_limit_s=time_limit_s, threads=threads, baselines=False)
+        p = plan(scn, time_limit_s=time_limit_s, threads=threads, baselines=False, verify=verify)
         outcome = {"optimal": PLANNED, "feasible": PLANNED, "infeasible": INFEASIBLE}.get(p.status, UNSOLVED)
         return {**base, "outcome": outcome, "scenario": scn.name, "status": p.status,
                 "cost_per_hour": _finite(p.cost_per_hour), "lower_bound_per_hour": _finite(p.lower_bound_per_hour),
-                "gap": _finite(p.gap), "fleet": p.fleet, "infeasibility": p.infeasibility,
+                "gap": _finite(p.gap), "verified": verify, "fleet": p.fleet, "infeasibility": p.infeasibility,
                 "seconds": round(time.time() - started, 3)}
     except GpuoptError as e:
         return {**base, "outcome": BAD_INPUT, "error": str(e), "seconds": round(time.time() - started, 3)}

@@ -71,8 +71,9 @@ class LocalPool:
     """`workers` worker processes on this machine, each a fresh interpreter (gpuopt.batch.worker). A
     worker that dies or passes its job's time-out costs that job one attempt and is replaced."""
 
-    def __init__(self, workers: int, time_limit_s: float, threads: Optional[int], job_timeout_s: float):
-        self.size, self.message_args = workers, (time_limit_s, threads)
+    def __init__(self, workers: int, time_limit_s: float, threads: Optional[int], job_timeout_s: float,
+                 verify: bool = True):
+        self.size, self.message_args, self.verify = workers, (time_limit_s, threads), verify
         self.job_timeout_s = job_timeout_s
         self.queue: collections.deque[tuple[Job, int]] = collections.deque()
         self.workers: list[_Worker] = []
@@ -90,7 +91,7 @@ class LocalPool:
                 idle = _Worker()
                 self.workers.append(idle)
             job, attempt = self.queue.popleft()
-            if not idle.give(job, attempt, (job, *self.message_args, attempt), self.job_timeout_s):
+            if not idle.give(job, attempt, (job, *self.message_args, attempt, self.verify), self.job_timeout_s):
                 self.workers.remove(idle)
                 code = idle.stop()
                 lost.append((job, infrastructure_failure(job, attempt,
@@ -139,13 +140,13 @@ class ExecutorPool:
     """Jobs on a concurrent.futures Executor (Dask's included). An exception from the executor (a
     worker lost, a pool broken, a cancelled task) is a failed attempt of that job."""
 
-    def __init__(self, executor: cf.Executor, time_limit_s: float, threads: Optional[int]):
-        self.executor, self.args = executor, (time_limit_s, threads)
+    def __init__(self, executor: cf.Executor, time_limit_s: float, threads: Optional[int], verify: bool = True):
+        self.executor, self.args, self.verify = executor, (time_limit_s, threads), verify
         self.futures: dict[cf.Future, tuple[Job, int]] = {}
 
     def submit(self, job: Job, attempt: int) -> None:
         try:
-            fut = self.executor.submit(plan_job, job, *self.args, attempt)
+            fut = self.executor.submit(plan_job, job, *self.args, attempt, self.verify)
         except Exception as e:  # noqa: BLE001 - e.g. a broken pool refusing new work
             fut = cf.Future()
             fut.set_exception(e)

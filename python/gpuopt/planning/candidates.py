@@ -28,6 +28,7 @@ import numpy as np
 from gpuopt.catalog import engine as get_engine, model as get_model
 from gpuopt.estimation.capacity import STATUS, capacity_many
 from gpuopt.estimation.sharing import Slot, mig_profile, slots as gpu_slots
+from gpuopt.planning import confirmed_cache
 from gpuopt.planning.scenario import Scenario, Service
 
 
@@ -49,18 +50,24 @@ class Candidate:
 TP_OPTIONS = (1, 2, 4, 8)
 CONFIRMED_SHARE = 0.93  # of the simulator's confirmed rate: p95s from 600 s runs vary by about this much
 
-_CONFIRMED: dict[tuple, float] = {}   # confirmed rates by everything that determines them
+_CONFIRMED: dict[str, float] = {}   # confirmed rates by key_text of everything that determines them
 _CONFIRMED_MAX = 200_000
+_DISK_READ = [False]
 
 
 def confirmed_rates(rows: list[tuple[Service, Slot, str, int]]) -> np.ndarray:
     """The simulator-confirmed rate of each (service, slot, precision, tp), each distinct
-    configuration simulated once per process (they are deterministic in their inputs)."""
+    configuration simulated once (they are deterministic in their inputs): kept per process and on
+    disk (gpuopt.planning.confirmed_cache)."""
+    if not _DISK_READ[0]:
+        _CONFIRMED.update(confirmed_cache.load())
+        _DISK_READ[0] = True
     keys = []
     for sv, sl, p, tp in rows:
-        keys.append((get_model(sv.model).row(), tuple(sl.gpu.row()), sl.request_delay_ms, get_engine(sv.engine).row(),
-                     p, tp, tuple(sv.requests.rows()), sv.slo.row()))
-    first: dict[tuple, int] = {}
+        keys.append(confirmed_cache.key_text((get_model(sv.model).row(), tuple(sl.gpu.row()), sl.request_delay_ms,
+                                              get_engine(sv.engine).row(), p, tp, tuple(sv.requests.rows()),
+                                              sv.slo.row())))
+    first: dict[str, int] = {}
     for i, k in enumerate(keys):
         if k not in _CONFIRMED:
             first.setdefault(k, i)
@@ -70,10 +77,12 @@ def confirmed_rates(rows: list[tuple[Service, Slot, str, int]]) -> np.ndarray:
                             requests=[rows[i][0].requests for i in idx], slo=[rows[i][0].slo for i in idx],
                             precision=[rows[i][2] for i in idx], engine=[rows[i][0].engine for i in idx],
                             tp=[rows[i][3] for i in idx], simulated=True)
-        if len(_CONFIRMED) + len(idx) > _CONFIRMED_MAX:
+        known = len(_CONFIRMED)
+        if known + len(idx) > _CONFIRMED_MAX:
             _CONFIRMED.clear()
-        for i, v in zip(idx, res["confirmed_rps"]):
-            _CONFIRMED[keys[i]] = float(v)
+        new = {keys[i]: float(v) for i, v in zip(idx, res["confirmed_rps"])}
+        _CONFIRMED.update(new)
+        confirmed_cache.save(new, known)
     return np.array([_CONFIRMED[k] for k in keys], dtype=float)
 
 

@@ -94,11 +94,14 @@ def job_offers(scn: Scenario, job):
 
 def training_reach(scn: Scenario, job, window_hours: float) -> float:
     """Most reference GPU-hours a job could get over its deadline from `window_hours` of each
-    cycle on every GPU it may own (its purchase limit bought), ignoring services."""
+    cycle on every GPU it may use (its purchase limit bought, and its rental limit rented where the
+    job may run on rented GPUs), ignoring services."""
     cycles = job.deadline_days * 24.0 / scn.cycle_hours
     total = 0.0
     for _, o in job_offers(scn, job):
         gpus = math.inf if o.max_purchase is None else o.owned + o.max_purchase
+        if job.rented_gpus and o.rent_usd_per_hour is not None:
+            gpus += math.inf if o.max_rent is None else o.max_rent
         total += gpus * window_hours * cycles * speed(o.type, job.reference_gpu)
     return total
 
@@ -237,6 +240,8 @@ class PlanningModel:
             for site, o in job_offers(scn, job):
                 key = (site.name, o.type)
                 big = o.owned + base_buy.get(key, 0) + (o.max_purchase if o.max_purchase is not None else 10_000)
+                if job.rented_gpus and o.rent_usd_per_hour is not None:
+                    big += o.max_rent if o.max_rent is not None else 10_000
                 for p in self.periods:
                     if job.periods and p not in job.periods:
                         continue
@@ -252,9 +257,11 @@ class PlanningModel:
                     self.x.train_gpus[(j, site.name, o.type, p)] = t
                     self.x.train_on[(j, site.name, o.type, p)] = z
                     m.term(work, t, self.hours[p] * cycles * speed(o.type, job.reference_gpu))
-                    m.term(self.rows[(GPU_SUPPLY,) + key + (p,)], t, 1.0)
+                    m.term(self.rows[(GPU_SUPPLY,) + key + (p,)], t, 1.0)   # owned, bought or rented
+                    if job.rented_gpus:
+                        continue
                     own = self.rows.get((TRAINING_OWNED,) + key + (p,))
-                    if own is None:  # training runs on owned GPUs only, never rented ones
+                    if own is None:  # this job runs on owned GPUs only, never rented ones
                         own = self._row(-inf, o.owned + base_buy.get(key, 0), TRAINING_OWNED, *key, p)
                         m.term(own, self.x.buy[key], -1.0)
                     m.term(own, t, 1.0)

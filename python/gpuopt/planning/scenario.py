@@ -100,6 +100,8 @@ class TrainingJob(_Strict):
     periods: Optional[list[str]] = Field(None, description="periods it may run in (e.g. nights); None: any")
     sites: Optional[list[str]] = None
     burst_usd_per_gpu_hour: Optional[float] = Field(None, ge=0, description="cloud burst price per reference GPU-hour")
+    rented_gpus: bool = Field(False, description="may also run on the sites' rented GPUs, each at its hourly price "
+                                                 "(otherwise on GPUs owned or bought only)")
     deadline_days: float = Field(30.0, gt=0, description="it must finish within this many days")
 
 
