@@ -29,6 +29,11 @@ class BaselineResult:
     solution: Optional[Solution]
 
 
+def _infeasible(note: str, binding: str) -> dict[str, Any]:
+    """The record of a baseline with no plan: why, and the constraint that binds."""
+    return {"cost_per_hour": None, "savings_per_hour": None, "savings": None, "note": note, "binding": binding}
+
+
 def tightened(cands: Candidates, scn: Scenario, factors: dict[str, float]) -> Candidates:
     """`cands` with each service's capacities scaled by the factor verification gave it."""
     out = Candidates(problems=list(cands.problems))
@@ -46,10 +51,8 @@ def baselines(scn: Scenario, cost: float, cands: Candidates, solve: Solve,
     def record(name: str, scenario: Scenario, c: Candidates, note: str) -> None:
         sol = solve(scenario, c) if not c.problems else None
         if sol is None or not found(sol.solved.status):
-            rec: dict[str, Any] = {"cost_per_hour": None, "savings_per_hour": None, "savings": None,
-                                   "note": f"{note} - infeasible for this scenario"}
             why = explain_infeasible(scenario, c, lambda s, cc, lift_limits=False: solve(s, cc, lift_limits=lift_limits).solved)
-            rec["binding"] = "; ".join(why)
+            rec = _infeasible(f"{note} - infeasible for this scenario", "; ".join(why))
             if not c.problems:
                 lifted = solve(scenario, c, lift_limits=True)
                 if found(lifted.solved.status):
@@ -83,14 +86,12 @@ def baselines(scn: Scenario, cost: float, cands: Candidates, solve: Solve,
         out["best single GPU type"] = min(lifted, key=lambda b: b.record["cost_with_limits_lifted_per_hour"])
     else:
         out["best single GPU type"] = BaselineResult(
-            {"cost_per_hour": None, "savings_per_hour": None, "savings": None,
-             "note": "no single type can serve everything - infeasible for this scenario",
-             "binding": "no GPU type offered can serve every service on its own"}, scn, None)
+            _infeasible("no single type can serve everything - infeasible for this scenario",
+                        "no GPU type offered can serve every service on its own"), scn, None)
     fixed = greedy(scn, cands)
     if fixed is None:
-        out["greedy"] = BaselineResult({"cost_per_hour": None, "savings_per_hour": None, "savings": None,
-                                        "note": "a service has no slot at a site it may use - infeasible",
-                                        "binding": "data locality"}, scn, None)
+        out["greedy"] = BaselineResult(_infeasible("a service has no slot at a site it may use - infeasible",
+                                                   "data locality"), scn, None)
     else:
         record("greedy", scn, fixed, "each service on its cheapest $/req/s slot, replicas rounded up per period")
     return out

@@ -178,7 +178,7 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
 def _context_warnings(scn: Scenario) -> list[str]:
     out = []
     for sv in scn.services:
-        longest = max(b.input_tokens + b.output_tokens for b in sv.requests.buckets)
+        longest = sv.longest_request_tokens
         trained = get_model(sv.model).max_context
         if longest > trained:
             out.append(f"service {sv.name!r}: requests of up to {longest:,} tokens exceed {sv.model}'s trained context "

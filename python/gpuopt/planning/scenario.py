@@ -90,6 +90,11 @@ class Service(_Strict):
     def _request_class(cls, v):
         return _requests(v)
 
+    @property
+    def longest_request_tokens(self) -> int:
+        """Input + output tokens of its longest request bucket (against the model's context)."""
+        return max(b.input_tokens + b.output_tokens for b in self.requests.buckets)
+
 
 class TrainingJob(_Strict):
     name: str
@@ -137,7 +142,7 @@ class Scenario(_Strict):
                 raise ValueError(f"services.{i}.model: unknown model {sv.model!r}; did you mean "
                                  f"{', '.join(suggest(sv.model, known_models)) or ', '.join(known_models)}?")
         for i, sv in enumerate(self.services):
-            longest = max(b.input_tokens + b.output_tokens for b in sv.requests.buckets)
+            longest = sv.longest_request_tokens
             trained = known_models[sv.model].max_context
             if longest > trained and not sv.beyond_context:
                 raise ValueError(f"services.{i}.requests: requests of up to {longest:,} tokens (input + output) exceed "
