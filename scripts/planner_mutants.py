@@ -47,6 +47,25 @@ M = [
  ("python/gpuopt/estimation/simulate.py", "/ (out_tokens[multi] - 1)", "/ out_tokens[multi]", "tests/test_bill.py"),
  ("python/gpuopt/output/k8s.py", '"replicas": max(per_period.values()),', '"replicas": min(per_period.values()),',
   "tests/test_bill.py"),
+ # issue 13: stability prices, the buyer's bill, measured capacities under verification, the planned share
+ (MODEL, 'self._charge("stability", usd * per_day[j] / self.scn.cycle_hours, rise)',
+  'self._charge("stability", usd / self.scn.cycle_hours, rise)', "tests/test_bill.py"),
+ (MODEL, "m.term(row, int(per_period[j - 1]), 1.0)", "m.term(row, int(per_period[j - 1]), 0.0)",
+  "tests/test_plans_hold.py"),
+ (MODEL, "m.term(row, int(per_period[j]), -1.0)", "m.term(row, int(per_period[j]), 1.0)", "tests/test_plans_hold.py"),
+ (MODEL, '"usd_per_mig_repartition")', '"usd_per_replica_start")', "tests/test_bill.py tests/test_plans_hold.py"),
+ ("python/gpuopt/planning/scenario.py", "return [min(ps[j - 1].days_per_week", "return [max(ps[j - 1].days_per_week",
+  "tests/test_bill.py"),
+ ("python/gpuopt/planning/bill.py", '["compute_slices"] / 7.0 * r.replicas', '["compute_slices"] / 8.0 * r.replicas',
+  "tests/test_bill.py"),
+ ("python/gpuopt/planning/bill.py", '(licence * used if r.kind == "fraction" else 0.0)', "0.0", "tests/test_bill.py"),
+ ("python/gpuopt/planning/bill.py", "pool = owned * running + bought * amortised", "pool = owned * running",
+  "tests/test_bill.py"),
+ ("python/gpuopt/planning/bill.py", "f = per_day[period] / hours[period]", "f = 1.0 / hours[period]",
+  "tests/test_bill.py"),
+ ("python/gpuopt/planning/planner.py", 'if c.source == "simulated"]', "]", "tests/test_plans_hold.py"),
+ ("python/gpuopt/planning/candidates.py", "CONFIRMED_SHARE = 0.90", "CONFIRMED_SHARE = 0.99",
+  "tests/test_plans_hold.py"),
 ]
 
 

@@ -8,10 +8,11 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import gpuopt
+from gpuopt.output.documents import markdown
 from gpuopt.output.k8s import manifests
 from gpuopt.planning.candidates import candidates
 from gpuopt.planning.scenario import GpuOffer, Period, Scenario, Service, Site, TrainingJob
@@ -29,9 +30,9 @@ def _capex(offer) -> float:
 def bill(p, scn) -> dict[str, float]:
     """$/hour per item of plan `p`, from its fleet, purchases, rentals, time-sliced GPUs and
     training alone."""
-    H = sum(per.hours for per in scn.periods)
-    hours = {per.name: per.hours for per in scn.periods}
-    out = dict.fromkeys(("capex", "power+licences", "cloud", "sharing licences", "training burst"), 0.0)
+    hours = {per.name: per.hours * per.days_per_week / 7 for per in scn.periods}   # average hours a day
+    H = sum(hours.values())
+    out = dict.fromkeys(("capex", "power+licences", "cloud", "sharing licences", "training burst", "stability"), 0.0)
     for site in scn.sites:
         for o in site.gpus:
             bought = p.purchases.get(site.name, {}).get(o.type, 0)
@@ -51,7 +52,36 @@ def bill(p, scn) -> dict[str, float]:
         if job.burst_usd_per_gpu_hour is not None:
             out["training burst"] += p.training[job.name].burst_gpu_hours * job.burst_usd_per_gpu_hour \
                 / (job.deadline_days * 24.0)
+    out["stability"] = _stability(p, scn, H)
     return out
+
+
+def _stability(p, scn, H: float) -> float:
+    """Replicas started and GPUs put into a MIG layout as each period begins, against the period
+    listed before it (the cycle repeats), each priced once per day both periods occur."""
+    st = scn.stability
+    if st is None or len(scn.periods) < 2:
+        return 0.0
+    total = 0.0
+    for j, per in enumerate(scn.periods):
+        prev = scn.periods[j - 1]
+        times_a_day = min(per.days_per_week, prev.days_per_week) / 7
+
+        def count(name):
+            c = {}
+            for sv, periods in p.replicas.items():
+                for r in periods.get(name, []):
+                    c[(sv, r.site, r.slot, r.tp)] = c.get((sv, r.site, r.slot, r.tp), 0) + r.replicas
+            return c
+        now, before = count(per.name), count(prev.name)
+        starts = sum(max(n - before.get(key, 0), 0) for key, n in now.items())
+        parts = 0
+        for site, types in p.mig_layouts.items():
+            for by in types.values():
+                a, b = by.get(per.name, {}), by.get(prev.name, {})
+                parts += sum(max(n - b.get(layout, 0), 0) for layout, n in a.items())
+        total += times_a_day / H * (st.usd_per_replica_start * starts + st.usd_per_mig_repartition * parts)
+    return total
 
 
 def check_bill(p, scn) -> None:
@@ -60,11 +90,31 @@ def check_bill(p, scn) -> None:
     for item, value in mine.items():
         assert p.cost_breakdown[item] == pytest.approx(value, rel=1e-6, abs=1e-6), item
     assert p.cost_per_hour == pytest.approx(sum(mine.values()), rel=1e-6, abs=1e-6)
+    check_buyers_bill(p, scn)
+
+
+def check_buyers_bill(p, scn) -> None:
+    """The report's bill: the upfront capex of what is bought, the cost while each period runs
+    (weighed by the periods' hours: the cost per hour), and each period's cost split among the
+    services, training jobs and idle GPUs without a cent lost."""
+    b = p.bill
+    hours = {per.name: per.hours * per.days_per_week / 7 for per in scn.periods}
+    upfront = sum(n * _capex(o) for site in scn.sites for o in site.gpus
+                  for n in [p.purchases.get(site.name, {}).get(o.type, 0)] if n)
+    assert b.upfront_capex_usd == pytest.approx(upfront)
+    assert sum(x.gpus for x in b.purchases) == sum(n for t in p.purchases.values() for n in t.values())
+    assert sum(hours[q] * v for q, v in b.cost_per_period.items()) / sum(hours.values()) == \
+        pytest.approx(p.cost_per_hour, rel=1e-6, abs=1e-6)
+    for q, v in b.cost_per_period.items():
+        assert sum(per.get(q, 0.0) for per in b.cost_per_service.values()) == pytest.approx(v, rel=1e-6, abs=1e-6)
+        assert all(per.get(q, 0.0) >= -1e-9 for per in b.cost_per_service.values())
+    served = {(c.service, c.period) for c in b.slo}
+    assert served == {(sv, q) for sv, per in p.replicas.items() for q, rows in per.items() if rows}
 
 
 def check_rules(p, scn) -> None:
     """Demand served, training only on GPUs owned after purchases, within every limit."""
-    hours = {per.name: per.hours for per in scn.periods}
+    hours = {per.name: per.hours * per.days_per_week / 7 for per in scn.periods}   # average hours a day
     for sv in scn.services:
         for period in scn.periods:
             rows = p.replicas.get(sv.name, {}).get(period.name, [])
@@ -133,16 +183,22 @@ def test_every_example_bills_as_planned_and_keeps_the_rules(path):
     check_rules(p, scn)
 
 
-def _priced_scenario(pue: float, licence: float, sharing_licence: float, rate: float, rent: float) -> Scenario:
+def _priced_scenario(pue: float, licence: float, sharing_licence: float, rate: float, rent: float,
+                     weekly: bool = False, stability=None) -> Scenario:
+    periods = [Period(name="peak", hours=6), Period(name="rest", hours=18)]
+    if weekly:   # weekdays' peak and rest, and a quiet weekend, weighed by their days
+        periods = [Period(name="peak", hours=10, days_per_week=5), Period(name="rest", hours=14, days_per_week=5),
+                   Period(name="weekend", hours=24, days_per_week=2)]
+    per = {"peak": rate, "rest": rate / 4, "weekend": rate / 8}
     return Scenario(
-        name="priced", periods=[Period(name="peak", hours=6), Period(name="rest", hours=18)],
+        name="priced", periods=periods, stability=stability,
         sites=[Site(name="dc", pue=pue, usd_per_kwh=0.2, load=0.5, licence_usd_per_gpu_year=licence,
                     sharing_licence_usd_per_gpu_year=sharing_licence,
                     gpus=[GpuOffer(type="l4", owned=1, max_purchase=3, capex_usd=9000, amortization_years=2.5),
                           GpuOffer(type="a100-sxm-80gb", max_purchase=1, capex_usd=20000)]),
                Site(name="cloud", kind="cloud", licence_usd_per_gpu_year=licence,
                     gpus=[GpuOffer(type="l4", max_purchase=0, rent_usd_per_hour=rent, max_rent=6)])],
-        services=[Service(name="chat", model="llama-3-8b", rate={"peak": rate, "rest": rate / 4},
+        services=[Service(name="chat", model="llama-3-8b", rate={q.name: per[q.name] for q in periods},
                           slo={"ttft_p95_ms": 3000, "tpot_p95_ms": 80}),
                   Service(name="tiny", model="llama-3-8b", rate=0.05, slo={"e2e_p95_ms": 60000}, sites=["dc"])],
         training=[TrainingJob(name="ft", gpu_hours=60, periods=["rest"], sites=["dc"], memory_gb=20,
@@ -152,9 +208,13 @@ def _priced_scenario(pue: float, licence: float, sharing_licence: float, rate: f
 @settings(max_examples=12, deadline=None)
 @given(pue=st.sampled_from([1.0, 1.6]), licence=st.sampled_from([0.0, 2000.0]),
        sharing_licence=st.sampled_from([0.0, 300.0, 4000.0]), rate=st.sampled_from([0.5, 3.0, 9.0]),
-       rent=st.sampled_from([0.4, 0.9]))
-def test_random_priced_fleets_bill_as_planned_and_no_baseline_is_cheaper(pue, licence, sharing_licence, rate, rent):
-    scn = _priced_scenario(pue, licence, sharing_licence, rate, rent)
+       rent=st.sampled_from([0.4, 0.9]), weekly=st.booleans(),
+       stability=st.sampled_from([None, gpuopt.Stability(usd_per_replica_start=2.0, usd_per_mig_repartition=15.0)]))
+@example(pue=1.6, licence=2000.0, sharing_licence=300.0, rate=9.0, rent=0.4, weekly=True,
+         stability=gpuopt.Stability(usd_per_replica_start=2.0, usd_per_mig_repartition=15.0))
+def test_random_priced_fleets_bill_as_planned_and_no_baseline_is_cheaper(pue, licence, sharing_licence, rate, rent,
+                                                                         weekly, stability):
+    scn = _priced_scenario(pue, licence, sharing_licence, rate, rent, weekly, stability)
     p = gpuopt.plan(scn, threads=1)
     check_bill(p, scn)
     check_rules(p, scn)
@@ -313,3 +373,59 @@ def test_the_best_single_type_baseline_names_its_type_or_says_none_serves_all():
     check_baselines(p)
     b = p.baselines["best single GPU type"]
     assert b.cost_per_hour is None and b.note == "no single type can serve everything - infeasible for this scenario"
+
+
+def test_the_bill_names_each_price_and_where_it_comes_from():
+    scn = _priced_scenario(1.6, 2000.0, 300.0, 9.0, 0.4)
+    p = gpuopt.plan(scn, threads=1, baselines=False)
+    src = {a.item: (a.value, a.source) for a in p.bill.assumptions}
+    assert src["dc/l4: purchase price"] == (9000, "scenario: sites[0].gpus[0].capex_usd")
+    assert src["dc/l4: amortisation"] == (2.5, "scenario: sites[0].gpus[0].amortization_years")
+    assert src["dc/a100-sxm-80gb: amortisation"][1].startswith("gpuopt default")
+    assert src["dc: PUE"] == (1.6, "scenario: sites[0].pue")
+    assert src["cloud: PUE"] == (1.4, "gpuopt default (sites[1].pue)")
+    assert src["cloud/l4: rent"] == (0.4, "scenario: sites[1].gpus[0].rent_usd_per_hour")
+    assert src["l4: TDP"][0] == 72.0 and "datasheet" in src["l4: TDP"][1]
+    assert src["training ft: cloud burst"][0] == 3.0
+    default = _priced_scenario(1.0, 0.0, 0.0, 3.0, 0.4)
+    bought = default.model_copy(update={"sites": [default.sites[0].model_copy(update={"gpus": [
+        GpuOffer(type="l4", max_purchase=3), GpuOffer(type="a100-sxm-80gb", max_purchase=1)]})]})
+    listed = {a.item: a for a in gpuopt.plan(bought, threads=1, baselines=False, verify=False).bill.assumptions}
+    assert listed["dc/l4: purchase price"].value == 15000.0   # data/prices.csv
+    assert listed["dc/l4: purchase price"].source.startswith("catalog data/prices.csv")
+    text = markdown(p)
+    for title in ("Buy now", "Prices and assumptions", "Cost per period and per service",
+                  "SLO per service and period: target / predicted / simulated p95"):
+        assert title in text
+    assert "| dc | l4 |" in text or p.bill.purchases == []
+
+
+def test_each_service_pays_for_the_share_of_a_gpu_it_occupies():
+    from gpuopt.planning.bill import bill_of
+    from gpuopt.planning.candidates import Candidates
+    from gpuopt.planning.plans import Plan, ReplicaGroup
+    scn = Scenario(sites=[Site(name="dc", usd_per_kwh=0.12, pue=1.4, load=0.7, sharing_licence_usd_per_gpu_year=876.0,
+                               gpus=[GpuOffer(type="a100-sxm-80gb", owned=1, max_purchase=0),
+                                     GpuOffer(type="l4", owned=1, max_purchase=0)])],
+                   services=[Service(name=n, model="llama-3-8b", rate=0.1) for n in ("a", "b", "c")])
+
+    def group(kind, gpu, slot, n, **kw):
+        return ReplicaGroup(site="dc", gpu=gpu, slot=slot, tp=1, precision="fp16", replicas=n, capacity_rps=1.0,
+                            kind=kind, **kw)
+    p = Plan(scenario="s", status="optimal", cost_per_hour=0.0, lower_bound_per_hour=0.0, gap=0.0,
+             fleet={"dc": {"a100-sxm-80gb": 1, "l4": 1}},
+             replicas={"a": {"all": [group("mig", "a100-sxm-80gb", "a100-sxm-80gb/3g.40gb", 1, mig_profile="3g.40gb")]},
+                       "b": {"all": [group("mig", "a100-sxm-80gb", "a100-sxm-80gb/4g.40gb", 1, mig_profile="4g.40gb")]},
+                       "c": {"all": [group("fraction", "l4", "l4/3x", 2, fraction=3)]}},
+             mig_layouts={"dc": {"a100-sxm-80gb": {"all": {"3g.40gb+4g.40gb": 1}}}},
+             time_sliced={"dc": {"l4": {"all": {"3-way": 1}}}})
+    b = bill_of(p, scn, Candidates())
+    a100 = 400 / 1000 * 0.7 * 1.4 * 0.12       # $/hour of running an owned A100 (TDP 400 W)
+    l4 = 72 / 1000 * 0.7 * 1.4 * 0.12          # an owned L4 (72 W)
+    licence = 876.0 / HOURS_PER_YEAR           # its time-slicing licence, $/hour
+    got = {who: per["all"] for who, per in b.cost_per_service.items()}
+    assert got["a"] == pytest.approx(3 / 7 * a100)            # 3 of the A100's 7 compute slices
+    assert got["b"] == pytest.approx(4 / 7 * a100)
+    assert got["c"] == pytest.approx(2 / 3 * (l4 + licence))  # 2 of the L4's 3 shares, and of its licence
+    assert got["idle"] == pytest.approx(1 / 3 * (l4 + licence))
+    assert b.cost_per_period["all"] == pytest.approx(a100 + l4 + licence)

@@ -10,7 +10,8 @@ from ortools.linear_solver import linear_solver_pb2
 import gpuopt
 from gpuopt.planning.candidates import allowed_sites, candidates
 from gpuopt.planning.decompose import colgen
-from gpuopt.planning.model import MIP_GROUPS, REPLICA_USED, SPARE, PlanningModel
+from gpuopt.planning.model import MIG_REPARTITION, MIP_GROUPS, REPLICA_START, REPLICA_USED, SPARE, PlanningModel
+from gpuopt.planning.scenario import Stability
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "formulation.md").read_text()
@@ -42,17 +43,23 @@ def test_the_enterprise_mip_has_exactly_the_documented_groups():
     rows, columns = model.m.row_names, model.m.var_names
     documented = _headed(_section("Constraints"))
     assert documented == set(MIP_GROUPS)
-    assert {_group(r) for r in rows} == documented - {SPARE, REPLICA_USED}   # those come with n+1 only
+    optional = {SPARE, REPLICA_USED, REPLICA_START, MIG_REPARTITION}   # with n+1, and with stability prices
+    assert {_group(r) for r in rows} == documented - optional
     first = scn.services[0].model_copy(update={"redundancy": "n+1"})
     redundant = PlanningModel(scn.model_copy(update={"services": [first, *scn.services[1:]]}), relax=False)
     redundant.add_services(candidates(scn), allowed_sites)
-    assert {_group(r) for r in redundant.m.row_names} == documented
+    assert {_group(r) for r in redundant.m.row_names} == documented - {REPLICA_START, MIG_REPARTITION}
+    stable = PlanningModel(scn.model_copy(update={"stability": Stability(usd_per_replica_start=2.0,
+                                                                         usd_per_mig_repartition=5.0)}), relax=False)
+    stable.add_services(candidates(scn), allowed_sites)
+    assert {_group(r) for r in stable.m.row_names} == documented - {SPARE, REPLICA_USED}
     variables = set(re.findall(r"^- `(\w+)\[", _section("Decision variables"), flags=re.M)) | \
         set(re.findall(r"and `(\w+)\[", _section("Decision variables")))
     assert variables == {"buy", "rent", "replicas", "mig_layout", "time_sliced", "train_gpus", "train_on", "burst",
-                         "spare", "used"}
-    assert {_group(v) for v in columns} == variables - {"spare", "used"}
-    assert {_group(v) for v in redundant.m.var_names} == variables
+                         "spare", "used", "starts", "repartitions"}
+    assert {_group(v) for v in columns} == variables - {"spare", "used", "starts", "repartitions"}
+    assert {_group(v) for v in redundant.m.var_names} == variables - {"starts", "repartitions"}
+    assert {_group(v) for v in stable.m.var_names} == variables - {"spare", "used"}
 
 
 def test_the_column_generation_master_adds_only_pattern_choice():

@@ -35,9 +35,9 @@ def test_every_candidate_meets_its_slo_at_its_planned_rate_and_is_not_wasteful(p
         sv = scn.services[k]
         for cd in cs:
             assert _meets(sv, cd, cd.capacity_rps), (sv.name, cd.slot.id, cd.tp, cd.capacity_rps)
-            # not wasteful: the issue asks for 1.15; other seed sets' edges vary by about +-10 %, so a few
-            # candidates reach 1.2 today (see the session note); 1.25 holds for all
-            assert not _meets(sv, cd, cd.capacity_rps * 1.25), (sv.name, cd.slot.id, cd.tp, cd.capacity_rps)
+            # not wasteful: no rate 15 % above the planned one is confirmed (scripts/capacity_margin.py runs
+            # this check for other seed triples)
+            assert not _meets(sv, cd, cd.capacity_rps * 1.15), (sv.name, cd.slot.id, cd.tp, cd.capacity_rps)
             checked += 1
     assert checked >= 4
 
@@ -105,6 +105,28 @@ def test_random_small_plans_serve_demand_with_headroom_and_beat_every_baseline(r
     for name, b in p.baselines.items():
         if b.cost_per_hour is not None:
             assert b.cost_per_hour >= p.cost_per_hour * (1 - 1e-6), name
+    # the simple ways to buy it, restricted here by hand (not by gpuopt.planning.baselines) and solved
+    # to optimality: none is cheaper than the plan
+    for simple in _simple_ways(scn):
+        c = candidates(simple)
+        if c.problems or any(not c.by_service.get(k) for k in range(len(simple.services))):
+            continue
+        r = solve_mip(simple, c, time_limit_s=30, threads=1, seed=0, relative_gap=1e-9).solved
+        if r.status == "optimal":
+            assert r.objective >= p.cost_per_hour * (1 - 1e-6), simple.name
+
+
+def _simple_ways(scn: Scenario) -> list[Scenario]:
+    """No sharing (whole GPUs), and each GPU type alone."""
+    out = [scn.model_copy(update={"sharing": "none", "name": "no sharing"})]
+    for t in sorted({o.type for s in scn.sites for o in s.gpus}):
+        sites = [s.model_copy(update={"gpus": [o for o in s.gpus if o.type == t]}) for s in scn.sites
+                 if any(o.type == t for o in s.gpus)]
+        services = [sv.model_copy(update={"sites": [x for x in sv.sites if x in {s.name for s in sites}]})
+                    if sv.sites else sv for sv in scn.services]
+        if all(sv.sites is None or sv.sites for sv in services):
+            out.append(scn.model_copy(update={"sites": sites, "services": services, "name": f"all on {t}"}))
+    return out
 
 
 def test_n_plus_one_costs_at_least_as_much_and_keeps_a_spare():
@@ -183,3 +205,79 @@ def test_a_request_beyond_the_trained_context_is_planned_only_when_asked_and_the
             "services: [{name: a, model: llama-2-13b, rate: 0.1, requests: [8000, 400], beyond_context: true}]\n")
     p = plan(parse_scenario(text, "s.yaml"), threads=1, baselines=False, verify=False)
     assert any("trained context" in w for w in p.warnings)
+
+
+def _day_night(usd_per_start: float) -> Scenario:
+    """Rented L4s only, no sharing: 3 replicas by day, 1 by night (capacities from the closed form)."""
+    base = Scenario(periods=[Period(name="day", hours=12), Period(name="night", hours=12)], sharing="none",
+                    capacities="closed-form",
+                    sites=[Site(name="cloud", kind="cloud", gpus=[GpuOffer(type="l4", max_purchase=0, rent_usd_per_hour=1.0)])],
+                    services=[Service(name="chat", model="llama-3-8b", rate=1.0, tps=[1], precisions=["int8"],
+                                      slo={"ttft_p95_ms": 1500, "tpot_p95_ms": 60})])
+    cap = candidates(base).by_service[0][0].capacity_rps
+    svc = base.services[0].model_copy(update={"rate": {"day": 2.5 * cap, "night": 0.5 * cap}})
+    return base.model_copy(update={"services": [svc], "stability": gpuopt.Stability(usd_per_replica_start=usd_per_start)})
+
+
+@pytest.mark.parametrize("usd, rented, stability", [
+    (0.0, {"day": 3, "night": 1}, 0.0),
+    # 2 starts a day at $6 = $0.50/hour, less than keeping 2 more L4s all night ($1/hour)
+    (6.0, {"day": 3, "night": 1}, 0.5),
+    # 2 starts at $24 = $2/hour: keeping 3 L4s all day ($1/hour more) is cheaper
+    (24.0, {"day": 3, "night": 3}, 0.0),
+])
+def test_a_price_per_replica_start_keeps_replicas_where_moving_them_costs_more(usd, rented, stability):
+    scn = _day_night(usd)
+    p = plan(scn, threads=1, baselines=False, verify=False)
+    assert p.status == "optimal"
+    assert p.rentals["cloud"]["l4"] == rented
+    assert p.cost_breakdown["stability"] == pytest.approx(stability)
+    assert p.cost_per_hour == pytest.approx((rented["day"] + rented["night"]) / 2 + stability)
+    assert p.changes["day"].replica_starts == rented["day"] - rented["night"]
+    assert p.changes["night"].replica_starts == 0
+
+
+def test_stability_is_charged_for_what_changes_and_never_makes_a_plan_cheaper():
+    scn = load_scenario("examples/enterprise.yaml")
+    free = plan(scn, threads=1, baselines=False, verify=False)
+    st_ = gpuopt.Stability(usd_per_replica_start=3.0, usd_per_mig_repartition=20.0)
+    p = plan(scn.model_copy(update={"stability": st_}), threads=1, baselines=False, verify=False)
+    assert p.has_plan and p.cost_per_hour >= free.cost_per_hour * (1 - 1e-4) - 1e-6
+    per_day = scn.transitions_per_day()
+    expected = sum(f / scn.cycle_hours * (3.0 * p.changes[per.name].replica_starts
+                                          + 20.0 * p.changes[per.name].mig_repartitions)
+                   for f, per in zip(per_day, scn.periods))
+    assert p.cost_breakdown["stability"] == pytest.approx(expected, abs=1e-6)
+    # repartitions: a layout's count rising from the period before, summed
+    for j, per in enumerate(scn.periods):
+        prev = scn.periods[j - 1].name
+        rises = 0
+        for site, types in p.mig_layouts.items():
+            for g, by in types.items():
+                for name in set(by.get(per.name, {})) | set(by.get(prev, {})):
+                    rises += max(by.get(per.name, {}).get(name, 0) - by.get(prev, {}).get(name, 0), 0)
+        assert p.changes[per.name].mig_repartitions == rises
+
+
+def test_the_decomposition_refuses_stability_and_auto_solves_it_whole():
+    scn = _day_night(6.0)
+    with pytest.raises(InvalidInputError, match="stability"):
+        plan(scn, method="decompose", verify=False)
+    assert plan(scn, method="auto", threads=1, baselines=False, verify=False).status == "optimal"
+
+
+def test_verification_keeps_a_measured_capacity_and_says_it_misses():
+    # a measured figure 3x what one L4 sustains: the simulator finds the SLO missed; the figure is the
+    # user's, so it is kept (not tightened) and the plan says so
+    def scn(measured):
+        return Scenario(sites=[Site(name="cloud", kind="cloud", gpus=[GpuOffer(type="l4", max_purchase=0,
+                                                                                 rent_usd_per_hour=1.0)])],
+                        sharing="none",
+                        services=[Service(name="chat", model="llama-3-8b", rate=2.0, precisions=["int8"], tps=[1],
+                                          measured=measured, slo={"ttft_p95_ms": 1500, "tpot_p95_ms": 60})])
+    sustained = candidates(scn(None)).by_service[0][0].confirmed_rps
+    p = plan(scn({"l4": 3 * sustained}), threads=1, baselines=False)
+    assert p.has_plan
+    assert all(r.capacity_rps == pytest.approx(3 * sustained) for _, _, r in p.groups())
+    assert p.capacity_factors == {}
+    assert any("measured" in w for w in p.warnings), p.warnings

@@ -32,7 +32,7 @@ from gpuopt.cost import TCO, tco
 from gpuopt.planning.melange import MixPlan, plan_mix
 from gpuopt.planning.plans import Plan
 from gpuopt.planning.planner import plan
-from gpuopt.planning.scenario import GpuOffer, Period, Scenario, Service, Site, TrainingJob, load_scenario
+from gpuopt.planning.scenario import GpuOffer, Period, Scenario, Service, Site, Stability, TrainingJob, load_scenario
 from gpuopt.planning.synthetic import synthetic_fleet
 from gpuopt.estimation.simulate import SimulationReport, simulate
 from gpuopt.planning.verify import PlanCheck, simulate_plan
@@ -48,7 +48,7 @@ __all__ = [
     "Price", "UnknownNameError", "VERDICTS", "Validation", "Interference", "Slot", "fraction", "mig_layouts",
     "mig_slice", "slots", "TCO", "tco", "SLO", "CapacityReport", "CapacityResults", "RequestClass", "capacity",
     "capacity_many", "MixFront", "SweepResults", "mixes", "pareto", "sweep", "SimulationReport", "simulate", "PlanCheck", "simulate_plan", "MixPlan", "plan_mix", "Plan", "plan", "GpuOffer", "Period", "Scenario",
-    "Service", "Site", "TrainingJob", "load_scenario", "synthetic_fleet", "export_k8s", "batch",
+    "Service", "Site", "Stability", "TrainingJob", "load_scenario", "synthetic_fleet", "export_k8s", "batch",
     "calibrate", "engine", "engines", "estimate", "estimate_many", "fit", "fit_grid", "fit_many", "gpu", "gpus",
     "load_measurements", "max_throughput", "max_throughput_many", "mig_profiles", "model", "model_from_hf_config",
     "models", "prices", "register_engine", "register_gpu", "register_model", "validate",

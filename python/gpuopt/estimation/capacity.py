@@ -126,10 +126,10 @@ def capacity_many(model: Any, gpu: Any, *, requests: Any, slo: Any, precision: A
     is one request class for all rows or a list of RequestClass (one per row), `slo` one SLO or a
     list of SLO / dicts.
 
-    `simulated` adds `confirmed_rps`: the largest Poisson rate at which one replica, run by the
-    discrete-event simulator (gpuopt.simulate's engine, `max_batch` running requests at most),
-    meets every p95 of the SLO in each of three seeded runs of 4,000 requests, to within 2 %
-    (rust/gpuopt-core/src/confirm.rs). The closed form starts that search; it can overestimate
+    `simulated` adds `confirmed_rps`: the median over nine seeded runs of 4,000 requests (600 s at
+    least) of the largest Poisson rate at which one replica, run by the discrete-event simulator
+    (gpuopt.simulate's engine, `max_batch` running requests at most), meets every p95 of the SLO,
+    each to within 0.5 % (rust/gpuopt-core/src/confirm.rs). The closed form starts that search; it can overestimate
     long prompts and mixed request sizes, which the simulator runs request by request."""
     slots, s_codes = _as_categorical(gpu, _slot, (str, Accelerator, Slot))
     classes, c_codes = _as_categorical(requests, _requests, (RequestClass,))

@@ -33,6 +33,7 @@ def plan_sections(p) -> list[Section]:
         ["status", p.status],
         ["cost", f"${p.cost_per_hour:,.2f}/hour (${p.cost_per_hour * 8760:,.0f}/year)"],
         ["lower bound", f"${p.lower_bound_per_hour:,.2f}/hour"], ["gap", f"{p.gap:.2%}"]]
+        + ([["buy now", f"${p.bill.upfront_capex_usd:,.0f} upfront capex"]] if p.bill is not None else [])
         + [[f"vs {name}", _baseline(b)] for name, b in p.baselines.items()], numeric_from=1)]
     out.append(Section("Fleet (GPUs owned after purchases; rentals per period)",
                        ["site", "gpu", "owned", "bought", "rented per period"],
@@ -48,6 +49,8 @@ def plan_sections(p) -> list[Section]:
                         for sv, v in p.predicted_slo.items()], numeric_from=1))
     out.append(Section("Cost per hour by item", ["item", "$/hour"],
                        [[k, f"{v:,.3f}"] for k, v in p.cost_breakdown.items() if v], numeric_from=1))
+    if p.bill is not None:
+        out += bill_sections(p.bill)
     if p.training:
         out.append(Section("Training", ["job", "GPUs per window (site/gpu/period)", "cloud burst GPU-hours"],
                            [[j, ", ".join(f"{r.site}/{r.gpu}/{r.period}: {r.gpus}" for r in t.runs) or "-",
@@ -57,4 +60,30 @@ def plan_sections(p) -> list[Section]:
     return out
 
 
-__all__ = ["Section", "plan_sections"]
+def _ms(v) -> str:
+    return "-" if v is None else f"{v:,.0f}"
+
+
+def bill_sections(b) -> list[Section]:
+    """What to buy and its capex, the prices and assumptions with their sources, the cost per
+    period and per service, and each service's SLO beside its predicted and simulated p95s."""
+    periods = list(b.cost_per_period)
+    out = [Section("Buy now", ["site", "gpu", "GPUs", "$/GPU", "upfront $", "amortised over", "price from"],
+                   [[x.site, x.gpu, str(x.gpus), f"{x.usd_per_gpu:,.0f}", f"{x.upfront_usd:,.0f}",
+                     f"{x.amortization_years:g} years", x.source] for x in b.purchases], numeric_from=2),
+           Section("Prices and assumptions", ["item", "value", "unit", "source"],
+                   [[a.item, f"{a.value:,.4g}", a.unit, a.source] for a in b.assumptions]),
+           Section("Cost per period and per service ($/hour while the period runs)", ["", *periods],
+                   [["total", *(f"{b.cost_per_period[q]:,.2f}" for q in periods)]]
+                   + [[who, *(f"{per.get(q, 0.0):,.2f}" for q in periods)] for who, per in b.cost_per_service.items()],
+                   numeric_from=1),
+           Section("SLO per service and period: target / predicted / simulated p95 (ms)",
+                   ["service", "period", "headroom", "TTFT", "TPOT", "end-to-end", "holds"],
+                   [[c.service, c.period, f"{c.headroom:.0%}",
+                     *(f"{_ms(c.target[m])} / {_ms(c.predicted[m])} / {_ms(c.simulated[m]) if c.simulated else '-'}"
+                       for m in ("ttft_p95_ms", "tpot_p95_ms", "e2e_p95_ms")),
+                     "-" if c.meets_slo is None else ("yes" if c.meets_slo else "NO")] for c in b.slo])]
+    return out
+
+
+__all__ = ["Section", "bill_sections", "plan_sections"]

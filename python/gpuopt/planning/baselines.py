@@ -35,16 +35,19 @@ def _infeasible(note: str, binding: str) -> dict[str, Any]:
 
 
 def tightened(cands: Candidates, scn: Scenario, factors: dict[str, float]) -> Candidates:
-    """`cands` with each service's capacities scaled by the factor verification gave it."""
+    """`cands` with each service's simulated capacities scaled by the factor verification gave it
+    (measured ones are kept, as the plan keeps them)."""
     out = Candidates(problems=list(cands.problems))
     for k, cs in cands.by_service.items():
         f = factors.get(scn.services[k].name, 1.0)
-        out.by_service[k] = [replace(c, capacity_rps=c.capacity_rps * f) for c in cs]
+        out.by_service[k] = [replace(c, capacity_rps=c.capacity_rps * f) if c.source == "simulated" else c for c in cs]
     return out
 
 
-def baselines(scn: Scenario, cost: float, cands: Candidates, solve: Solve,
+def baselines(scn: Scenario, cands: Candidates, solve: Solve,
               factors: Optional[dict[str, float]] = None) -> dict[str, BaselineResult]:
+    """Each baseline's record (its cost, what it buys, or why it has no plan) and solution; the
+    planner adds the savings against its final plan."""
     factors = factors or {}
     out: dict[str, BaselineResult] = {}
 
@@ -61,9 +64,8 @@ def baselines(scn: Scenario, cost: float, cands: Candidates, solve: Solve,
             return
         value = sol.solved.objective
         body = extract(scenario, sol)
-        out[name] = BaselineResult({"cost_per_hour": value, "savings_per_hour": value - cost,
-                                    "savings": (value - cost) / value if value > 0 else 0.0, "note": note,
-                                    "purchases": body["purchases"]}, scenario, sol)
+        out[name] = BaselineResult({"cost_per_hour": value, "note": note, "purchases": body["purchases"]},
+                                   scenario, sol)
 
     # One replica per whole GPU, no sharing (seed 004's phase 2).
     ns = scn.model_copy(update={"sharing": "none"})

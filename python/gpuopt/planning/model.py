@@ -25,7 +25,7 @@ from gpuopt.planning.scenario import Scenario
 from gpuopt.planning.solve import Solved, found
 
 LP_BACKEND = "GLOP"
-COST_ITEMS = ("capex", "power+licences", "cloud", "sharing licences", "training burst")
+COST_ITEMS = ("capex", "power+licences", "cloud", "sharing licences", "training burst", "stability")
 
 # Constraint groups of the monolithic MIP (docs/formulation.md, section "Constraints").
 GPU_SUPPLY = "gpu_supply"
@@ -39,11 +39,13 @@ DEMAND = "demand"
 MIN_REPLICAS = "min_replicas"
 SPARE = "spare"                 # n+1: the spare capacity covers the largest replica in use
 REPLICA_USED = "replica_used"   # n+1: a candidate's replicas count only where it is marked in use
+REPLICA_START = "replica_start"       # stability: replicas started as a period begins
+MIG_REPARTITION = "mig_repartition"   # stability: GPUs put into a MIG layout as a period begins
 # The decomposition's own rows (docs/formulation.md, "The decomposition").
 PATTERN_CHOICE = "pattern_choice"
 BENDERS_CUT = "benders_cut"
 MIP_GROUPS = (GPU_SUPPLY, MIG_INSTANCES, TIME_SHARE, TRAINING_OWNED, TRAINING_WORK, TRAINING_MIN_GPUS,
-              TRAINING_MAX_GPUS, DEMAND, MIN_REPLICAS, SPARE, REPLICA_USED)
+              TRAINING_MAX_GPUS, DEMAND, MIN_REPLICAS, SPARE, REPLICA_USED, REPLICA_START, MIG_REPARTITION)
 # Rows whose right-hand side is the GPUs owned and bought (what the coordinator moves).
 SUPPLY_ROWS = (GPU_SUPPLY, TRAINING_OWNED)
 
@@ -220,7 +222,28 @@ class PlanningModel:
                                          site.sharing_licence_usd_per_gpu_year / HOURS_PER_YEAR * self.hours[p] / H, f)
                             m.term(supply, f, 1.0)
                             m.term(self._row(-inf, 0.0, TIME_SHARE, *key, p, n), f, -float(n))
+                for L in self.layouts.get(o.type, []):
+                    self._changes(MIG_REPARTITION, "repartitions", key + (layout_name(L),),
+                                  [self.x.mig_layout[key + (p, L)] for p in self.periods], "usd_per_mig_repartition")
         self._training(work_targets, base_buy)
+
+    def _changes(self, group: str, variable: str, index: tuple, per_period: list, price: str) -> None:
+        """Stability (docs/formulation.md): for a count over the cycle's periods (`per_period`, one
+        variable each), a change variable per period at least its rise from the period before
+        (cyclically), charged the scenario's `price` per change times how often that period begins
+        a day. Nothing when the scenario prices no change, or the model holds one period only."""
+        st = self.scn.stability
+        usd = getattr(st, price) if st is not None else 0.0
+        if not usd or len(self.periods) < 2 or len(self.periods) != len(self.scn.periods):
+            return
+        m, per_day = self.m, self.scn.transitions_per_day()
+        for j, p in enumerate(self.periods):
+            rise = m.var(0, self.inf, False, indexed_name(variable, *index, p))
+            row = m.row(0, self.inf, indexed_name(group, *index, p))   # rise >= x[p] - x[p - 1]
+            m.term(row, rise, 1.0)
+            m.term(row, int(per_period[j]), -1.0)
+            m.term(row, int(per_period[j - 1]), 1.0)
+            self._charge("stability", usd * per_day[j] / self.scn.cycle_hours, rise)
 
     def _int(self, lb, ub, name) -> int:
         return self.m.var(lb, ub, not self.relax, name)
@@ -287,7 +310,7 @@ class PlanningModel:
             fewest = sv.min_replicas + (1 if sv.redundancy == "n+1" and sv.min_replicas else 0)
             least = np.array([m.row(fewest, inf, indexed_name(MIN_REPLICAS, sv.name, p))
                               for p in periods]) if fewest else None
-            first, capacity, rows, use = m.n_vars, [], [], []
+            first, capacity, rows, use, named = m.n_vars, [], [], [], []
             for c in cands.by_service.get(k, []):
                 slot, tp = c.slot.id, c.tp
                 for site in scn.sites:
@@ -304,6 +327,7 @@ class PlanningModel:
                         row = resource[(site.name, slot, tp)] = (
                             np.array([self.rows[key] for key, _ in keyed]), keyed[0][1])
                     capacity.append(c.capacity_rps)
+                    named.append((sv.name, site.name, slot, f"tp{tp}"))   # the index in its variables' names
                     rows.append(row[0])
                     use.append(row[1])
             if not capacity:
@@ -315,9 +339,11 @@ class PlanningModel:
                 m.terms(np.tile(least, n_c), v, 1.0)
             m.terms(np.concatenate(rows), v, np.repeat(use, n_p))
             if sv.redundancy == "n+1":
-                self._spare(sv, demand, v.reshape(n_c, n_p), np.asarray(capacity))
+                self._spare(sv, demand, v.reshape(n_c, n_p), np.asarray(capacity), named)
+            for index, per_period in zip(named, v.reshape(n_c, n_p).tolist()):
+                self._changes(REPLICA_START, "starts", index, per_period, "usd_per_replica_start")
 
-    def _spare(self, sv, demand: np.ndarray, v: np.ndarray, capacity: np.ndarray) -> None:
+    def _spare(self, sv, demand: np.ndarray, v: np.ndarray, capacity: np.ndarray, named: list[tuple]) -> None:
         """n+1 (docs/formulation.md, `spare`): in each period a spare rate spare[k,p] joins the
         demand, and covers the capacity of every candidate in use (used[k,s,c,p] = 1 where it has a
         replica), so losing any one replica leaves the demand served."""
@@ -328,13 +354,13 @@ class PlanningModel:
             rate = self.scn.rate(sv, p)
             for i in range(v.shape[0]):
                 x = int(v[i, j])
-                index = m.var_names[x][len("replicas"):]    # [service,site,slot,tp,period]
-                used = m.var(0, 1, not self.relax, f"used{index}")
+                index = (*named[i], p)
+                used = m.var(0, 1, not self.relax, indexed_name("used", *index))
                 most = math.ceil(rate / capacity[i]) + max(sv.min_replicas, 2) + 1   # replicas it could need
-                cover = m.row(0, inf, f"{SPARE}{index}")          # spare >= capacity x used
+                cover = m.row(0, inf, indexed_name(SPARE, *index))          # spare >= capacity x used
                 m.term(cover, spare, 1.0)
                 m.term(cover, used, -float(capacity[i]))
-                bound = m.row(-inf, 0, f"{REPLICA_USED}{index}")  # replicas <= most x used
+                bound = m.row(-inf, 0, indexed_name(REPLICA_USED, *index))  # replicas <= most x used
                 m.term(bound, x, 1.0)
                 m.term(bound, used, -float(most))
 
@@ -419,5 +445,5 @@ def _mapped(x: Variables, f) -> Variables:
     return out
 
 
-__all__ = ["BENDERS_CUT", "COST_ITEMS", "MIP_GROUPS", "PATTERN_CHOICE", "indexed_name", "PlanningModel", "Solution", "Variables", "job_offers", "layout_name", "left_to_buy",
+__all__ = ["BENDERS_CUT", "COST_ITEMS", "MIG_REPARTITION", "MIP_GROUPS", "REPLICA_START", "PATTERN_CHOICE", "indexed_name", "PlanningModel", "Solution", "Variables", "job_offers", "layout_name", "left_to_buy",
            "list_price_per_hour", "own_cost_per_hour", "rent_cost_per_hour", "replica_key", "speed", "training_reach"]

@@ -19,6 +19,7 @@ from typing import Any, Optional
 from gpuopt.catalog import model as get_model
 from gpuopt.errors import InvalidInputError
 from gpuopt.planning.baselines import baselines as baselines_of
+from gpuopt.planning.bill import bill_of
 from gpuopt.planning.candidates import Candidates, allowed_sites, candidates
 from gpuopt.planning.decompose import benders, colgen
 from gpuopt.planning.diagnose import explain_infeasible
@@ -121,11 +122,11 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
     factors: dict[str, float] = {}
     result: dict[str, Any] = {}
     size = len(scenario.periods) * sum(len(c) for c in cands.by_service.values()) * len(scenario.sites)
-    redundant = [sv.name for sv in scenario.services if sv.redundancy == "n+1"]
-    if method == "decompose" and redundant:
-        raise InvalidInputError(f"method='decompose' does not plan n+1 redundancy yet ({', '.join(redundant)}); "
+    whole_only = _whole_model_only(scenario)
+    if method == "decompose" and whole_only:
+        raise InvalidInputError(f"method='decompose' plans each period apart, so it cannot plan {whole_only}; "
                                 "use method='mip' (or 'auto')")
-    decompose = method == "decompose" or (method == "auto" and size > DECOMPOSE_ABOVE and not redundant)
+    decompose = method == "decompose" or (method == "auto" and size > DECOMPOSE_ABOVE and not whole_only)
     log.info("planning %s: %d services, %d periods, %d replica variables: %s", scenario.name,
              len(scenario.services), len(scenario.periods), size, "decomposition" if decompose else "one MIP")
     for round_ in range(verify_rounds + 1 if verify else 1):
@@ -164,15 +165,36 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
                                   f"{verify_rounds} rounds of tightening"]
         if not failing or round_ == verify_rounds:
             break
+        tightened = False
         for k, sv in enumerate(scenario.services):
-            if sv.name in failing:
+            simulated = [c for c in cands.by_service.get(k, []) if c.source == "simulated"]
+            if sv.name in failing and simulated:   # a measured rate is the user's word, not ours to change
                 factors[sv.name] = factors.get(sv.name, 1.0) * VERIFY_TIGHTEN
-                for c in cands.by_service.get(k, []):
+                tightened = True
+                for c in simulated:
                     c.capacity_rps *= VERIFY_TIGHTEN
+        if not tightened:
+            result["warnings"] = [f"simulated p95 of {', '.join(sorted(failing))} misses the SLO on measured "
+                                  "capacities, kept as given; check the measured figures"]
+            break
     result.setdefault("warnings", []).extend(_context_warnings(scenario))
     if baselines:
         result = _with_baselines(scenario, result, cands, factors, kw, verify, verify_duration_s, seed)
+    result["bill"] = bill_of(Plan(**result), scenario, cands)
     return Plan(**result)
+
+
+def _whole_model_only(scn: Scenario) -> str:
+    """What in `scn` only the monolithic MIP plans ('' if nothing): n+1 redundancy, and the
+    stability prices that tie each period to the one before."""
+    what = []
+    redundant = [sv.name for sv in scn.services if sv.redundancy == "n+1"]
+    if redundant:
+        what.append(f"n+1 redundancy ({', '.join(redundant)})")
+    st = scn.stability
+    if st is not None and (st.usd_per_replica_start or st.usd_per_mig_repartition) and len(scn.periods) > 1:
+        what.append("stability prices between periods")
+    return " or ".join(what)
 
 
 def _context_warnings(scn: Scenario) -> list[str]:
@@ -191,7 +213,7 @@ def _with_baselines(scenario: Scenario, result: dict[str, Any], cands: Candidate
     """The baselines, solved on the plan's final capacities; should one be cheaper than the solver's
     plan (a time-limited solve is not always optimal), its solution - feasible for the same model -
     becomes the plan."""
-    found_ = baselines_of(scenario, result["cost_per_hour"], cands,
+    found_ = baselines_of(scenario, cands,
                           lambda scn, c, lift_limits=False: solve_mip(scn, c, lift_limits=lift_limits, **kw), factors)
     cheaper = sorted((b.record["cost_per_hour"], name) for name, b in found_.items()
                      if b.solution is not None and b.record["cost_per_hour"] < result["cost_per_hour"] * (1 - 1e-9))

@@ -7,6 +7,7 @@ from typing import Any, Iterator, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuopt.estimation.sharing import Slot, fraction, mig_slice, whole
+from gpuopt.planning.bill import Bill
 from gpuopt.planning.model import Solution, layout_name
 from gpuopt.planning.scenario import Scenario
 from gpuopt.planning.solve import found
@@ -71,6 +72,12 @@ class Baseline(_Part):
         None, description="infeasible: its cost with purchase and rental limits lifted (not a plan these limits allow)")
 
 
+class Changes(_Part):
+    """What changes as a period begins, against the period listed before it (cyclically)."""
+    replica_starts: int = Field(description="replicas started (a group that grows, moves or is new)")
+    mig_repartitions: int = Field(description="GPUs put into a MIG layout they did not have")
+
+
 class Verification(_Part):
     """A service in one period, simulated with the plan's replicas."""
     ttft_p95_ms: float
@@ -101,6 +108,9 @@ class Plan(BaseModel):
         default_factory=dict, description="site -> type -> period -> 'n-way' -> GPUs")
     training: dict[str, TrainingPlan] = Field(default_factory=dict)
     cost_breakdown: dict[str, float] = Field(default_factory=dict, description="$/hour by item")
+    changes: dict[str, Changes] = Field(default_factory=dict, description="period -> replicas started and GPUs "
+                                                                          "repartitioned as it begins (priced where "
+                                                                          "the scenario's stability says)")
     predicted_slo: dict[str, dict[str, float]] = Field(default_factory=dict, description="worst p95 at capacity")
     utilization: dict[str, dict[str, dict[str, float]]] = Field(default_factory=dict,
                                                                  description="site -> type -> period -> GPUs busy share")
@@ -111,6 +121,8 @@ class Plan(BaseModel):
     capacity_factors: dict[str, float] = Field(default_factory=dict,
                                                description="services whose capacity verification tightened")
     warnings: list[str] = Field(default_factory=list)
+    bill: Optional[Bill] = Field(None, description="what to buy now and its capex, every price with its source, cost "
+                                                   "per period and per service, SLO target / predicted / simulated")
     solve_s: float = 0.0
     solver: str = ""
 
@@ -184,7 +196,28 @@ def extract(scn: Scenario, sol: Solution) -> dict[str, Any]:
         training[job.name] = TrainingPlan(runs=runs, burst_gpu_hours=max(burst, 0.0))
     breakdown = dict(sol.breakdown)
     return dict(fleet=fleet, purchases=purchases, rentals=rentals, replicas=replicas, mig_layouts=mig,
-                time_sliced=sliced, training=training, predicted_slo=slo, utilization=util, cost_breakdown=breakdown)
+                time_sliced=sliced, training=training, predicted_slo=slo, utilization=util, cost_breakdown=breakdown,
+                changes=changes_between_periods(periods, replicas, mig))
 
 
-__all__ = ["Baseline", "Plan", "ReplicaGroup", "TrainingPlan", "TrainingRun", "Verification", "extract"]
+def changes_between_periods(periods: list[str], replicas: dict, mig: dict) -> dict[str, Changes]:
+    """Each period's replica starts and MIG repartitions against the period before it
+    (cyclically; none with one period), from the plan's replica groups and layouts."""
+    if len(periods) < 2:
+        return {}
+    groups: dict[tuple, dict[str, int]] = {}
+    for service, per in replicas.items():
+        for p, rows in per.items():
+            for r in rows:
+                key = (service, r.site, r.slot, r.tp, r.precision)
+                groups.setdefault(key, {})[p] = groups.get(key, {}).get(p, 0) + r.replicas
+    layouts = {(s, g, name): {p: n for p, by in per.items() for nm, n in by.items() if nm == name}
+               for s, types in mig.items() for g, per in types.items()
+               for name in {nm for by in per.values() for nm in by}}
+    rise = lambda counts, j: max(counts.get(periods[j], 0) - counts.get(periods[j - 1], 0), 0)  # noqa: E731
+    return {p: Changes(replica_starts=sum(rise(c, j) for c in groups.values()),
+                       mig_repartitions=sum(rise(c, j) for c in layouts.values()))
+            for j, p in enumerate(periods)}
+
+
+__all__ = ["Baseline", "Changes", "Plan", "ReplicaGroup", "TrainingPlan", "TrainingRun", "Verification", "extract"]

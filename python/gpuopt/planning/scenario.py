@@ -110,6 +110,18 @@ class TrainingJob(_Strict):
     deadline_days: float = Field(30.0, gt=0, description="it must finish within this many days")
 
 
+class Stability(_Strict):
+    """What changing how services are served costs at a period change (docs/formulation.md,
+    "Stability"): the planner then keeps replicas and MIG layouts in place where the saving of
+    moving them is smaller than this."""
+
+    usd_per_replica_start: float = Field(0.0, ge=0, le=1e6, description="$ per replica started when a period begins "
+                                                                        "(model load, warm-up, lost cache)")
+    usd_per_mig_repartition: float = Field(0.0, ge=0, le=1e6, description="$ per GPU put into a MIG layout it did not "
+                                                                          "have in the period before (drain, "
+                                                                          "repartition, reload)")
+
+
 class Scenario(_Strict):
     name: str = "scenario"
     periods: list[Period] = Field(default_factory=lambda: [Period(name="all", hours=24.0)], min_length=1)
@@ -124,6 +136,8 @@ class Scenario(_Strict):
         "simulated", description="simulated: each replica's rate is the one the simulator confirms (plans that "
                                  "hold); closed-form: the queueing formula alone (fast, optimistic for long prompts "
                                  "and mixed sizes; for solver scale tests)")
+    stability: Optional[Stability] = Field(None, description="a price on replica starts and MIG repartitions between "
+                                                             "consecutive periods (None: changes are free)")
 
     @model_validator(mode="after")
     def _references(self):
@@ -184,6 +198,13 @@ class Scenario(_Strict):
         """Hours of one cycle of the periods: a day of the week on average."""
         return sum(p.hours_per_day for p in self.periods)
 
+    def transitions_per_day(self) -> list[float]:
+        """How often, per average day, each period begins right after the one listed before it
+        (cyclically): once a day where both occur every day; min(days_per_week of the two) / 7
+        where they do not (a weekday period after a weekend one: at most as often as the rarer)."""
+        ps = self.periods
+        return [min(ps[j - 1].days_per_week, ps[j].days_per_week) / 7.0 for j in range(len(ps))]
+
     def rate(self, service: Service, period: str) -> float:
         return float(service.rate[period] if isinstance(service.rate, dict) else service.rate)
 
@@ -212,4 +233,4 @@ def parse_scenario(data: Union[bytes, str], source: str) -> Scenario:
         raise InvalidInputError(f"{source}: {validation_problems(e)}") from None
 
 
-__all__ = ["GpuOffer", "Period", "Scenario", "Service", "Site", "TrainingJob", "load_scenario", "parse_scenario"]
+__all__ = ["GpuOffer", "Period", "Scenario", "Service", "Site", "Stability", "TrainingJob", "load_scenario", "parse_scenario"]

@@ -1,12 +1,18 @@
-//! Capacity the simulator confirms: the largest Poisson rate at which one replica, simulated by
-//! [`crate::sim`] (admission queueing, chunked prefill, the request mix drawn request by request),
-//! keeps every p95 of the SLO in each of [`SEEDS`]' runs.
+//! Capacity the simulator confirms: the rate at which one replica, simulated by [`crate::sim`]
+//! (admission queueing, chunked prefill, the request mix drawn request by request), keeps every
+//! p95 of the SLO in a run of [`RUN_REQUESTS`] requests, as the median over [`SEEDS`]' runs.
 //!
 //! The closed form of [`crate::capacity`] treats the number in service as Poisson and every
 //! request as the class's mean; it overestimates long prompts and mixed buckets by up to a
 //! third, because a long prefill holds back every request queued behind it. The closed form is
-//! the search's starting point; the simulator decides. Each run holds [`RUN_REQUESTS`] requests,
-//! so the p95 is the 95th percentile of thousands of latencies, not of a handful.
+//! the search's starting point; the simulator decides.
+//!
+//! Why a median over nine seeds: the largest rate one run meets the SLO at varies from seed to
+//! seed by 2-7 % (a p95 of a few thousand latencies), and a check that runs three other seeds
+//! confirms the smallest of their three. The smallest of three seeds, taken as the capacity, left
+//! that check's answer anywhere from 7 % below to 20 % above the capacity planned from it; the
+//! median of nine moves far less, so a fixed share of it (gpuopt.planning.candidates) stays below
+//! what any three seeds confirm and within 15 % of it.
 
 use rayon::prelude::*;
 
@@ -19,19 +25,27 @@ use crate::gpu::GpuSpec;
 use crate::precision::Precision;
 use crate::sim::{simulate, Arrivals, ReplicaModel, Router, SimConfig, SimOutput};
 
-/// Seeds of the confirming runs: a rate is confirmed when every one of them meets the SLO.
-pub const SEEDS: [u64; 3] = [1, 2, 3];
+/// Seeds of the confirming runs: each finds its own largest rate; the capacity is their median.
+pub const SEEDS: [u64; 9] = [1, 2, 3, 4, 5, 6, 7, 8, 9];
 /// Requests arriving in each confirming run, at least.
 pub const RUN_REQUESTS: f64 = 4000.0;
 /// Seconds of arrivals in each confirming run, at least: near saturation the queue takes minutes
 /// to build, and SLOs are read over windows of about ten minutes.
 pub const RUN_SECONDS: f64 = 600.0;
-/// Step of the search for a bracket around the closed form's rate.
+/// Step of the first seed's search for a bracket around the closed form's rate.
 const GROW: f64 = 1.25;
-/// The search stops when the bracket's ends are within this ratio.
-pub const TOLERANCE: f64 = 1.02;
+/// Step of the other seeds' searches, around the first seed's rate (they differ by a few %).
+const GROW_NEAR: f64 = 1.06;
+/// Each seed's search stops when its bracket's ends are within this ratio.
+pub const TOLERANCE: f64 = 1.005;
 /// The bracket is looked for within this factor of the closed form's rate, either way.
 const REACH: f64 = 1024.0;
+/// No rate above this share of the replica's saturated throughput is confirmed: past it the
+/// queue, and the time to first token, grow without bound over a run, whatever the SLO leaves
+/// unlimited (a TPOT-only SLO stays met once the batch is full).
+pub const SATURATED_SHARE: f64 = 0.95;
+/// Requests of the closed-loop run that measures the saturated throughput (at least 4 per client).
+const SATURATION_REQUESTS: usize = 2000;
 
 /// The p95 (nearest rank) of `v`; NaN when empty. Reorders `v`.
 fn p95(v: &mut [f64]) -> f64 {
@@ -75,72 +89,96 @@ pub struct Confirmer<'a> {
 }
 
 impl Confirmer<'_> {
-    /// Every seed's run at `rate` meets the SLO (an error in a run counts as a miss).
-    pub fn meets(&self, rate: f64) -> bool {
-        self.meets_with(rate, &SEEDS)
-    }
-
-    fn meets_with(&self, rate: f64, seeds: &[u64]) -> bool {
+    /// Whether the run with `seed` at `rate` meets the SLO (an error in a run counts as a miss).
+    pub fn meets(&self, rate: f64, seed: u64) -> bool {
         let duration_s = (RUN_REQUESTS / rate).max(RUN_SECONDS);
-        seeds.iter().all(|&seed| {
-            let cfg = SimConfig {
-                replicas: 1,
-                router: Router::LeastLoaded,
-                arrivals: Arrivals::Poisson { rates: vec![rate], period_s: 2.0 * duration_s, duration_s },
-                sizes: self.class.buckets.clone(),
-                max_batch: self.max_batch,
-                fixed_ms: self.fixed_ms,
-                seed,
-            };
-            simulate(self.replica, &cfg).map(|out| run_meets(&out, self.slo)).unwrap_or(false)
-        })
+        let cfg = SimConfig {
+            replicas: 1,
+            router: Router::LeastLoaded,
+            arrivals: Arrivals::Poisson { rates: vec![rate], period_s: 2.0 * duration_s, duration_s },
+            sizes: self.class.buckets.clone(),
+            max_batch: self.max_batch,
+            fixed_ms: self.fixed_ms,
+            seed,
+        };
+        simulate(self.replica, &cfg).map(|out| run_meets(&out, self.slo)).unwrap_or(false)
     }
 
-    /// The largest rate every seed confirms, to within [`TOLERANCE`], searched from `start`
-    /// (the closed form's rate): the first seed alone brackets it by steps of [`GROW`] and bisects
-    /// the bracket's logarithm, then the rate found steps down by TOLERANCE until every seed
-    /// meets the SLO there. 0 when no rate down to start / REACH is confirmed.
+    /// The median over [`SEEDS`] of the largest rate each seed's run meets the SLO at (to within
+    /// [`TOLERANCE`]), searched from `start` (the closed form's rate): the first seed brackets it
+    /// by steps of [`GROW`], the others by steps of [`GROW_NEAR`] around the first seed's rate,
+    /// each then bisecting its bracket's logarithm, never above [`SATURATED_SHARE`] of the
+    /// saturated throughput. 0 when no rate down to start / REACH meets the SLO for most seeds.
     pub fn largest_rate(&self, start: f64) -> f64 {
-        let mut r = self.edge(start, &SEEDS[..1]);
-        while r > 0.0 && !self.meets(r) {
-            r /= TOLERANCE;
-            if r <= start / REACH {
-                return 0.0;
-            }
-        }
-        r
-    }
-
-    /// The largest rate `seeds` confirm, to within TOLERANCE (0: none down to start / REACH).
-    fn edge(&self, start: f64, seeds: &[u64]) -> f64 {
         if !(start > 0.0 && start.is_finite()) {
             return 0.0;
         }
+        let ceiling = (start * REACH).min(SATURATED_SHARE * self.saturated_rate());
+        if !(ceiling > 0.0) {
+            return 0.0;
+        }
+        let start = start.min(ceiling);
+        let floor = start / REACH;
+        let first = self.edge(start, GROW, SEEDS[0], floor, ceiling);
+        if first <= 0.0 || first >= ceiling {
+            return first;   // nothing met, or the SLO does not bind within reach: no other seed changes that
+        }
+        let mut edges: Vec<f64> = std::iter::once(first)
+            .chain(SEEDS[1..].iter().map(|&seed| self.edge(first, GROW_NEAR, seed, floor, ceiling)))
+            .collect();
+        edges.sort_by(f64::total_cmp);
+        edges[edges.len() / 2]
+    }
+
+    /// Requests per second one replica completes when it is never short of work: closed-loop
+    /// clients, as many as it batches at most, each sending its next request when one completes
+    /// (0 when the run fails).
+    pub fn saturated_rate(&self) -> f64 {
+        let clients = self.max_batch.min(4096.0) as usize;
+        let cfg = SimConfig {
+            replicas: 1,
+            router: Router::LeastLoaded,
+            arrivals: Arrivals::Closed { clients, total: SATURATION_REQUESTS.max(4 * clients) },
+            sizes: self.class.buckets.clone(),
+            max_batch: self.max_batch,
+            fixed_ms: self.fixed_ms,
+            seed: SEEDS[0],
+        };
+        match simulate(self.replica, &cfg) {
+            Ok(out) if out.makespan_s > 0.0 => out.finish.len() as f64 / out.makespan_s,
+            _ => 0.0,
+        }
+    }
+
+    /// The largest rate the run with `seed` meets the SLO at, to within TOLERANCE, bracketed from
+    /// `start` by steps of `grow` within [floor, ceiling] (0: none down to floor; ceiling: met
+    /// all the way up).
+    fn edge(&self, start: f64, grow: f64, seed: u64, floor: f64, ceiling: f64) -> f64 {
         let (mut lo, mut hi);
-        if self.meets_with(start, seeds) {
+        if self.meets(start, seed) {
             lo = start;
-            hi = start * GROW;
-            while self.meets_with(hi, seeds) {
+            hi = (start * grow).min(ceiling);
+            while self.meets(hi, seed) {
                 lo = hi;
-                if hi >= start * REACH {
+                if hi >= ceiling {
                     return lo;
                 }
-                hi *= GROW;
+                hi = (hi * grow).min(ceiling);
             }
         } else {
             hi = start;
-            lo = start / GROW;
-            while !self.meets_with(lo, seeds) {
+            lo = (start / grow).max(floor);
+            while !self.meets(lo, seed) {
                 hi = lo;
-                if lo <= start / REACH {
+                if lo <= floor {
                     return 0.0;
                 }
-                lo /= GROW;
+                lo = (lo / grow).max(floor);
             }
         }
         while hi / lo > TOLERANCE {
             let mid = (lo * hi).sqrt();
-            if self.meets_with(mid, seeds) { lo = mid } else { hi = mid }
+            if self.meets(mid, seed) { lo = mid } else { hi = mid }
         }
         lo
     }
@@ -215,7 +253,7 @@ mod tests {
     }
 
     #[test]
-    fn the_rate_found_is_confirmed_and_the_next_step_is_not() {
+    fn the_rate_found_is_met_by_most_seeds_just_below_it_and_by_few_just_above() {
         let m = llama2_7b();
         let e = EngineProfile::from_row(&ROW).unwrap();
         let g = GpuSpec::from_row(&A100).unwrap();
@@ -226,8 +264,10 @@ mod tests {
         let closed = capacity_one(&m, &m.params(), &g, &e, Precision::Fp16, Precision::Fp16, 1.0, &class, &slo);
         let r = c.largest_rate(closed.capacity_rps);
         assert!(r > 0.0);
-        assert!(c.meets(r));
-        assert!(!c.meets(r * TOLERANCE * TOLERANCE), "{r}");
+        let meeting = |rate: f64| SEEDS.iter().filter(|&&s| c.meets(rate, s)).count();
+        // the median: at least half the seeds meet the SLO at it, at most half a little above it
+        assert!(meeting(r) >= SEEDS.len() / 2 + 1, "{r}: {}", meeting(r));
+        assert!(meeting(r * 1.03) <= SEEDS.len() / 2, "{r}: {}", meeting(r * 1.03));
     }
 
     #[test]
@@ -240,6 +280,22 @@ mod tests {
             last = r;
         }
         assert!(last > 0.0);
+    }
+
+    #[test]
+    fn an_slo_a_full_batch_keeps_confirms_no_more_than_the_replica_completes() {
+        // a TPOT limit alone stays met once the batch is full, however long the queue grows
+        let m = llama2_7b();
+        let e = EngineProfile::from_row(&ROW).unwrap();
+        let g = GpuSpec::from_row(&A100).unwrap();
+        let class = RequestClass::new(vec![(512.0, 128.0, 1.0)]).unwrap();
+        let slo = Slo::new(INF, 1000.0, INF).unwrap();
+        let replica = ReplicaModel::new(&m, &m.params(), &g, &e, Precision::Fp16, Precision::Fp16, 1.0).unwrap();
+        let c = Confirmer { replica: &replica, class: &class, slo: &slo, max_batch: 256.0, fixed_ms: 0.0 };
+        let full = c.saturated_rate();
+        assert!(full > 0.0);
+        let (r, closed) = confirmed(vec![(512.0, 128.0, 1.0)], slo);
+        assert!(r <= SATURATED_SHARE * full * (1.0 + 1e-9) && r > 0.5 * full, "{r} {full} {closed}");
     }
 
     #[test]
