@@ -3,6 +3,8 @@ constraint groups the document names, every constraint and variable is named aft
 variable it defines, and the column generation's master adds only the pattern rows."""
 
 import re
+
+import pytest
 from pathlib import Path
 
 from ortools.linear_solver import linear_solver_pb2
@@ -71,3 +73,26 @@ def test_the_column_generation_master_adds_only_pattern_choice():
     assert decomposition == {"pattern_choice", "benders_cut"}
     assert {_group(r) for r in rows} - set(MIP_GROUPS) == {"pattern_choice"}
     assert len([r for r in rows if r.startswith("pattern_choice[")]) == len(blocks.keys)
+
+
+def test_stability_prices_each_change_by_how_often_its_period_begins():
+    # weekday day and night, and a weekend: f = min(days) / 7 per average day, H = 24 hours
+    scn = gpuopt.load_scenario(ROOT / "examples" / "enterprise.yaml")
+    periods = [gpuopt.Period(name="day", hours=12, days_per_week=5), gpuopt.Period(name="night", hours=12, days_per_week=5),
+               gpuopt.Period(name="weekend", hours=24, days_per_week=2)]
+    services = [sv.model_copy(update={"rate": 1.0}) for sv in scn.services]
+    weekly = scn.model_copy(update={"periods": periods, "services": services, "training": [],
+                                    "stability": Stability(usd_per_replica_start=2.0, usd_per_mig_repartition=7.0)})
+    model = PlanningModel(weekly, relax=False)
+    model.add_services(candidates(weekly), allowed_sites)
+    cost = model.m.objective()
+    f = {"day": 2 / 7, "night": 5 / 7, "weekend": 2 / 7}   # day follows the weekend, night a day, the weekend a night
+    seen = set()
+    for i, name in enumerate(model.m.var_names):
+        group = _group(name)
+        if group in ("starts", "repartitions"):
+            period = name.rstrip("]").split(",")[-1]
+            usd = 2.0 if group == "starts" else 7.0
+            assert cost[i] == pytest.approx(usd * f[period] / 24.0), name
+            seen.add(group)
+    assert seen == {"starts", "repartitions"}
