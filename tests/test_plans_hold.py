@@ -99,6 +99,8 @@ def test_random_small_plans_serve_demand_with_headroom_and_beat_every_baseline(r
             rate = scn.rate(sv, period.name)
             # every replica carries at most (1 - headroom) of what it sustains
             assert sum(full) * (1 - headroom) >= rate * (1 - 1e-6)
+            shown = next(c for c in p.bill.slo if (c.service, c.period) == (sv.name, period.name))
+            assert (shown.headroom, shown.redundancy) == (headroom, sv.redundancy)   # what the report prints
             if sv.redundancy == "n+1":
                 assert len(full) >= 2
                 assert (sum(full) - max(full)) * (1 - headroom) >= rate * (1 - 1e-6)

@@ -78,8 +78,8 @@ def bill_sections(b) -> list[Section]:
                    + [[who, *(f"{per.get(q, 0.0):,.2f}" for q in periods)] for who, per in b.cost_per_service.items()],
                    numeric_from=1),
            Section("SLO per service and period: target / predicted / simulated p95 (ms)",
-                   ["service", "period", "headroom", "TTFT", "TPOT", "end-to-end", "holds"],
-                   [[c.service, c.period, f"{c.headroom:.0%}",
+                   ["service", "period", "headroom", "redundancy", "TTFT", "TPOT", "end-to-end", "holds"],
+                   [[c.service, c.period, f"{c.headroom:.0%}", c.redundancy,
                      *(f"{_ms(c.target[m])} / {_ms(c.predicted[m])} / {_ms(c.simulated[m]) if c.simulated else '-'}"
                        for m in ("ttft_p95_ms", "tpot_p95_ms", "e2e_p95_ms")),
                      "-" if c.meets_slo is None else ("yes" if c.meets_slo else "NO")] for c in b.slo])]

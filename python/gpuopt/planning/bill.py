@@ -57,6 +57,7 @@ class SloCheck(_Part):
     service: str
     period: str
     headroom: float
+    redundancy: str = Field(description="n+1: the replicas left after losing any one still carry the demand")
     target: dict[str, Optional[float]]
     predicted: dict[str, float]
     simulated: Optional[dict[str, float]] = None
@@ -240,7 +241,7 @@ def _slo_checks(p, scn, cands) -> list[SloCheck]:
             v = p.verification.get(sv.name, {}).get(per.name)
             out.append(SloCheck(service=sv.name, period=per.name,
                                 headroom=sv.headroom if sv.headroom is not None else scn.headroom,
-                                target=target, predicted=predicted,
+                                redundancy=sv.redundancy, target=target, predicted=predicted,
                                 simulated=None if v is None else {m: getattr(v, m) for m in target},
                                 meets_slo=None if v is None else v.meets_slo))
     return out

@@ -245,6 +245,69 @@ mod tests {
     }
 
     #[test]
+    fn a_runs_p95s_are_read_as_the_python_report_reads_them() {
+        // 20 requests: TTFT i+1 ms (+5 fixed), one output token for even i, eleven at 2(i+1) ms each for odd i
+        let n = 20;
+        let arrival: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let first_token: Vec<f64> = (0..n).map(|i| i as f64 + 0.001 * (i + 1) as f64).collect();
+        let output_tokens: Vec<f64> = (0..n).map(|i| if i % 2 == 0 { 1.0 } else { 11.0 }).collect();
+        let finish: Vec<f64> = (0..n).map(|i| first_token[i] + 0.002 * (i + 1) as f64 * (output_tokens[i] - 1.0)).collect();
+        let out = SimOutput { arrival, admitted: vec![0.0; n], first_token, finish, output_tokens, rejected: 0,
+                              busy_s: vec![], queue_area: vec![], queue_max: vec![], makespan_s: 20.0, fixed_ms: 5.0 };
+        let (ttft, tpot, e2e) = run_p95s(&out);
+        assert!((ttft - 24.0).abs() < 1e-9, "{ttft}");   // the 19th of 20: (18 + 1) + 5
+        assert!((tpot - 40.0).abs() < 1e-9, "{tpot}");   // the 10th of the 10 multi-token requests: 2 x 20
+        assert!((e2e - 383.0).abs() < 1e-9, "{e2e}");    // i = 17: 18 + 2 x 18 x 10 + 5
+    }
+
+    fn run(n: usize, rejected: u64) -> SimOutput {
+        // TTFT 100 ms, TPOT 10 ms over 11 tokens, e2e 200 ms (+ no fixed overhead)
+        SimOutput { arrival: vec![0.0; n], admitted: vec![0.0; n], first_token: vec![0.1; n], finish: vec![0.2; n],
+                    output_tokens: vec![11.0; n], rejected, busy_s: vec![], queue_area: vec![], queue_max: vec![],
+                    makespan_s: 1.0, fixed_ms: 0.0 }
+    }
+
+    #[test]
+    fn a_run_meets_an_slo_only_within_every_limit_and_with_nothing_rejected() {
+        let ok = Slo::new(150.0, 15.0, 250.0).unwrap();
+        assert!(run_meets(&run(10, 0), &ok));
+        assert!(!run_meets(&run(10, 1), &ok), "a rejected request");
+        assert!(!run_meets(&run(0, 0), &ok), "no request at all");
+        for slo in [Slo::new(50.0, INF, INF), Slo::new(INF, 5.0, INF), Slo::new(INF, INF, 150.0)] {
+            assert!(!run_meets(&run(10, 0), &slo.unwrap()));
+        }
+        assert!(run_meets(&run(10, 0), &Slo::new(INF, INF, INF).unwrap()));
+    }
+
+    #[test]
+    fn the_confirmed_rate_is_the_median_of_the_seeds_own_rates() {
+        let m = llama2_7b();
+        let e = EngineProfile::from_row(&ROW).unwrap();
+        let g = GpuSpec::from_row(&A100).unwrap();
+        let class = RequestClass::new(vec![(2048.0, 256.0, 1.0), (512.0, 128.0, 3.0)]).unwrap();
+        let slo = Slo::new(800.0, 40.0, INF).unwrap();
+        let replica = ReplicaModel::new(&m, &m.params(), &g, &e, Precision::Fp16, Precision::Fp16, 1.0).unwrap();
+        let c = Confirmer { replica: &replica, class: &class, slo: &slo, max_batch: 256.0, fixed_ms: e.timing.request_overhead_ms };
+        let closed = capacity_one(&m, &m.params(), &g, &e, Precision::Fp16, Precision::Fp16, 1.0, &class, &slo).capacity_rps;
+        // each seed's own edge, by a plain bisection over a wide bracket
+        let mut edges: Vec<f64> = SEEDS.iter().map(|&seed| {
+            let (mut lo, mut hi) = (closed / 8.0, closed * 8.0);
+            while hi / lo > 1.001 {
+                let mid = (lo * hi).sqrt();
+                if c.meets(mid, seed) { lo = mid } else { hi = mid }
+            }
+            lo
+        }).collect();
+        edges.sort_by(f64::total_cmp);
+        let median = edges[SEEDS.len() / 2];
+        let r = c.largest_rate(closed);
+        assert!((r / median - 1.0).abs() <= 0.012, "{r} against the median {median} of {edges:?}");
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(c.largest_rate(bad), 0.0, "{bad}");
+        }
+    }
+
+    #[test]
     fn p95_is_the_nearest_rank() {
         let mut v: Vec<f64> = (1..=20).rev().map(f64::from).collect();
         assert_eq!(p95(&mut v), 19.0);
@@ -294,6 +357,15 @@ mod tests {
         let c = Confirmer { replica: &replica, class: &class, slo: &slo, max_batch: 256.0, fixed_ms: 0.0 };
         let full = c.saturated_rate();
         assert!(full > 0.0);
+        // it is the replica's throughput: 30 % below it a 600 s run drains at once, 30 % above it a backlog is left
+        let drain = |rate: f64| {
+            let cfg = SimConfig { replicas: 1, router: Router::LeastLoaded,
+                                  arrivals: Arrivals::Poisson { rates: vec![rate], period_s: 1200.0, duration_s: 600.0 },
+                                  sizes: class.buckets.clone(), max_batch: 256.0, fixed_ms: 0.0, seed: 5 };
+            simulate(&replica, &cfg).unwrap().makespan_s - 600.0
+        };
+        assert!(drain(0.7 * full) < 30.0, "{}", drain(0.7 * full));
+        assert!(drain(1.3 * full) > 60.0, "{}", drain(1.3 * full));
         let (r, closed) = confirmed(vec![(512.0, 128.0, 1.0)], slo);
         assert!(r <= SATURATED_SHARE * full * (1.0 + 1e-9) && r > 0.5 * full, "{r} {full} {closed}");
     }
