@@ -161,3 +161,11 @@ def test_verbosity_flags_set_the_log_level(run_cli):
     assert p.returncode == 0 and "INFO" not in p.stderr
     p = run_cli("-q", "-v", "plan", "examples/scenarios/seed004_three_pods.yaml")
     assert p.returncode == 0 and "INFO" not in p.stderr
+
+
+def test_simulate_warns_when_the_replicas_cannot_keep_up(run_cli):
+    p = run_cli("simulate", "llama-3-8b", "l40s", "--rate", "1000", "--duration", "60")
+    assert p.returncode == 0, p.stderr
+    assert "warning: overloaded: 1e+03 req/s offered" in " ".join(p.stderr.split())
+    calm = run_cli("simulate", "llama-3-8b", "l40s", "--rate", "2", "--duration", "120")
+    assert calm.returncode == 0 and "overloaded" not in calm.stderr

@@ -137,3 +137,18 @@ def test_sizes_that_aborted_or_hung_are_refused(call, says):
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.returncode == 2, (p.returncode, p.stderr[-800:])
     assert says in p.stdout, p.stdout
+
+
+def test_an_overloaded_run_says_so_and_by_how_much():
+    # an L40S serves about 13 req/s of llama-3-8b at 512/128 tokens; 1,000 req/s is ~75x that
+    over = gpuopt.simulate("llama-3-8b", "l40s", rate=1000, duration_s=60, seed=0)
+    assert over.offered_rps == pytest.approx(1000, rel=0.05)
+    assert over.overload is not None and "overloaded" in over.overload
+    assert over.offered_rps / over.throughput_rps > 50
+    # a stable load, even a heavy one, is not flagged
+    for rate in (1.0, 0.8 * over.throughput_rps):
+        ok = gpuopt.simulate("llama-3-8b", "l40s", rate=rate, duration_s=600, seed=0)
+        assert ok.overload is None, (rate, ok.overload)
+        assert ok.offered_rps == pytest.approx(rate, rel=0.1)
+    # closed-loop clients never pile up beyond their number
+    assert gpuopt.simulate("llama-3-8b", "l40s", clients=8, total_requests=400).overload is None

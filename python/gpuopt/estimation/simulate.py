@@ -68,6 +68,10 @@ class SimulationReport(BaseModel):
     slo: Optional[SLO] = None
     slo_met: dict[str, bool] = Field(default_factory=dict, description="p95 within each limit the SLO sets")
     kv_budget_gb: float = Field(description="KV cache each replica may reserve")
+    offered_rps: float = Field(float("nan"), description="requests arriving per second of the arrival window")
+    overload: Optional[str] = Field(None, description="set when the replicas cannot keep up with the arrivals: "
+                                                      "queues grow through the run, so its latencies measure the "
+                                                      "backlog, not the deployment")
 
     @property
     def meets_slo(self) -> bool:
@@ -150,6 +154,31 @@ def simulate(model: ModelLike, gpu: Any, *, requests: Any = (512, 128), rate: Op
     return report(raw, m.id, getattr(gpu, "id", g.id), e.id, replicas, router, target)
 
 
+OVERLOAD_MIN_REQUESTS = 50
+
+
+def overload_of(arrival: np.ndarray, admitted: np.ndarray, completed_rps: float) -> tuple[float, Optional[str]]:
+    """(offered req/s, why the run is overloaded or None). Overloaded: the queue wait of the last
+    fifth of arrivals exceeds twice the first fifth's by more than a second and is more than 5 %
+    of the arrival window - a backlog that grows with the run, which a stable queue does not."""
+    n = arrival.size
+    if n < OVERLOAD_MIN_REQUESTS:
+        return float("nan"), None
+    order = np.argsort(arrival, kind="stable")
+    window = float(arrival[order[-1]] - arrival[order[0]])
+    if not window > 0:
+        return float("nan"), None
+    offered = n / window
+    wait = (admitted - arrival)[order]
+    fifth = max(n // 5, 1)
+    early, late = float(wait[:fifth].mean()), float(wait[-fifth:].mean())
+    if late > 2 * early + 1.0 and late > 0.05 * window:
+        return offered, (f"overloaded: {offered:.3g} req/s offered, {completed_rps:.3g} req/s served "
+                         f"({offered / completed_rps:.2f}x); the queue wait grows from {early:.3g} s to {late:.3g} s "
+                         "through the run, so the latencies measure the backlog; add replicas or lower the rate")
+    return offered, None
+
+
 def report(raw: dict, model: str, slot: str, engine: str, replicas: int, router: str,
            slo: Optional[SLO]) -> SimulationReport:
     """Summarises _core.simulate's (or reference.simulate's) per-request output."""
@@ -171,6 +200,7 @@ def report(raw: dict, model: str, slot: str, engine: str, replicas: int, router:
             if limit is not None:
                 met[name] = bool(pct.p95 <= limit)
     makespan = raw["makespan_s"]
+    offered, overload = overload_of(arrival, admitted, arrival.size / span)
     return SimulationReport(
         model=model, slot=slot, engine=engine, replicas=replicas, router=router,
         requests_completed=int(arrival.size), requests_rejected=int(raw["rejected"]), makespan_s=makespan,
@@ -178,7 +208,8 @@ def report(raw: dict, model: str, slot: str, engine: str, replicas: int, router:
         ttft_ms=t, tpot_ms=tp_, e2e_ms=e2, wait_ms=percentiles((admitted - arrival) * 1e3),
         utilization=float(np.mean(raw["busy_s"])) / makespan if makespan > 0 else 0.0,
         queue_mean=float(np.mean(raw["queue_area"])) / makespan if makespan > 0 else 0.0,
-        queue_max=float(np.max(raw["queue_max"])), slo=slo, slo_met=met, kv_budget_gb=raw["kv_budget_bytes"] / 1e9)
+        queue_max=float(np.max(raw["queue_max"])), slo=slo, slo_met=met, kv_budget_gb=raw["kv_budget_bytes"] / 1e9,
+        offered_rps=offered, overload=overload)
 
 
 __all__ = ["Percentiles", "SimulationReport", "percentiles", "report", "simulate"]
