@@ -12,19 +12,25 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gpuopt.catalog import GpuLike, gpu as get_gpu, prices
+from gpuopt.catalog import GpuLike, Price, gpu as get_gpu, prices
 from gpuopt.errors import InvalidInputError
 
 HOURS_PER_YEAR = 8760.0
 
 
-def price(gpu_id: str, kind: str, *, source: Optional[str] = None) -> Optional[float]:
-    """The catalog's price of `kind` (cloud_hour or capex) for a GPU: the first listed, or the first
-    whose source contains `source`; None when the catalog has none."""
+def catalog_price(gpu_id: str, kind: str, *, source: Optional[str] = None) -> Optional[Price]:
+    """The catalog's row for a GPU's price of `kind` (cloud_hour or capex): the first listed, or the
+    first whose source contains `source`; None when the catalog has none."""
     for p in prices():
         if p.id == gpu_id and p.kind == kind and (source is None or source.lower() in p.source.lower()):
-            return p.usd
+            return p
     return None
+
+
+def price(gpu_id: str, kind: str, *, source: Optional[str] = None) -> Optional[float]:
+    """The usd of catalog_price(gpu_id, kind, source=source); None when the catalog has none."""
+    row = catalog_price(gpu_id, kind, source=source)
+    return row.usd if row is not None else None
 
 
 class TCO(BaseModel):

@@ -18,11 +18,11 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gpuopt.catalog import gpu as get_gpu, prices
-from gpuopt.cost import HOURS_PER_YEAR, price
+from gpuopt.catalog import gpu as get_gpu
+from gpuopt.cost import HOURS_PER_YEAR, catalog_price
 from gpuopt.estimation.sharing import mig_profile
 from gpuopt.planning.candidates import CONFIRMED_SHARE
-from gpuopt.planning.model import own_cost_per_hour, rent_cost_per_hour
+from gpuopt.planning.model import offer_capex, own_cost_per_hour, rent_cost_per_hour
 
 IDLE = "idle"
 MIG_CHANGES = "MIG repartitions"
@@ -79,9 +79,12 @@ def _given(model: BaseModel, field: str, where: str) -> str:
     return f"scenario: {where}.{field}" if field in model.model_fields_set else f"gpuopt default ({where}.{field})"
 
 
-def _catalog_source(gpu_id: str, kind: str) -> str:
-    row = next((p for p in prices() if p.id == gpu_id and p.kind == kind), None)
-    return f"catalog data/prices.csv: {row.source}" if row else "catalog"
+def _purchase_price(o, where: str) -> tuple[float, str]:
+    """($ per GPU of offer `o` bought, where that price comes from); `where` is the offer's key path."""
+    if o.capex_usd is not None:
+        return o.capex_usd, _given(o, "capex_usd", where)
+    row = catalog_price(o.type, "capex")
+    return offer_capex(o), (f"catalog data/prices.csv: {row.source}" if row else "catalog")
 
 
 def _assumptions(scn) -> list[Assumption]:
@@ -103,9 +106,9 @@ def _assumptions(scn) -> list[Assumption]:
             g, wo = get_gpu(o.type), f"{w}.gpus[{j}]"
             out.append(Assumption(item=f"{o.type}: TDP", value=g.tdp_w or 0.0, unit="W", source=f"catalog: {g.source}"))
             if o.max_purchase != 0:
-                out.append(Assumption(item=f"{site.name}/{o.type}: purchase price", value=_capex(o), unit="$/GPU",
-                                      source=_given(o, "capex_usd", wo) if o.capex_usd is not None
-                                      else _catalog_source(o.type, "capex")))
+                usd, source = _purchase_price(o, wo)
+                out.append(Assumption(item=f"{site.name}/{o.type}: purchase price", value=usd, unit="$/GPU",
+                                      source=source))
                 out.append(Assumption(item=f"{site.name}/{o.type}: amortisation", value=o.amortization_years,
                                       unit="years", source=_given(o, "amortization_years", wo)))
             if o.rent_usd_per_hour is not None:
@@ -130,19 +133,13 @@ def _assumptions(scn) -> list[Assumption]:
     return out
 
 
-def _capex(o) -> float:
-    return o.capex_usd if o.capex_usd is not None else (price(o.type, "capex") or 0.0)
-
-
 def _purchases(p, scn) -> list[Purchase]:
     out = []
     for i, site in enumerate(scn.sites):
         for j, o in enumerate(site.gpus):
             n = p.purchases.get(site.name, {}).get(o.type, 0)
             if n:
-                usd = _capex(o)
-                source = (_given(o, "capex_usd", f"sites[{i}].gpus[{j}]") if o.capex_usd is not None
-                          else _catalog_source(o.type, "capex"))
+                usd, source = _purchase_price(o, f"sites[{i}].gpus[{j}]")
                 out.append(Purchase(site=site.name, gpu=o.type, gpus=n, usd_per_gpu=usd, upfront_usd=n * usd,
                                     amortization_years=o.amortization_years, source=source))
     return out
@@ -180,12 +177,13 @@ def _attribution(p, scn) -> tuple[dict[str, float], dict[str, dict[str, float]]]
                 gpus = owned + rented
                 if not gpus:
                     continue
-                unit, left = pool / gpus, float(gpus)
+                unit, left, shares = pool / gpus, float(gpus), 0.0
                 licence = site.sharing_licence_usd_per_gpu_year / HOURS_PER_YEAR
                 for service, per, r in p.groups():
                     if per == period and (r.site, r.gpu) == (site.name, o.type):
                         used = _occupied(r)
                         left -= used
+                        shares += used if r.kind == "fraction" else 0.0
                         charge(service, period, unit * used + (licence * used if r.kind == "fraction" else 0.0))
                 for job, t in p.training.items():
                     n = sum(run.gpus for run in t.runs if (run.site, run.gpu, run.period) == (site.name, o.type, period))
@@ -193,8 +191,6 @@ def _attribution(p, scn) -> tuple[dict[str, float], dict[str, dict[str, float]]]
                     charge(f"training {job}", period, unit * n)
                 # GPUs split by MIG or time-slicing whose instances or shares nobody uses, and GPUs unused
                 sliced = sum(p.time_sliced.get(site.name, {}).get(o.type, {}).get(period, {}).values())
-                shares = sum(r.replicas / r.fraction for _, per, r in p.groups()
-                             if per == period and r.kind == "fraction" and (r.site, r.gpu) == (site.name, o.type))
                 charge(IDLE, period, unit * max(left, 0.0) + licence * max(sliced - shares, 0.0))
     for j, job in enumerate(scn.training):
         if job.burst_usd_per_gpu_hour is not None:
@@ -203,27 +199,30 @@ def _attribution(p, scn) -> tuple[dict[str, float], dict[str, dict[str, float]]]
                 charge(f"training {job.name}", period, burst)
     st = scn.stability
     if st is not None:
+        starts = replica_starts(list(hours), p.replicas)
         for period, ch in p.changes.items():
             f = per_day[period] / hours[period]   # changes a day / hours a day: per hour while it runs
-            for service, starts in _starts(p, period, list(hours)).items():
-                charge(service, period, st.usd_per_replica_start * starts * f)
+            for service, n in starts.get(period, {}).items():
+                charge(service, period, st.usd_per_replica_start * n * f)
             charge(MIG_CHANGES, period, st.usd_per_mig_repartition * ch.mig_repartitions * f)
     return during, charged
 
 
-def _starts(p, period: str, periods: list[str]) -> dict[str, int]:
-    """Replicas each service starts as `period` begins (against the period listed before it)."""
-    before = periods[periods.index(period) - 1]
-    out: dict[str, int] = {}
-    for service, per in p.replicas.items():
-        def count(name):
-            c: dict[tuple, int] = {}
-            for r in per.get(name, []):
-                key = (r.site, r.slot, r.tp, r.precision)
-                c[key] = c.get(key, 0) + r.replicas
-            return c
-        now, prev = count(period), count(before)
-        out[service] = sum(max(n - prev.get(key, 0), 0) for key, n in now.items())
+def replica_starts(periods: list[str], replicas: dict) -> dict[str, dict[str, int]]:
+    """period -> service -> replicas it starts as the period begins: the rise of each of its
+    replica groups (site, slot, tp, precision) from the period listed before (cyclically; nothing
+    with one period). `replicas`: a plan's service -> period -> replica groups."""
+    if len(periods) < 2:
+        return {}
+    out: dict[str, dict[str, int]] = {p: {} for p in periods}
+    for service, per in replicas.items():
+        counts: dict[tuple, dict[str, int]] = {}
+        for p, rows in per.items():
+            for r in rows:
+                by = counts.setdefault((r.site, r.slot, r.tp, r.precision), {})
+                by[p] = by.get(p, 0) + r.replicas
+        for j, p in enumerate(periods):
+            out[p][service] = sum(max(c.get(p, 0) - c.get(periods[j - 1], 0), 0) for c in counts.values())
     return out
 
 
@@ -256,4 +255,4 @@ def bill_of(p, scn, cands) -> Bill:
                 cost_per_period=during, cost_per_service=charged, slo=_slo_checks(p, scn, cands))
 
 
-__all__ = ["Assumption", "Bill", "Purchase", "SloCheck", "bill_of"]
+__all__ = ["Assumption", "Bill", "Purchase", "SloCheck", "bill_of", "replica_starts"]

@@ -50,11 +50,16 @@ MIP_GROUPS = (GPU_SUPPLY, MIG_INSTANCES, TIME_SHARE, TRAINING_OWNED, TRAINING_WO
 SUPPLY_ROWS = (GPU_SUPPLY, TRAINING_OWNED)
 
 
+def offer_capex(offer) -> float:
+    """$ per GPU of `offer` bought: its `capex_usd`, else the catalog's purchase price (0 without one:
+    the scenario refuses purchases of a GPU without a price)."""
+    return offer.capex_usd if offer.capex_usd is not None else (price(offer.type, "capex") or 0.0)
+
+
 def own_cost_per_hour(site, offer) -> tuple[float, float]:
     """($/hour of a GPU bought now: capex amortised, $/hour of running any owned GPU: power x
     load x PUE at the site's $/kWh, plus its licences per GPU-year)."""
-    capex = offer.capex_usd if offer.capex_usd is not None else price(offer.type, "capex")
-    amortised = amortised_per_hour(capex or 0.0, offer.amortization_years) if offer.max_purchase != 0 else 0.0
+    amortised = amortised_per_hour(offer_capex(offer), offer.amortization_years) if offer.max_purchase != 0 else 0.0
     watts = get_gpu(offer.type).tdp_w or 0.0
     running = power_per_hour(watts, site.load, site.pue, site.usd_per_kwh) + site.licence_usd_per_gpu_year / HOURS_PER_YEAR
     return amortised, running
@@ -232,10 +237,9 @@ class PlanningModel:
         variable each), a change variable per period at least its rise from the period before
         (cyclically), charged the scenario's `price` per change times how often that period begins
         a day. Nothing when the scenario prices no change, or the model holds one period only."""
-        st = self.scn.stability
-        usd = getattr(st, price) if st is not None else 0.0
-        if not usd or len(self.periods) < 2 or len(self.periods) != len(self.scn.periods):
+        if not self._prices_changes(price):
             return
+        usd = getattr(self.scn.stability, price)
         m, per_day = self.m, self.scn.transitions_per_day()
         for j, p in enumerate(self.periods):
             rise = m.var(0, self.inf, False, indexed_name(variable, *index, p))
@@ -244,6 +248,13 @@ class PlanningModel:
             m.term(row, int(per_period[j]), -1.0)
             m.term(row, int(per_period[j - 1]), 1.0)
             self._charge("stability", usd * per_day[j] / self.scn.cycle_hours, rise)
+
+    def _prices_changes(self, price: str) -> bool:
+        """Whether the scenario's stability sets `price` and this model holds the whole cycle of two
+        periods or more (a one-period repair or column generation has no period before)."""
+        st = self.scn.stability
+        return bool(st is not None and getattr(st, price)) and len(self.periods) > 1 \
+            and len(self.periods) == len(self.scn.periods)
 
     def _int(self, lb, ub, name) -> int:
         return self.m.var(lb, ub, not self.relax, name)
@@ -340,8 +351,9 @@ class PlanningModel:
             m.terms(np.concatenate(rows), v, np.repeat(use, n_p))
             if sv.redundancy == "n+1":
                 self._spare(sv, demand, v.reshape(n_c, n_p), np.asarray(capacity), named)
-            for index, per_period in zip(named, v.reshape(n_c, n_p).tolist()):
-                self._changes(REPLICA_START, "starts", index, per_period, "usd_per_replica_start")
+            if self._prices_changes("usd_per_replica_start"):   # else nothing to add, for any candidate
+                for index, per_period in zip(named, v.reshape(n_c, n_p).tolist()):
+                    self._changes(REPLICA_START, "starts", index, per_period, "usd_per_replica_start")
 
     def _spare(self, sv, demand: np.ndarray, v: np.ndarray, capacity: np.ndarray, named: list[tuple]) -> None:
         """n+1 (docs/formulation.md, `spare`): in each period a spare rate spare[k,p] joins the
@@ -445,5 +457,5 @@ def _mapped(x: Variables, f) -> Variables:
     return out
 
 
-__all__ = ["BENDERS_CUT", "COST_ITEMS", "MIG_REPARTITION", "MIP_GROUPS", "REPLICA_START", "PATTERN_CHOICE", "indexed_name", "PlanningModel", "Solution", "Variables", "job_offers", "layout_name", "left_to_buy",
+__all__ = ["BENDERS_CUT", "COST_ITEMS", "MIG_REPARTITION", "MIP_GROUPS", "REPLICA_START", "offer_capex", "PATTERN_CHOICE", "indexed_name", "PlanningModel", "Solution", "Variables", "job_offers", "layout_name", "left_to_buy",
            "list_price_per_hour", "own_cost_per_hour", "rent_cost_per_hour", "replica_key", "speed", "training_reach"]

@@ -7,7 +7,7 @@ from typing import Any, Iterator, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuopt.estimation.sharing import Slot, fraction, mig_slice, whole
-from gpuopt.planning.bill import Bill
+from gpuopt.planning.bill import Bill, replica_starts
 from gpuopt.planning.model import Solution, layout_name
 from gpuopt.planning.scenario import Scenario
 from gpuopt.planning.solve import found
@@ -205,17 +205,12 @@ def changes_between_periods(periods: list[str], replicas: dict, mig: dict) -> di
     (cyclically; none with one period), from the plan's replica groups and layouts."""
     if len(periods) < 2:
         return {}
-    groups: dict[tuple, dict[str, int]] = {}
-    for service, per in replicas.items():
-        for p, rows in per.items():
-            for r in rows:
-                key = (service, r.site, r.slot, r.tp, r.precision)
-                groups.setdefault(key, {})[p] = groups.get(key, {}).get(p, 0) + r.replicas
+    starts = replica_starts(periods, replicas)
     layouts = {(s, g, name): {p: n for p, by in per.items() for nm, n in by.items() if nm == name}
                for s, types in mig.items() for g, per in types.items()
                for name in {nm for by in per.values() for nm in by}}
     rise = lambda counts, j: max(counts.get(periods[j], 0) - counts.get(periods[j - 1], 0), 0)  # noqa: E731
-    return {p: Changes(replica_starts=sum(rise(c, j) for c in groups.values()),
+    return {p: Changes(replica_starts=sum(starts[p].values()),
                        mig_repartitions=sum(rise(c, j) for c in layouts.values()))
             for j, p in enumerate(periods)}
 
