@@ -273,7 +273,7 @@ def test_a_measured_capacity_replaces_the_estimate():
     assert p.fleet["dc"]["l40s"] == 4
 
 
-def test_each_deployment_is_sized_for_its_busiest_period(tmp_path):
+def test_each_deployment_runs_the_plans_replicas_in_each_period(tmp_path):
     scn = gpuopt.load_scenario(ROOT / "examples" / "enterprise.yaml")
     p = gpuopt.plan(scn, threads=1, baselines=False)
     per_group: dict[tuple, dict[str, int]] = {}
@@ -282,8 +282,10 @@ def test_each_deployment_is_sized_for_its_busiest_period(tmp_path):
         per_group.setdefault(key, dict.fromkeys((q.name for q in scn.periods), 0))[period] += r.replicas
     deployments = [o for o in manifests(p, scn) if o["kind"] == "Deployment"]
     assert len(deployments) == len(per_group)
-    sizes = sorted(d["spec"]["replicas"] for d in deployments)
-    assert sizes == sorted(max(v.values()) for v in per_group.values())
+    first = scn.periods[0].name
+    annotated = sorted(d["metadata"]["annotations"]["gpuopt.io/replicas-per-period"] for d in deployments)
+    assert annotated == sorted(", ".join(f"{q}={n}" for q, n in v.items()) for v in per_group.values())
+    assert sorted(d["spec"]["replicas"] for d in deployments) == sorted(v[first] for v in per_group.values())
     assert any(min(v.values()) < max(v.values()) for v in per_group.values())   # the plan's load does vary
 
 
@@ -347,17 +349,25 @@ def test_a_job_that_may_rent_trains_on_gpus_rented_by_the_hour():
     assert d.cost_per_hour == pytest.approx(p.cost_per_hour, rel=1e-6)
 
 
-def test_a_deployment_whose_load_varies_is_sized_for_its_peak():
-    scn = Scenario(name="varies", periods=[Period(name="day", hours=12), Period(name="night", hours=12)], sharing="none",
+def test_a_deployment_whose_load_varies_is_scaled_as_each_period_begins():
+    scn = Scenario(name="varies", periods=[Period(name="day", hours=12, start="07:30"),
+                                           Period(name="night", hours=12, start="19:30")], sharing="none",
                    sites=[Site(name="cloud", kind="cloud", gpus=[GpuOffer(type="l4", max_purchase=0, rent_usd_per_hour=0.8)])],
                    services=[Service(name="chat", model="llama-3-8b", tps=[1], rate={"day": 4.0, "night": 1.0},
                                      slo={"ttft_p95_ms": 3000, "tpot_p95_ms": 100})])
     p = gpuopt.plan(scn, threads=1, baselines=False)
     day, night = (p.replicas["chat"][q][0].replicas for q in ("day", "night"))
     assert day > night
-    (d,) = [o for o in manifests(p, scn) if o["kind"] == "Deployment"]
+    objs = manifests(p, scn)
+    (d,) = [o for o in objs if o["kind"] == "Deployment"]
     assert d["spec"]["replicas"] == day
     assert d["metadata"]["annotations"]["gpuopt.io/replicas-per-period"] == f"day={day}, night={night}"
+    for period, n, cron in (("day", day, "30 7 * * *"), ("night", night, "30 19 * * *")):
+        (job,) = [o for o in objs if o["kind"] == "CronJob" and o["metadata"]["name"] == f"gpuopt-enter-{period}"]
+        assert job["spec"]["schedule"] == cron
+        pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        steps = [c["args"] for c in pod.get("initContainers", []) + pod["containers"]]
+        assert ["scale", "-n", "gpuopt", f"--replicas={n}", f"deployment/{d['metadata']['name']}"] in steps
 
 
 def test_the_best_single_type_baseline_names_its_type_or_says_none_serves_all():

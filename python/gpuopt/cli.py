@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from gpuopt import __version__, batch, catalog
 from gpuopt.errors import GpuoptError, InvalidInputError, OutputError
@@ -21,12 +21,14 @@ from gpuopt.estimation.estimate import estimate as run_estimate, max_throughput 
 from gpuopt.estimation.fit import fit as run_fit
 from gpuopt.estimation.simulate import simulate as run_simulate
 from gpuopt.estimation.sweep import mixes as run_mixes, sweep as run_sweep
+from gpuopt.cost import price_rows
 from gpuopt.files import write_atomic
 from gpuopt.output.documents import write_report
-from gpuopt.output.k8s import export_k8s
+from gpuopt.output.commands import export_commands
+from gpuopt.output.k8s import KUBECTL_IMAGE, check_exportable, export_k8s
 from gpuopt.output.plots import pareto_png
 from gpuopt.output.tables import estimate_table, fit_table, gpu_table, model_table, new_table, plan_tables, validation_table
-from gpuopt.planning.planner import plan as run_plan
+from gpuopt.planning.planner import PlanProgress, plan as run_plan
 from gpuopt.planning.scenario import Scenario, load_scenario
 from gpuopt.planning.sensitivity import cost_against_rate
 
@@ -106,7 +108,10 @@ def catalog_cmd(kind: Kind = typer.Argument(Kind.gpus, help="what to list"),
     if kind is Kind.engines:
         rows = [e.model_dump() for e in catalog.engines().values()]
     elif kind is Kind.prices:
-        rows = [p.model_dump() for p in catalog.prices()]
+        # several sources price some GPUs: say which one plans use unless told otherwise
+        rows = [{**r, "default": "default" if r["default"] else "alternative"} for r in price_rows()]
+        if as_json:
+            return _print_json(price_rows())
     else:
         rows = [{**p, "allowed_starts": ";".join(map(str, p["allowed_starts"])), "names": ", ".join(p["names"].values())}
                 for p in catalog.mig_profiles()]
@@ -193,20 +198,35 @@ def plan_cmd(
     seed: int = typer.Option(0, help="solver seed"),
     verify: bool = typer.Option(True, "--verify/--no-verify",
                                 help="simulate every service in every period and tighten misses (default: on)"),
-    export: Optional[str] = typer.Option(None, help="write manifests: 'k8s'"),
+    export: Optional[str] = typer.Option(None, help="write what implements the plan: 'k8s' (manifests, "
+                                                    "schedule, GPU Operator configs) or 'commands' (vllm serve "
+                                                    "per node and period)"),
+    namespace: str = typer.Option("gpuopt", help="namespace of the exported objects"),
+    kubectl_image: str = typer.Option(KUBECTL_IMAGE, help="image of the period-switching jobs"),
     report: Optional[str] = typer.Option(None, help="write a report: out.html (self-contained) or out.md"),
     out_dir: Optional[str] = typer.Option(None, "--out", help="directory for --export"),
     as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
 ) -> None:
     """Plan the fleet for SCENARIO: GPUs, splits, replicas per period, training, cost, bound, baselines."""
     scn = load_scenario(scenario)
-    if export is not None and (export != "k8s" or not out_dir):
-        raise InvalidInputError("--export takes 'k8s' and needs --out DIR")
-    with err.status(f"planning {scn.name} ({len(scn.services)} services, {len(scn.periods)} periods)..."):
-        p = run_plan(scn, time_limit_s=time_limit, threads=threads, seed=seed, verify=verify)
-    if export and p.has_plan:
-        for path in export_k8s(p, scn, out_dir):
-            err.print(f"wrote {path}", highlight=False)
+    if export is not None and (export not in ("k8s", "commands") or not out_dir):
+        raise InvalidInputError("--export takes 'k8s' or 'commands' and needs --out DIR")
+    if export is not None:
+        check_exportable(scn)   # before minutes of solving
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+                  transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(f"planning {scn.name}: capacities")
+
+        def show(at: PlanProgress) -> None:
+            bar.update(task, description=progress_line(scn.name, at))
+
+        p = run_plan(scn, time_limit_s=time_limit, threads=threads, seed=seed, verify=verify, progress=show)
+    if export == "k8s" and p.has_plan:
+        paths = export_k8s(p, scn, out_dir, namespace=namespace, kubectl_image=kubectl_image)
+        err.print(f"wrote {len(paths)} manifests and README.md to {out_dir} (kubectl apply -f {out_dir})",
+                  highlight=False)
+    elif export == "commands" and p.has_plan:
+        err.print(f"wrote {export_commands(p, scn, out_dir)}", highlight=False)
     if report:
         points = cost_against_rate(scn) if p.has_plan and report.lower().endswith((".html", ".htm")) else None
         err.print(f"wrote {write_report(p, report, points)}", highlight=False)
@@ -223,6 +243,20 @@ def plan_cmd(
         for reason in p.infeasibility:
             err.print(f"[bold red]infeasible:[/] {escape(reason)}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INFEASIBLE)
+
+
+def progress_line(name: str, at: PlanProgress) -> str:
+    """The live line of `gpuopt plan`: phase, then the best plan so far, its bound and gap."""
+    phase = {"capacities": "confirming replica capacities", "solving": "solving",
+             "verifying": "simulating the plan", "baselines": "solving the baselines",
+             "bill": "writing the bill"}.get(at.phase, at.phase)
+    if at.round:
+        phase += f" (round {at.round + 1})"
+    line = f"planning {name}: {phase}"
+    if at.cost_per_hour is not None:
+        line += (f" | best ${at.cost_per_hour:,.2f}/h, bound ${at.lower_bound_per_hour:,.2f}/h, "
+                 f"gap {at.gap:.2%}")
+    return escape(line)
 
 
 def _csv(text: str, cast=str) -> list:

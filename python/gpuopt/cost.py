@@ -27,6 +27,18 @@ def catalog_price(gpu_id: str, kind: str, *, source: Optional[str] = None) -> Op
     return None
 
 
+def price_rows() -> list[dict]:
+    """Every catalog price with whether it is the default one for its GPU and kind (the first
+    listed); the others are alternatives, chosen with price(..., source=...) or an override."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for p in prices():
+        default = (p.id, p.kind) not in seen
+        seen.add((p.id, p.kind))
+        out.append({**p.model_dump(), "default": default})
+    return out
+
+
 def price(gpu_id: str, kind: str, *, source: Optional[str] = None) -> Optional[float]:
     """The usd of catalog_price(gpu_id, kind, source=source); None when the catalog has none."""
     row = catalog_price(gpu_id, kind, source=source)

@@ -192,6 +192,11 @@ class Price(_Frozen):
 class FitReport(_Frozen):
     """Per-GPU memory of one deployment, itemised, and whether it fits."""
 
+    def _repr_html_(self) -> str:
+        from gpuopt.output.notebook import report
+
+        return report(self)
+
     model: str
     gpu: str
     engine: str

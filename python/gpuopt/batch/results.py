@@ -50,6 +50,21 @@ class Contents:
     corrupt_lines: list[int] = field(default_factory=list)  # 1-based line numbers
     duplicate_lines: list[int] = field(default_factory=list)
 
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per scenario recorded: its scalar fields (nested ones as JSON text)."""
+        return [{k: (json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v) for k, v in rec.items()}
+                for rec in self.records.values()]
+
+    def to_pandas(self):
+        from gpuopt.estimation.columns import rows_frame
+
+        return rows_frame(self.rows(), "pandas")
+
+    def to_polars(self):
+        from gpuopt.estimation.columns import rows_frame
+
+        return rows_frame(self.rows(), "polars")
+
     def problems(self, path: Path) -> list[str]:
         out = []
         if self.torn_tail:

@@ -187,6 +187,11 @@ def _as_categorical(value: Any, resolve, row_types: tuple) -> tuple[list, np.nda
 class CapacityReport(BaseModel):
     """What one replica sustains under an SLO, and the latencies at that load."""
 
+    def _repr_html_(self) -> str:
+        from gpuopt.output.notebook import report
+
+        return report(self)
+
     model_config = ConfigDict(frozen=True)
     model: str
     slot: str

@@ -148,11 +148,13 @@ def prepare(categoricals: dict[str, Any], counts: dict[str, Any]) -> Prepared:
     return Prepared({k: t for k, (t, _) in resolved.items()}, dict(zip(names, arrays)))
 
 
-class Results(Mapping):
-    """Columns over many configurations, one entry per configuration.
+class Results:
+    """Columns over many configurations, one entry per configuration, read like a data frame:
+    `len(r)` is the number of configurations, iterating gives the column names, `r[name]` a column.
 
     Result columns are numpy arrays; `verdict` codes index VERDICTS. Input columns (categoricals as
-    Categorical ids, counts as arrays) are built on first access.
+    Categorical ids, counts as arrays) are built on first access. `to_pandas()` / `to_polars()`
+    (the optional extras) give a data frame with coded columns by name.
     """
 
     kind = "result"
@@ -173,15 +175,61 @@ class Results(Mapping):
         return self._inputs[key]
 
     def __iter__(self):
-        return iter(self._input_names + tuple(self._results))
+        return iter(self.columns)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._results or key in self._input_names
 
     def __len__(self) -> int:
-        return len(self._input_names) + len(self._results)
+        """Number of configurations (as a data frame's length is its rows)."""
+        return self.size
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self._input_names + tuple(self._results)
+
+    def keys(self) -> tuple[str, ...]:
+        return self.columns
+
+    def values(self) -> list[Any]:
+        return [self[k] for k in self.columns]
+
+    def items(self) -> list[tuple[str, Any]]:
+        return [(k, self[k]) for k in self.columns]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
 
     @property
     def size(self) -> int:
         """Number of configurations."""
         return int(next(iter(self._results.values())).shape[0])
+
+    def frame_columns(self) -> dict[str, Any]:
+        """Every column as a plain array, coded columns (verdict, status) by name."""
+        out = {}
+        for k in self.columns:
+            v = self[k]
+            if k in self.decoded:
+                v = np.asarray(self.decoded[k], dtype=object)[np.asarray(v, dtype=np.int64)]
+            elif isinstance(v, Categorical):     # its value per row
+                v = np.asarray(list(v.values), dtype=object)[np.asarray(v.codes).reshape(-1)]
+            out[k] = np.asarray(v)
+        return out
+
+    def to_pandas(self):
+        """A pandas DataFrame, one row per configuration (pip install 'gpuopt[pandas]')."""
+        return frame("pandas").DataFrame(self.frame_columns())
+
+    def to_polars(self):
+        """A polars DataFrame, one row per configuration (pip install 'gpuopt[polars]')."""
+        cols = {k: (v.astype(str) if v.dtype == object else v) for k, v in self.frame_columns().items()}
+        return frame("polars").DataFrame(cols)
+
+    def _repr_html_(self) -> str:
+        from gpuopt.output.notebook import results
+
+        return results(self)
 
     def row(self, i: int) -> dict[str, Any]:
         """Configuration i as plain Python values, coded columns by name."""
@@ -196,3 +244,19 @@ class Results(Mapping):
     def verdict_counts(self) -> dict[str, int]:
         counts = np.bincount(np.asarray(self._results["verdict"], dtype=np.int64), minlength=len(VERDICTS))
         return {name: int(c) for name, c in zip(VERDICTS, counts)}
+
+
+def frame(library: str):
+    """pandas or polars, or a clear error naming the extra that installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(library)
+    except ImportError:
+        raise InvalidInputError(f"{library} is not installed: pip install 'gpuopt[{library}]'") from None
+
+
+def rows_frame(rows: list[dict[str, Any]], library: str):
+    """A data frame of plain row dicts (plans, mixes, batch results)."""
+    lib = frame(library)
+    return lib.DataFrame(rows) if library == "pandas" else lib.DataFrame(rows, infer_schema_length=None)

@@ -90,6 +90,11 @@ class PhaseTime(BaseModel):
 class EstimateReport(BaseModel):
     """One configuration's latency and throughput, with the reasons for them."""
 
+    def _repr_html_(self) -> str:
+        from gpuopt.output.notebook import report
+
+        return report(self)
+
     model_config = ConfigDict(frozen=True)
     model: str
     gpu: str

@@ -47,6 +47,11 @@ def percentiles(values: np.ndarray) -> Percentiles:
 class SimulationReport(BaseModel):
     """What a simulated deployment delivered. Latencies in ms, throughput per second of the run."""
 
+    def _repr_html_(self) -> str:
+        from gpuopt.output.notebook import report
+
+        return report(self)
+
     model_config = ConfigDict(frozen=True)
     model: str
     slot: str

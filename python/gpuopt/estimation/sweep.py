@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gpuopt import _core
 from gpuopt.catalog import EngineLike, GpuLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
 from gpuopt.catalog import precision as get_precision
-from gpuopt.estimation.columns import VERDICTS, Categorical, Results, precision_codes, whole_numbers
+from gpuopt.estimation.columns import VERDICTS, Categorical, Results, precision_codes, rows_frame, whole_numbers
 from gpuopt.cost import price, tco
 from gpuopt.errors import InvalidInputError
 from gpuopt.estimation.capacity import capacity_many
@@ -165,13 +165,32 @@ class MixFront(BaseModel):
         """The cheapest mix delivering at least `throughput`."""
         return next((m for m in self.mixes if m.throughput >= throughput), None)
 
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per mix: its GPUs of each type (one column each), then its totals."""
+        return [{**{g: m.counts.get(g, 0) for g in self.gpus}, "usd_per_hour": m.usd_per_hour,
+                 "memory_gb": m.memory_gb, "throughput": m.throughput, "power_w": m.power_w} for m in self.mixes]
+
+    def to_pandas(self):
+        return rows_frame(self.rows(), "pandas")
+
+    def to_polars(self):
+        return rows_frame(self.rows(), "polars")
+
+    def _repr_html_(self) -> str:
+        from gpuopt.output.notebook import table
+
+        rows = self.rows()
+        header = list(rows[0]) if rows else [*self.gpus, "usd_per_hour", "memory_gb", "throughput", "power_w"]
+        return table(header, [list(r.values()) for r in rows],
+                     f"{len(rows)} mixes on the front of {self.enumerated:,} ({self.throughput_unit}; totals per mix)")
+
 
 def _per_gpu_throughput(gs: list[Accelerator], throughput, model, requests, slo, precision, engine) -> tuple[list[float], str]:
     if throughput is not None:
         missing = [g.id for g in gs if g.id not in throughput]
         if missing:
             raise InvalidInputError(f"throughput has no figure for {', '.join(missing)}")
-        return [float(throughput[g.id]) for g in gs], "as given"
+        return [float(throughput[g.id]) for g in gs], "per-GPU figures as given, each mix's total"
     if model is None:
         raise InvalidInputError("mixes need each GPU's throughput: give throughput={gpu: value} or a model "
                                 "(with requests and optionally an slo)")
@@ -179,9 +198,9 @@ def _per_gpu_throughput(gs: list[Accelerator], throughput, model, requests, slo,
     inp, out = requests if isinstance(requests, tuple) else (512, 128)
     if slo is not None:
         res = capacity_many(model, gs, requests=requests or (inp, out), slo=slo, precision=precision, engine=engine)
-        return [float(v) for v in res["capacity_rps"]], "requests/s within the SLO per GPU"
+        return [float(v) for v in res["capacity_rps"]], "requests/s within the SLO, each mix's total over its GPUs"
     res = max_throughput_many(model, gs, precision=precision, input_tokens=inp, output_tokens=out, engine=engine)
-    return [float(v) for v in res["output_tokens_per_s"]], "output tokens/s per GPU at the best batch"
+    return [float(v) for v in res["output_tokens_per_s"]], "output tokens/s at each GPU's best batch, each mix's total"
 
 
 def mixes(gpus: Sequence[GpuLike], *, max_gpus: int = 8, budget_usd_per_hour: Optional[float] = None,

@@ -30,23 +30,36 @@ def html_report(p, cost_against_rate=None) -> str:
              "margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
              "th{background:#f2f2f2}img{max-width:100%}</style></head><body>",
              f"<h1>Plan for {html.escape(p.scenario)}</h1>"]
-    for sec in plan_sections(p):
-        title, header, rows = sec.title, sec.header, sec.rows
-        parts.append(f"<h2>{html.escape(title)}</h2><table><tr>"
-                     + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
-        parts += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows]
-        parts.append("</table>")
-    for title, png in _plots(p, cost_against_rate):
+    parts.append(tables_html(p))
+    pictures, missing = _plots(p, cost_against_rate)
+    for title, png in pictures:
         parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
                      f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
+    if missing:
+        parts.append(f"<p><i>No plots: {html.escape(missing)}</i></p>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def _plots(p, cost_against_rate) -> list[tuple[str, bytes]]:
-    """Fleet, utilization and (given its points) cost-against-rate plots; none without matplotlib."""
+def tables_html(p) -> str:
+    """The plan's sections as HTML tables (the report's body; a plan's display in a notebook)."""
+    parts = []
+    for sec in plan_sections(p):
+        parts.append(f"<h2>{html.escape(sec.title)}</h2>"
+                     + table_html(sec.header, sec.rows))
+    return "\n".join(parts)
 
-    out = []
+
+def table_html(header, rows) -> str:
+    return ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+            + "</table>")
+
+
+def _plots(p, cost_against_rate) -> tuple[list[tuple[str, bytes]], str]:
+    """Fleet, utilization and (given its points) cost-against-rate plots, and why there are none
+    (matplotlib missing) where that is so: the report says it rather than dropping them silently."""
+    out: list[tuple[str, bytes]] = []
     with tempfile.TemporaryDirectory() as d:
         try:
             out.append(("Fleet", plots.fleet_png(p, Path(d) / "fleet.png").read_bytes()))
@@ -54,9 +67,9 @@ def _plots(p, cost_against_rate) -> list[tuple[str, bytes]]:
             if cost_against_rate:
                 out.append(("Cost against request rate",
                             plots.cost_vs_rate_png(cost_against_rate, Path(d) / "cost.png", p.scenario).read_bytes()))
-        except GpuoptError:
-            return out
-    return out
+        except GpuoptError as e:
+            return out, str(e)
+    return out, ""
 
 
 def write_report(p, path: str | Path, cost_against_rate=None) -> Path:
@@ -70,4 +83,4 @@ def write_report(p, path: str | Path, cost_against_rate=None) -> Path:
     return write_atomic(path, text)
 
 
-__all__ = ["html_report", "markdown", "write_report"]
+__all__ = ["html_report", "markdown", "table_html", "tables_html", "write_report"]

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 from gpuopt.catalog import model as get_model
 from gpuopt.errors import InvalidInputError
@@ -89,9 +90,21 @@ def _no_plan(scenario: Scenario, status: str, reasons: list[str], **fields) -> P
                 gap=nan, infeasibility=reasons, **fields)
 
 
+@dataclass(frozen=True)
+class PlanProgress:
+    """Where a plan() call is, for a live display: its phase and, once solved, the best cost so far,
+    the bound and the gap ($/hour)."""
+    phase: str          # capacities, solving, verifying, baselines, bill
+    round: int = 0      # verification round (0: the first solve)
+    cost_per_hour: Optional[float] = None
+    lower_bound_per_hour: Optional[float] = None
+    gap: Optional[float] = None
+
+
 def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[int] = None, seed: int = 0,
          relative_gap: float = DEFAULT_GAP, baselines: bool = True, verify: bool = True,
-         verify_duration_s: float = 300.0, verify_rounds: int = 3, method: str = "auto") -> Plan:
+         verify_duration_s: float = 300.0, verify_rounds: int = 3, method: str = "auto",
+         progress: Optional[Callable[[PlanProgress], None]] = None) -> Plan:
     """The cheapest fleet and its use for `scenario`, with its lower bound, gap and baselines.
 
     With `verify` (the default), every service in every period is simulated (gpuopt.simulate_plan);
@@ -105,7 +118,14 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
     (gpuopt.planning.decompose.benders; large scenarios; `threads` periods side by side); 'auto'
     picks 'decompose' past DECOMPOSE_ABOVE replica variables. Every SCIP solve runs on one thread
     (gpuopt.planning.solve), so `threads` changes how fast the decomposition goes, never the plan
-    of a one-MIP scenario."""
+    of a one-MIP scenario. `progress`, if given, is called as each phase begins (PlanProgress)."""
+    best: dict[str, Any] = {}
+
+    def tell(phase: str, round_: int = 0) -> None:
+        if progress is not None:
+            progress(PlanProgress(phase=phase, round=round_, cost_per_hour=best.get("cost_per_hour"),
+                                  lower_bound_per_hour=best.get("lower_bound_per_hour"), gap=best.get("gap")))
+
     if method not in ("auto", "mip", "decompose"):
         raise InvalidInputError(f"method must be 'auto', 'mip' or 'decompose', got {method!r}")
     if not isinstance(scenario, Scenario):
@@ -116,6 +136,7 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
     def solved(scn: Scenario, c: Candidates, lift_limits: bool = False) -> Solved:
         return solve_mip(scn, c, lift_limits=lift_limits, **kw).solved
 
+    tell("capacities")
     cands = candidates(scenario)
     if cands.problems:
         return _no_plan(scenario, "infeasible", cands.problems)
@@ -130,6 +151,7 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
     log.info("planning %s: %d services, %d periods, %d replica variables: %s", scenario.name,
              len(scenario.services), len(scenario.periods), size, "decomposition" if decompose else "one MIP")
     for round_ in range(verify_rounds + 1 if verify else 1):
+        tell("solving", round_)
         sol = _decomposed(scenario, cands, **kw) if decompose else solve_mip(scenario, cands, **kw)
         r = sol.solved
         if r.status == "unsolved" and not result:
@@ -155,8 +177,10 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
             cost, bound, status, gap = r.objective, sol.bound, r.status, r.gap
         result = dict(scenario=scenario.name, status=status, cost_per_hour=cost, lower_bound_per_hour=bound, gap=gap,
                       solve_s=r.seconds, solver=sol.method, capacity_factors=dict(factors), **body)
+        best.update(cost_per_hour=cost, lower_bound_per_hour=bound, gap=gap)
         if not verify:
             break
+        tell("verifying", round_)
         check = simulate_plan(Plan(**result), scenario, duration_s=verify_duration_s, seed=seed)
         result["verification"] = verification_of(check)
         failing = {c.service for c in check.failing}
@@ -179,7 +203,11 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
             break
     result.setdefault("warnings", []).extend(_context_warnings(scenario))
     if baselines:
+        tell("baselines")
         result = _with_baselines(scenario, result, cands, factors, kw, verify, verify_duration_s, seed)
+        best.update(cost_per_hour=result["cost_per_hour"], lower_bound_per_hour=result["lower_bound_per_hour"],
+                    gap=result["gap"])
+    tell("bill")
     result["bill"] = bill_of(Plan(**result), scenario, cands)
     return Plan(**result)
 
@@ -244,4 +272,4 @@ def _with_baselines(scenario: Scenario, result: dict[str, Any], cands: Candidate
     return result
 
 
-__all__ = ["DECOMPOSE_ABOVE", "plan", "solve_mip"]
+__all__ = ["DECOMPOSE_ABOVE", "PlanProgress", "plan", "solve_mip"]

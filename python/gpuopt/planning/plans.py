@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any, Iterator, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -139,6 +140,27 @@ class Plan(BaseModel):
 
     def to_json(self, **kw) -> str:
         return self.model_dump_json(indent=2, **kw)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per replica group: service, period and the group's fields."""
+        return [{"service": sv, "period": period, **r.model_dump()} for sv, period, r in self.groups()]
+
+    def to_pandas(self):
+        """The replica groups as a pandas DataFrame (pip install 'gpuopt[pandas]')."""
+        from gpuopt.estimation.columns import rows_frame
+
+        return rows_frame(self.rows(), "pandas")
+
+    def to_polars(self):
+        """The replica groups as a polars DataFrame (pip install 'gpuopt[polars]')."""
+        from gpuopt.estimation.columns import rows_frame
+
+        return rows_frame(self.rows(), "polars")
+
+    def _repr_html_(self) -> str:
+        from gpuopt.output.documents import tables_html
+
+        return f"<h3>Plan for {html.escape(self.scenario)}: {html.escape(self.status)}</h3>" + tables_html(self)
 
 
 def extract(scn: Scenario, sol: Solution) -> dict[str, Any]:

@@ -5,6 +5,7 @@ pydantic; `Scenario.model_json_schema()` is what editors complete scenario files
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -37,6 +38,9 @@ class GpuOffer(_Strict):
     amortization_years: float = Field(3.0, gt=0)
     rent_usd_per_hour: Optional[float] = Field(None, ge=0, description="cloud price per GPU-hour; None: not rentable")
     max_rent: Optional[int] = Field(None, ge=0)
+    gpus_per_node: int = Field(8, ge=1, le=64, description="GPUs in one server (node) of this type: how the export "
+                                                           "lays MIG layouts, time shares and tensor-parallel "
+                                                           "replicas onto nodes")
 
 
 class Site(_Strict):
@@ -55,6 +59,12 @@ class Period(_Strict):
     hours: float = Field(gt=0, le=24, description="hours of this period on each day it occurs")
     days_per_week: float = Field(7.0, gt=0, le=7, description="days a week it occurs (5: weekdays, 2: weekends); "
                                                               "its weight is hours x days_per_week / 7 per day")
+    start: Optional[str] = Field(None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                                 description="local time it begins, 'HH:MM' in the scenario's timezone (what the "
+                                             "exported schedule switches on; needed with more than one period)")
+    days: Optional[str] = Field(None, pattern=r"^[0-6](-[0-6])?(,[0-6](-[0-6])?)*$",
+                                description="cron days of the week it begins on (0 = Sunday), e.g. '1-5'; None: every "
+                                            "day for 7 days a week, '1-5' for 5, '0,6' for 2")
 
     @property
     def hours_per_day(self) -> float:
@@ -75,6 +85,10 @@ class Service(_Strict):
     min_replicas: int = Field(1, ge=0, description="replicas kept in every period (availability)")
     redundancy: Literal["none", "n+1"] = Field("none", description="n+1: in every period the replicas left after "
                                                                   "losing any one of them still carry the demand")
+    checkpoints: dict[Precision, str] = Field(
+        default_factory=dict, description="Hugging Face repository of a checkpoint per precision, e.g. {int4: "
+                                          "'hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4'}: int4 and int8 "
+                                          "need one to be exported (vLLM reads its quantization from it)")
     beyond_context: bool = Field(False, description="plan requests longer than the model's trained context anyway "
                                                     "(e.g. with RoPE scaling); a warning says so")
     tps: Optional[list[int]] = Field(None, description="tensor-parallel degrees a replica may use; None: 1, 2, 4, 8")
@@ -108,6 +122,10 @@ class TrainingJob(_Strict):
     rented_gpus: bool = Field(False, description="may also run on the sites' rented GPUs, each at its hourly price "
                                                  "(otherwise on GPUs owned or bought only)")
     deadline_days: float = Field(30.0, gt=0, description="it must finish within this many days")
+    image: Optional[str] = Field(None, description="container image that runs it (exported as a CronJob per window; "
+                                                   "None: its GPUs are left free for it)")
+    command: Optional[list[str]] = Field(None, description="the container's command; it must resume from its own "
+                                                           "checkpoints, since each window ends it")
 
 
 class Stability(_Strict):
@@ -136,8 +154,18 @@ class Scenario(_Strict):
         "simulated", description="simulated: each replica's rate is the one the simulator confirms (plans that "
                                  "hold); closed-form: the queueing formula alone (fast, optimistic for long prompts "
                                  "and mixed sizes; for solver scale tests)")
+    timezone: str = Field("UTC", description="IANA time zone of the periods' start times (e.g. Europe/Berlin)")
     stability: Optional[Stability] = Field(None, description="a price on replica starts and MIG repartitions between "
                                                              "consecutive periods (None: changes are free)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v):
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}: give an IANA name such as UTC or Europe/Berlin") from None
+        return v
 
     @model_validator(mode="after")
     def _references(self):
