@@ -26,7 +26,24 @@ M = [
  ("python/gpuopt/batch/pool.py", "                        self.workers.remove(w)\n                        code = w.stop()", "                        code = w.stop()", "kill_9"),
  ("python/gpuopt/files.py", "        refuse_symlink(dir_fd, path.name, path)\n        try:", "        try:", "symlink"),
  ("python/gpuopt/files.py", "            os.unlink(tmp, dir_fd=dir_fd)", "            pass", "no_partial_manifest"),
- ("python/gpuopt/output/k8s.py", "    return {n: label if len(group) == 1 else _name(label[:56], _digest(n))", "    return {n: label if True else _name(label[:56], _digest(n))", "clean_up_alike"),
+ ("python/gpuopt/output/k8s.py", "    return {n: label if len(group) == 1 else dns_label(", "    return {n: label if True else dns_label(", "clean_up_alike"),
+ # the export implements the plan (tests/test_export.py)
+ ("python/gpuopt/output/schedule.py", "            if twice.size:", "            if False:", "tile_the_week"),
+ ("python/gpuopt/output/schedule.py", '        days = "*" if len(self.days) == 7 else', '        days = "*" if len(self.days) >= 2 else', "tile_the_week"),
+ ("python/gpuopt/output/schedule.py", "    if gap.size:", "    if False:", "tile_the_week"),
+ ("python/gpuopt/output/nodes.py", "            states[i].shared = n\n", "            pass\n", "time_shared or requested_in_every_period"),
+ ("python/gpuopt/output/nodes.py", "            if states[i].free >= size:", "            if True:", "fits_no_node"),
+ ("python/gpuopt/output/nodes.py", "                entries.append({\"devices\": [i], \"mig-enabled\": True, \"mig-devices\": counts})", "                entries.append({\"devices\": [i, i], \"mig-enabled\": True, \"mig-devices\": counts})", "requested_in_every_period or mig_layouts"),
+ ("python/gpuopt/output/nodes.py", '                    want["nvidia.com/mig.config"] = st.mig_config_name()', '                    want["nvidia.com/mig.config"] = MIG_OFF', "mig_layouts"),
+ ("python/gpuopt/output/k8s.py", "    down = [g for g in groups if previous is not None and g.replicas[period] < g.replicas[previous]]", "    down = []", "switches_as_each_period"),
+ ("python/gpuopt/output/k8s.py", "            by_count.setdefault(g.replicas[period], []).append(g.name)", "            by_count.setdefault(max(g.replicas.values()), []).append(g.name)", "requested_in_every_period"),
+ ("python/gpuopt/output/k8s.py", '        out[device.label_key] = f"{device.label_value}-SHARED"', '        out[device.label_key] = device.label_value', "time_shared or requested_in_every_period"),
+ ("python/gpuopt/output/k8s.py", "deadline_s=w.minutes * 60 if w else None", "deadline_s=None", "switches_as_each_period"),
+ ("python/gpuopt/output/k8s.py", "    return {device.resource: str(r.tp)}", "    return {device.resource: \"1\"}", "requested_in_every_period"),
+ ("python/gpuopt/output/engine_args.py", "    return round(get_engine(service.engine).memory_utilization * slot_share, 4)", "    return round(get_engine(service.engine).memory_utilization, 4)", "time_shared"),
+ ("python/gpuopt/output/engine_args.py", '"--max-model-len", str(service.longest_request_tokens)', '"--max-model-len", str(get_model(service.model).max_context)', "vllm_flags"),
+ ("python/gpuopt/output/engine_args.py", "        if precision in NEEDS_CHECKPOINT:", "        if False:", "int4_without"),
+ ("python/gpuopt/output/engine_args.py", '        args += ["--quantization", "fp8"]', '        args += ["--kv-cache-dtype", "fp8"]', "vllm_flags"),
  ("rust/gpuopt-py/src/pool.rs", "        if owned.pid == pid {", "        if true {", "forked_child"),
 ]
 
@@ -49,9 +66,10 @@ def main(only: list[str]) -> int:
             r = subprocess.run(["timeout", "300", sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                                 "tests/test_batch.py", "tests/test_export.py", "-k", tests],
                                capture_output=True, text=True)
-            killed += r.returncode != 0
+            killed += r.returncode == 1   # 5 would mean no test matched: not a kill
             last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else f"exit {r.returncode}"
-            print(i, path, "KILLED" if r.returncode != 0 else "SURVIVED", last, flush=True)
+            verdict = {0: "SURVIVED", 1: "KILLED"}.get(r.returncode, f"NOT RUN (exit {r.returncode})")
+            print(i, path, verdict, last, flush=True)
         finally:
             f.write_text(src)
             if path.endswith(".rs"):

@@ -286,11 +286,15 @@ def test_schedule_switches_as_each_period_begins():
     # training runs in its window and stops at its end
     (train,) = [c for n, c in crons.items() if n.startswith("nightly-finetune")]
     assert train["schedule"] == "0 20 * * *" and train["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 12 * 3600
-    # shrink before relabelling, grow after
-    pod = crons["gpuopt-enter-night"]["jobTemplate"]["spec"]["template"]["spec"]
-    steps = [c["args"] for c in pod["initContainers"] + pod["containers"]]
-    first_up = next(i for i, a in enumerate(steps) if a[0] == "scale" and a[3] != "--replicas=0")
-    assert all(a[3] == "--replicas=0" for a in steps[:first_up] if a[0] == "scale")
+    # shrink before relabelling, grow after: at night the MIG replica stops before its GPU leaves MIG
+    objs = _objects("examples/scenarios/seed000_strategy_c.yaml")
+    for period in ("day", "night"):
+        (job,) = [o for o in _by_kind(objs, "CronJob") if o["metadata"]["name"] == f"gpuopt-enter-{period}"]
+        pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        steps = [c["args"] for c in pod["initContainers"] + pod["containers"]]
+        label = next(i for i, a in enumerate(steps) if a[0] == "label")
+        mig = next(i for i, a in enumerate(steps) if a[0] == "scale" and any("3g-40gb" in x for x in a))
+        assert (mig < label) if period == "night" else (mig > label), (period, steps)
 
 
 def _periods(*ps):
@@ -425,3 +429,18 @@ def test_files_write_whole_plain_names_only(tmp_path):
         write_atomic(tmp_path / "..", "x")
     with pytest.raises(OutputError, match="cannot write"):
         write_atomic(tmp_path / "missing" / "a.yaml", "x")
+
+
+def test_a_users_device_entry_and_image_win_over_the_shipped_ones():
+    from gpuopt.output.k8s import Device
+
+    p, scn = _plan("examples/enterprise.yaml")
+    mine = Device("l4", "nvidia.com/gpu", "nvidia.com/gpu.product", "NVIDIA-L4-custom", "unused", "our lab's nodes")
+    objs = manifests(p, scn, devices={"l4": mine}, images={"l4": "registry.example/vllm:v0.6.3.post1"})
+    l4 = [d for d in _by_kind(objs, "Deployment") if "-l4-" in d["metadata"]["name"]]
+    assert l4 and all(d["spec"]["template"]["spec"]["nodeSelector"]["nvidia.com/gpu.product"] == "NVIDIA-L4-custom"
+                      and d["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/vllm:v0.6.3.post1"
+                      for d in l4)
+    with pytest.raises(InvalidInputError, match="no Kubernetes device entry.*devices="):
+        from gpuopt.output.k8s import _device
+        _device("my-npu", {}, {})

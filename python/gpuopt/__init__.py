@@ -25,6 +25,7 @@ from gpuopt.estimation.columns import VERDICTS, Categorical
 from gpuopt.errors import GpuoptError, InternalError, InvalidInputError, UnknownNameError
 from gpuopt.estimation.estimate import EstimateReport, EstimateResults, estimate, estimate_many, max_throughput, max_throughput_many
 from gpuopt import batch
+from gpuopt.output.commands import export_commands
 from gpuopt.output.k8s import export_k8s
 from gpuopt.estimation.fit import FitResults, fit, fit_grid, fit_many
 from gpuopt.estimation.capacity import SLO, CapacityReport, CapacityResults, RequestClass, capacity, capacity_many
@@ -48,7 +49,7 @@ __all__ = [
     "Price", "UnknownNameError", "VERDICTS", "Validation", "Interference", "Slot", "fraction", "mig_layouts",
     "mig_slice", "slots", "TCO", "tco", "SLO", "CapacityReport", "CapacityResults", "RequestClass", "capacity",
     "capacity_many", "MixFront", "SweepResults", "mixes", "pareto", "sweep", "SimulationReport", "simulate", "PlanCheck", "simulate_plan", "MixPlan", "plan_mix", "Plan", "plan", "GpuOffer", "Period", "Scenario",
-    "Service", "Site", "Stability", "TrainingJob", "load_scenario", "synthetic_fleet", "export_k8s", "batch",
+    "Service", "Site", "Stability", "TrainingJob", "load_scenario", "synthetic_fleet", "export_k8s", "export_commands", "batch",
     "calibrate", "engine", "engines", "estimate", "estimate_many", "fit", "fit_grid", "fit_many", "gpu", "gpus",
     "load_measurements", "max_throughput", "max_throughput_many", "mig_profiles", "model", "model_from_hf_config",
     "models", "prices", "register_engine", "register_gpu", "register_model", "validate",

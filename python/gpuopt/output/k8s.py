@@ -75,11 +75,13 @@ def _client():
     return client
 
 
-def _device(gpu: str, images: dict[str, str]) -> Device:
-    known = devices()
+def _device(gpu: str, images: dict[str, str], overrides: dict[str, Device]) -> Device:
+    """The device entry of a GPU type: the user's (`devices=`), else the shipped one; `images`
+    replaces just its image."""
+    known = {**devices(), **overrides}
     if gpu not in known:
-        raise InvalidInputError(f"GPU {gpu!r} has no Kubernetes device entry (resource, node label, image): export "
-                                f"supports {', '.join(sorted(known))}")
+        raise InvalidInputError(f"GPU {gpu!r} has no Kubernetes device entry (resource, node label, image): pass "
+                                f"devices={{{gpu!r}: Device(...)}}; shipped: {', '.join(sorted(devices()))}")
     d = known[gpu]
     return Device(d.id, d.resource, d.label_key, d.label_value, images.get(gpu, d.image), d.source)
 
@@ -280,7 +282,7 @@ def _sharing_config_map(c, layout: node_layout.NodeLayout, mig: bool):
         name=SHARING_CONFIG_MAP, namespace=GPU_OPERATOR_NAMESPACE, labels=dict(MANAGED)))
 
 
-def _training(c, plan, scenario, windows: dict[str, schedule.Window], images: dict[str, str], namespace: str):
+def _training(c, plan, scenario, windows: dict[str, schedule.Window], device_of, namespace: str):
     """Each training job with an image, as a CronJob per (site, GPU, period) of its runs: an Indexed
     Job of one pod per GPU (JOB_COMPLETION_INDEX is its rank) that the window's end stops."""
     out, left = [], []
@@ -291,7 +293,7 @@ def _training(c, plan, scenario, windows: dict[str, schedule.Window], images: di
             if not job.image:
                 left.append(f"{name}: {run.gpus} {run.gpu} at {run.site} in {run.period}")
                 continue
-            device = _device(run.gpu, images)
+            device = device_of(run.gpu)
             label = dns_label(f"{dns_label(name)[:30]}-{run.site}-{run.gpu}-{run.period}")
             labels = {"app.kubernetes.io/name": dns_label(name), "gpuopt.io/training": label, **MANAGED}
             pod = c.V1PodSpec(restart_policy="Never", node_selector={"gpuopt.io/site": run.site,
@@ -333,12 +335,14 @@ class Export:
 
 
 def build(plan, scenario, *, namespace: str = "gpuopt", kubectl_image: str = KUBECTL_IMAGE,
-          images: Optional[dict[str, str]] = None) -> Export:
-    """Everything the export writes, as client models."""
+          images: Optional[dict[str, str]] = None, devices: Optional[dict[str, Device]] = None) -> Export:
+    """Everything the export writes, as client models. `images` replaces the server image of a GPU
+    type; `devices` gives (or replaces) a GPU type's whole device entry (resource, node label)."""
     if not plan.has_plan:
         raise InvalidInputError(f"plan is {plan.status}: there is nothing to deploy")
     c = _client()
-    images = dict(images or {})
+    images, overrides = dict(images or {}), dict(devices or {})
+    device_of = lambda gpu: _device(gpu, images, overrides)  # noqa: E731
     periods = [p.name for p in scenario.periods]
     windows = {} if schedule.static(scenario) else {w.period: w for w in schedule.windows(scenario)}
     services = {s.name: s for s in scenario.services}
@@ -356,7 +360,7 @@ def build(plan, scenario, *, namespace: str = "gpuopt", kubectl_image: str = KUB
         objects.append(_service_object(c, sv, service_label[sv]))
         objects[-1].metadata.namespace = namespace
     for g in groups:
-        d = _deployment(c, g, services[g.service], service_label[g.service], _device(g.group.gpu, images),
+        d = _deployment(c, g, services[g.service], service_label[g.service], device_of(g.group.gpu),
                         plan.scenario, periods[0])
         d.metadata.namespace = namespace
         objects.append(d)
@@ -377,7 +381,7 @@ def build(plan, scenario, *, namespace: str = "gpuopt", kubectl_image: str = KUB
                                                  spec=_job_spec(c, pod, labels)))))
         elif switching:      # one period: its node labels, applied once
             objects.append(c.V1Job(api_version="batch/v1", kind="Job", metadata=meta, spec=_job_spec(c, pod, labels)))
-    training, left = _training(c, plan, scenario, windows, images, namespace)
+    training, left = _training(c, plan, scenario, windows, device_of, namespace)
     objects += training
     names = [(o.kind, o.metadata.namespace, o.metadata.name) for o in objects]
     if len(set(names)) != len(names):
