@@ -15,7 +15,7 @@ Two ways out, one per use:
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -166,12 +166,13 @@ class LinearModel:
             integral(i, True)
 
     def solve(self, *, time_limit_s: float, seed: int, relative_gap: float, lp_bound: bool = True,
-              relax: bool = False) -> tuple[Solved, np.ndarray]:
+              relax: bool = False, hint: Optional[np.ndarray] = None) -> tuple[Solved, np.ndarray]:
         """(the solve's result, every variable's value) of the whole model by SCIP on one thread
         (`relax`: its LP relaxation by GLOP), with the LP bound from GLOP unless `lp_bound` is off.
         The same settings as gpuopt.planning.solve.solve: the relative gap, the seed, and the
         tolerances pywraplp gives SCIP by default (feasibility 1e-7). The model is handed over
-        once: the LP is solved first, then the integers are marked and SCIP solves it."""
+        once: the LP is solved first, then the integers are marked and SCIP solves it. `hint`: a
+        value per variable, a known solution SCIP starts from."""
         from ortools.linear_solver.python import model_builder_helper as mbh
 
         helper = self._helper()
@@ -182,6 +183,10 @@ class LinearModel:
                           solver_version("GLOP"), relative_gap), values
         lp = _run(mbh, helper, "glop", time_limit_s, "")[0] if lp_bound else float("nan")
         self._mark_integers(helper)
+        if hint is not None:
+            add = helper.add_hint
+            for i, v in enumerate(np.asarray(hint, dtype=float).tolist()):
+                add(i, v)
         params = (f"limits/gap = {relative_gap!r}\nnumerics/feastol = 1e-07\n"
                   f"numerics/dualfeastol = 1e-07\nrandomization/randomseedshift = {int(seed)}\n")
         t = time.perf_counter()

@@ -89,6 +89,12 @@ def layout_name(layout: tuple[str, ...]) -> str:
     return "+".join(layout)
 
 
+def work_per_gpu(scn: Scenario, job, gpu_id: str, hours: float) -> float:
+    """Reference GPU-hours one GPU of type `gpu_id` gives `job` by its deadline when it runs
+    `hours` of every cycle (training_work's coefficient: h_p x cyc_j x v_g)."""
+    return hours * job.deadline_days * 24.0 / scn.cycle_hours * speed(gpu_id, job.reference_gpu)
+
+
 def job_offers(scn: Scenario, job):
     """(site, offer) of every GPU a training job may run on: its sites, enough memory per GPU."""
     for site in scn.sites:
@@ -267,7 +273,6 @@ class PlanningModel:
     def _training(self, work_targets: Optional[dict], base_buy: dict) -> None:
         scn, m, inf = self.scn, self.m, self.inf
         for j, job in enumerate(scn.training):
-            cycles = job.deadline_days * 24.0 / scn.cycle_hours
             work = m.row(job.gpu_hours if work_targets is None else work_targets.get(j, 0.0), inf,
                          indexed_name(TRAINING_WORK, job.name))
             self.work_rows[j] = work
@@ -290,7 +295,7 @@ class PlanningModel:
                     m.term(at_most, z, -float(big))
                     self.x.train_gpus[(j, site.name, o.type, p)] = t
                     self.x.train_on[(j, site.name, o.type, p)] = z
-                    m.term(work, t, self.hours[p] * cycles * speed(o.type, job.reference_gpu))
+                    m.term(work, t, work_per_gpu(scn, job, o.type, self.hours[p]))
                     m.term(self.rows[(GPU_SUPPLY,) + key + (p,)], t, 1.0)   # owned, bought or rented
                     if job.rented_gpus:
                         continue
@@ -386,11 +391,12 @@ class PlanningModel:
         self.work_rows = {j: rows[i] for j, i in self.work_rows.items()}
         return self.s
 
-    def solve(self, *, time_limit_s: float, seed: int, relative_gap: float, lp_bound: bool = True) -> Solved:
+    def solve(self, *, time_limit_s: float, seed: int, relative_gap: float, lp_bound: bool = True,
+              hint: Optional[np.ndarray] = None) -> Solved:
         """Solves the whole model at once (SCIP, or GLOP when relaxed; gpuopt.planning.linear);
-        `x` then holds the values found."""
+        `x` then holds the values found. `hint`: a known solution (a value per variable index)."""
         r, values = self._objective().solve(time_limit_s=time_limit_s, seed=seed, relative_gap=relative_gap,
-                                            lp_bound=lp_bound, relax=self.relax)
+                                            lp_bound=lp_bound, relax=self.relax, hint=hint)
         if found(r.status):
             self._values = values
             self.x = _mapped(self.x, lambda i: float(values[i]))
@@ -438,9 +444,12 @@ class PlanningModel:
             return (MIG_INSTANCES, site, cand.gpu, period, cand.slot.profile), 1.0
         return (TIME_SHARE, site, cand.gpu, period, cand.slot.per_gpu), 1.0
 
-    def breakdown(self) -> dict[str, float]:
-        """$/hour per cost item in the solution found."""
-        if self._handles is not None:
+    def breakdown(self, values: Optional[np.ndarray] = None) -> dict[str, float]:
+        """$/hour per cost item in the solution found (or at `values`, one per variable index,
+        before the model is solved)."""
+        if values is not None:
+            value = lambda i: float(values[i])  # noqa: E731
+        elif self._handles is not None:
             value = lambda i: self._handles[i].solution_value()  # noqa: E731
         else:
             value = lambda i: float(self._values[i])  # noqa: E731
@@ -458,4 +467,5 @@ def _mapped(x: Variables, f) -> Variables:
 
 
 __all__ = ["BENDERS_CUT", "COST_ITEMS", "MIG_REPARTITION", "MIP_GROUPS", "REPLICA_START", "offer_capex", "PATTERN_CHOICE", "indexed_name", "PlanningModel", "Solution", "Variables", "job_offers", "layout_name", "left_to_buy",
-           "list_price_per_hour", "own_cost_per_hour", "rent_cost_per_hour", "replica_key", "speed", "training_reach"]
+           "list_price_per_hour", "own_cost_per_hour", "rent_cost_per_hour", "replica_key", "speed", "training_reach",
+           "work_per_gpu"]

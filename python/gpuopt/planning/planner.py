@@ -22,7 +22,7 @@ from gpuopt.errors import InvalidInputError
 from gpuopt.planning.baselines import baselines as baselines_of
 from gpuopt.planning.bill import bill_of
 from gpuopt.planning.candidates import Candidates, allowed_sites, candidates
-from gpuopt.planning.decompose import benders, colgen
+from gpuopt.planning.decompose import benders, colgen, improve
 from gpuopt.planning.diagnose import explain_infeasible
 from gpuopt.planning.model import PlanningModel, Solution, Variables
 from gpuopt.planning.plans import Plan, extract
@@ -66,8 +66,14 @@ def _decomposed(scn: Scenario, cands: Candidates, **kw) -> Solution:
         nan = math.nan
         return Solution(Solved(co.status, nan, nan, nan, nan, co.seconds, name), Variables(), {}, nan, name)
     left = max(kw["time_limit_s"] - (time.perf_counter() - t0), 1.0)
-    sol = benders.integer_plan(scn, co, **dict(kw, time_limit_s=left))
+    sol = benders.integer_plan(scn, co, cands=cands, **dict(kw, time_limit_s=left))
     sol.method = f"{name} + {sol.method}"
+    if found(sol.solved.status):
+        inc = improve.Incumbent.of(sol.x, sol.breakdown)
+        kept = improve.local_search(scn, cands, inc, deadline=t0 + kw["time_limit_s"], seed=kw["seed"],
+                                    relative_gap=kw["relative_gap"], stop_below=sol.bound)
+        if kept:
+            sol = Solution(sol.solved, inc.x, inc.breakdown, sol.bound, f"{sol.method} + {kept} period windows re-solved")
     sol.solved.seconds = time.perf_counter() - t0
     return sol
 

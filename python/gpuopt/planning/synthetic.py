@@ -77,4 +77,51 @@ def synthetic_fleet(services: int = 100, gpu_types: int = 6, periods: int = 24, 
                     sites=sites, services=svcs, training=jobs, sharing="all", capacities=capacities)
 
 
-__all__ = ["synthetic_fleet"]
+SMALL_GPUS = ["l4", "a10g", "t4", "l40s", "a100-40gb", "a100-sxm-80gb", "h100-sxm"]   # MIG on the A100s and H100
+SMALL_MODELS = [("llama-3-8b", ["fp16", "fp8"]), ("mistral-7b", ["fp16", "int8"]), ("llama-2-13b", ["fp16", "int8"]),
+                ("llama-2-7b", ["fp16", "int4"])]
+
+
+def small_scenario(seed: int) -> Scenario:
+    """A random small scenario for checking the decomposition against the whole MIP: 2-4 services,
+    2-3 GPU types (MIG and time-sliced fractions where the types allow), 2-4 periods, some services
+    bound to the premises, purchase and rental limits, 0-2 training jobs (some needing two GPUs at
+    once, some with no cloud burst). Deterministic in `seed`; closed-form capacities. Not every
+    draw is feasible: the limits can be too tight, as they can in a real scenario."""
+    rng = np.random.default_rng(seed)
+    types = [str(t) for t in rng.choice(SMALL_GPUS, size=int(rng.integers(2, 4)), replace=False)]
+    n_periods = int(rng.integers(2, 5))
+    hours = rng.dirichlet(np.ones(n_periods)) * 18 + 6 / n_periods     # every period at least 1.5 h
+    names = [f"p{p}" for p in range(n_periods)]
+    dc = []
+    for t in types:
+        limit = int(rng.integers(0, 9)) if rng.random() < 0.6 else None
+        dc.append(GpuOffer(type=t, owned=int(rng.integers(0, 3)), max_purchase=limit, capex_usd=_capex(t)))
+    rented = [t for t in types if rng.random() < 0.7] or types[:1]
+    cloud = [GpuOffer(type=t, max_purchase=0, rent_usd_per_hour=CLOUD_PRICE[t],
+                      max_rent=int(rng.integers(1, 7)) if rng.random() < 0.4 else None) for t in rented]
+    sites = [Site(name="dc", kind="on-prem", gpus=dc, sharing_licence_usd_per_gpu_year=float(rng.choice([0, 500]))),
+             Site(name="cloud", kind="cloud", gpus=cloud)]
+    shapes = {m: [sh for sh in SHAPES if sum(sh) <= models()[m].max_context] for m, _ in SMALL_MODELS}
+    svcs = []
+    for k in range(int(rng.integers(2, 5))):
+        model, precisions = SMALL_MODELS[int(rng.integers(0, len(SMALL_MODELS)))]
+        peak = float(rng.lognormal(mean=0.0, sigma=1.2))
+        rate = {n: round(peak * float(rng.uniform(0.1, 1.0)), 4) for n in names}
+        svcs.append(Service(name=f"s{k}", model=model, precisions=precisions, rate=rate,
+                            requests=shapes[model][int(rng.integers(0, len(shapes[model])))],
+                            slo=TIERS[int(rng.integers(0, 3))], sites=["dc"] if rng.random() < 0.3 else None,
+                            min_replicas=int(rng.integers(0, 3))))
+    jobs = []
+    for j in range(int(rng.integers(0, 3))):
+        jobs.append(TrainingJob(name=f"t{j}", gpu_hours=float(rng.uniform(20, 400)), min_gpus=int(rng.integers(1, 3)),
+                                periods=[str(p) for p in rng.choice(names, size=int(rng.integers(1, n_periods + 1)),
+                                                                     replace=False)],
+                                sites=["dc"], deadline_days=float(rng.choice([7.0, 30.0])),
+                                burst_usd_per_gpu_hour=float(rng.uniform(3, 6)) if rng.random() < 0.5 else None))
+    return Scenario(name=f"small-{seed}", periods=[Period(name=n, hours=float(h)) for n, h in zip(names, hours)],
+                    sites=sites, services=svcs, training=jobs, sharing="all", fractions=int(rng.integers(2, 5)),
+                    capacities="closed-form")
+
+
+__all__ = ["small_scenario", "synthetic_fleet"]

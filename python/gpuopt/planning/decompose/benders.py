@@ -35,6 +35,7 @@ from typing import Optional
 
 import numpy as np
 
+from gpuopt.planning.decompose import improve
 from gpuopt.planning.decompose.colgen import ALTERNATIVES, Blocks, Generation, Master, homogeneous, list_prices
 from gpuopt.planning.model import (BENDERS_CUT, COST_ITEMS, PATTERN_CHOICE, SUPPLY_ROWS, TRAINING_WORK, PlanningModel,
                                    Solution, Variables, indexed_name, job_offers, own_cost_per_hour, replica_key,
@@ -57,6 +58,7 @@ MIN_PERIOD_S = 2.0      # least time a period's integer MIP gets, whatever the l
 FINAL_SOLVE_S = 600.0   # a fallback MIP (the LP's columns, GPUs fitted) is not cut short
 ROUND_UP_FROM = 0.05    # a fractional purchase above this many GPUs is rounded up
 REPAIR_GAP = 2e-3       # relative gap each integer MIP stops at
+PERIOD_OPTIMA_SHARE = 0.3   # of the integer plan's time, for each period's own optima as more columns
 
 
 def workers_for(threads: Optional[int]) -> int:
@@ -362,7 +364,7 @@ def _record(chosen: list, merged: Variables) -> None:
 
 
 def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, threads: Optional[int], seed: int,
-                 relative_gap: float) -> Solution:
+                 relative_gap: float, cands=None) -> Solution:
     """The integer plan from the coordination, as a Solution whose bound is the coordination's. Small scenarios: one MIP over every period's columns. Large ones:
     the coordinator's purchases made whole; each period's columns re-priced on them and chosen by
     a MIP that rents what it lacks (periods side by side, `threads` at a time); a period that
@@ -376,7 +378,11 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
     for p, gen in co.generations.items():
         co.extra[p] = homogeneous(gen.master, gen.pi + 1e-6 * list_prices(scn, gen.master.row_list), ALTERNATIVES)
     if co.columns() <= WHOLE_MIP_COLUMNS:
+        if cands is not None:
+            improve.add_period_optima(scn, cands, co, deadline=t0 + time_limit_s * PERIOD_OPTIMA_SHARE, seed=seed,
+                                      relative_gap=kw["relative_gap"])
         fm, chosen = _pattern_mip(scn, co, periods)
+        time_limit_s = max(time_limit_s - (time.perf_counter() - t0), MIN_PERIOD_S)
         r = solve(fm.s, time_limit_s=time_limit_s, **kw)
         if not found(r.status):
             return Solution(r, merged, {}, co.bound, "one MIP over the columns")

@@ -1,0 +1,286 @@
+"""Local search over the periods of a plan (a large-neighbourhood search after the decomposition).
+
+The decomposition's integer plan chooses among the columns its column generation found, so the
+cheapest way to combine replicas on shared GPUs can be missing (it rented two A10Gs where one
+suffices). Here windows of one or two periods are re-solved exactly - every candidate of every
+service, the MIG layouts, time slices and training in those periods - with the rest of the plan
+fixed, and a window's answer is kept when it is cheaper.
+
+A window W is the model of docs/formulation.md over W's periods, with
+- `base_buy`: the GPUs the periods outside W need bought (what they use beyond what they own and
+  rent), free here; more may be bought at full price, and fewer than the plan had are bought if W
+  no longer needs them;
+- `work_targets`: each training job's work left to W by the periods outside it, its burst decided
+  anew.
+So the plan outside W stays feasible whatever W chooses, and the plan's own values in W are a
+solution of the window (its hint): a window never makes the plan dearer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from gpuopt.planning.candidates import Candidates, allowed_sites
+from gpuopt.planning.model import PlanningModel, Variables, own_cost_per_hour, work_per_gpu
+from gpuopt.planning.scenario import Scenario
+from gpuopt.planning.solve import found
+
+log = logging.getLogger(__name__)
+
+PER_PERIOD = ("rent", "mig_layout", "time_sliced", "train_gpus", "train_on")   # variables indexed by period
+PERIOD_AT = {"rent": 2, "mig_layout": 2, "time_sliced": 2, "train_gpus": 3, "train_on": 3, "replicas": 4}
+ALL_PAIRS_UP_TO = 8      # periods up to which every pair of periods is a window (else neighbours only)
+IMPROVES = 1e-7          # relative saving a window must make to be kept
+
+
+def _number(v) -> float:
+    return float(v.solution_value()) if hasattr(v, "solution_value") else float(v)
+
+
+@dataclass
+class Incumbent:
+    """A plan as plain numbers (`x`, replicas as (count, candidate)) and its $/hour per cost item."""
+    x: Variables
+    breakdown: dict[str, float]
+
+    @classmethod
+    def of(cls, x: Variables, breakdown: dict[str, float]) -> "Incumbent":
+        out = Variables()
+        for name in ("buy", "burst") + PER_PERIOD:
+            setattr(out, name, {key: _number(v) for key, v in getattr(x, name).items()})
+        out.replicas = {key: (_number(v), c) for key, (v, c) in x.replicas.items()}
+        return cls(out, dict(breakdown))
+
+    @property
+    def cost(self) -> float:
+        return sum(self.breakdown.values())
+
+
+def _base_buy(scn: Scenario, x: Variables, outside: set[str]) -> dict[tuple, int]:
+    """GPUs per (site, type) that the periods in `outside` need bought: what they use beyond what
+    is owned and rented there (`gpu_supply`), and what their training on owned GPUs uses beyond
+    what is owned (`training_owned`)."""
+    used: dict[tuple, float] = {}
+    own_used: dict[tuple, float] = {}
+    for (_, site, _, _, p), (n, c) in x.replicas.items():
+        if p in outside and c.slot.kind == "gpu":
+            used[(site, c.gpu, p)] = used.get((site, c.gpu, p), 0.0) + c.tp * n
+    for name in ("mig_layout", "time_sliced"):
+        for key, n in getattr(x, name).items():
+            if key[2] in outside:
+                used[key[:3]] = used.get(key[:3], 0.0) + n
+    for (j, site, g, p), n in x.train_gpus.items():
+        if p in outside:
+            used[(site, g, p)] = used.get((site, g, p), 0.0) + n
+            if not scn.training[j].rented_gpus:
+                own_used[(site, g, p)] = own_used.get((site, g, p), 0.0) + n
+    base: dict[tuple, int] = {}
+    for site in scn.sites:
+        for o in site.gpus:
+            key = (site.name, o.type)
+            need = 0.0
+            for p in outside:
+                need = max(need, used.get(key + (p,), 0.0) - o.owned - x.rent.get(key + (p,), 0.0),
+                           own_used.get(key + (p,), 0.0) - o.owned)
+            base[key] = int(round(need))
+    return base
+
+
+def _work_left(scn: Scenario, x: Variables, outside: set[str]) -> dict[int, float]:
+    """Each job's work (reference GPU-hours) that the periods in `outside` leave to the others."""
+    hours = {p.name: p.hours_per_day for p in scn.periods}
+    done = [0.0] * len(scn.training)
+    for (j, _, g, p), n in x.train_gpus.items():
+        if p in outside:
+            done[j] += n * work_per_gpu(scn, scn.training[j], g, hours[p])
+    return {j: max(job.gpu_hours - done[j], 0.0) for j, job in enumerate(scn.training)}
+
+
+def improve_window(scn: Scenario, cands: Candidates, inc: Incumbent, window: list[str], *, time_limit_s: float,
+                   seed: int, relative_gap: float) -> bool:
+    """Re-solves the periods of `window` exactly with the rest of `inc` fixed; updates `inc` and
+    says so when that is cheaper."""
+    inside = set(window)
+    outside = {p.name for p in scn.periods} - inside
+    base = _base_buy(scn, inc.x, outside)
+    fm = PlanningModel(scn, relax=False, periods=window, base_buy=base, work_targets=_work_left(scn, inc.x, outside))
+    fm.add_services(cands, allowed_sites)
+    start = np.zeros(fm.m.n_vars)
+    for key, i in fm.x.buy.items():
+        start[i] = inc.x.buy.get(key, 0.0) - base[key]
+    for key, i in fm.x.burst.items():
+        start[i] = inc.x.burst.get(key, 0.0)
+    for name in ("rent", "mig_layout", "time_sliced", "train_gpus"):
+        for key, i in getattr(fm.x, name).items():
+            start[i] = getattr(inc.x, name).get(key, 0.0)
+    for key, i in fm.x.train_on.items():
+        start[i] = 1.0 if inc.x.train_gpus.get(key, 0.0) > 0.5 else 0.0
+    for key, (i, _) in fm.x.replicas.items():
+        start[i] = inc.x.replicas.get(key, (0.0, None))[0]
+    before = fm.breakdown(start)
+    r = fm.solve(time_limit_s=time_limit_s, seed=seed, relative_gap=relative_gap, lp_bound=False, hint=start)
+    if not found(r.status):
+        return False
+    after = fm.breakdown()
+    if sum(after.values()) >= sum(before.values()) - IMPROVES * max(inc.cost, 1e-9):
+        return False
+    x = inc.x
+    for name, at in PERIOD_AT.items():
+        kept = {key: v for key, v in getattr(x, name).items() if key[at] not in inside}
+        kept.update({key: v for key, v in getattr(fm.x, name).items() if (v[0] if name == "replicas" else v) > 0.5})
+        setattr(x, name, kept)
+    x.buy = {key: base[key] + round(v) for key, v in fm.x.buy.items()}
+    x.burst = dict(fm.x.burst)
+    inc.breakdown = {item: inc.breakdown[item] - before[item] + after[item] for item in inc.breakdown}
+    return True
+
+
+def _work_in(scn: Scenario, x: Variables, period: str) -> dict[int, float]:
+    """Each job's work (reference GPU-hours) done in `period`."""
+    hours = {p.name: p.hours_per_day for p in scn.periods}
+    done = {j: 0.0 for j in range(len(scn.training))}
+    for (j, _, g, p), n in x.train_gpus.items():
+        if p == period:
+            done[j] += n * work_per_gpu(scn, scn.training[j], g, hours[p])
+    return done
+
+
+def replan_on(scn: Scenario, cands: Candidates, inc: Incumbent, buy: dict[tuple, int], *, deadline: float, seed: int,
+              relative_gap: float) -> Optional[Incumbent]:
+    """The plan with the GPUs bought set to `buy`: each period re-solved exactly on them (renting
+    what it lacks, each job's work there as before, a shortfall burst where the job may); None
+    when a period cannot be planned so or the deadline passes."""
+    x = Variables(buy=dict(buy), burst=dict(inc.x.burst))
+    breakdown = dict.fromkeys(inc.breakdown, 0.0)
+    breakdown["training burst"] = inc.breakdown["training burst"]
+    for site in scn.sites:
+        for o in site.gpus:
+            amortised, running = own_cost_per_hour(site, o)
+            breakdown["capex"] += amortised * buy[(site.name, o.type)]
+            breakdown["power+licences"] += running * (o.owned + buy[(site.name, o.type)])
+    for p in [q.name for q in scn.periods]:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return None
+        fm = PlanningModel(scn, relax=False, periods=[p], base_buy=buy, work_targets=_work_in(scn, inc.x, p),
+                           buy_more=False)
+        fm.add_services(cands, allowed_sites)
+        r = fm.solve(time_limit_s=left, seed=seed, relative_gap=relative_gap, lp_bound=False)
+        if not found(r.status):
+            return None
+        for name in PERIOD_AT:
+            getattr(x, name).update({key: v for key, v in getattr(fm.x, name).items()
+                                     if (v[0] if name == "replicas" else v) > 0.5})
+        for j, v in fm.x.burst.items():
+            x.burst[j] = x.burst.get(j, 0.0) + v
+        part = fm.breakdown()
+        for item in ("cloud", "sharing licences", "training burst"):
+            breakdown[item] += part[item]
+    return Incumbent(x, breakdown)
+
+
+def purchase_moves(scn: Scenario, inc: Incumbent) -> list[dict[tuple, int]]:
+    """The purchases one GPU away from the plan's: one fewer of a type bought, one more of a type
+    that may be bought."""
+    buy = {key: int(round(v)) for key, v in inc.x.buy.items()}
+    out = []
+    for site in scn.sites:
+        for o in site.gpus:
+            key = (site.name, o.type)
+            if buy[key] > 0:
+                out.append({**buy, key: buy[key] - 1})
+            if o.max_purchase is None or buy[key] < o.max_purchase:
+                out.append({**buy, key: buy[key] + 1})
+    return out
+
+
+def add_period_optima(scn: Scenario, cands: Candidates, co, *, deadline: float, seed: int,
+                      relative_gap: float) -> int:
+    """More columns for the integer MIP over every period (`co.extra`, per period and block): each
+    period's exact plan on its own, once on the GPUs owned and what may be rented (nothing
+    bought), once buying at full price - so plans that buy nothing, or buy for one period's needs,
+    are among the MIP's choices even where the LP's prices never priced their covers out. The
+    number of columns added."""
+    added = 0
+    for p in [q.name for q in scn.periods]:
+        blocks = co.generations[p].master.blocks
+        block_of = {k: b for b, (k, _) in enumerate(blocks.keys)}
+        index = {k: {(it.site, it.cand.slot.id, it.cand.tp): i for i, it in enumerate(items)}
+                 for k, items in blocks.items.items()}
+        for buy_more in (False, True):
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return added
+            fm = PlanningModel(scn, relax=False, periods=[p], work_targets={}, buy_more=buy_more)
+            fm.add_services(cands, allowed_sites)
+            r = fm.solve(time_limit_s=left, seed=seed, relative_gap=relative_gap, lp_bound=False)
+            if not found(r.status):
+                continue
+            covers: dict[int, dict[int, int]] = {k: {} for k in block_of}
+            for (k, site, slot, tp, _), (n, _) in fm.x.replicas.items():
+                if n > 0.5:
+                    covers[k][index[k][(site, slot, tp)]] = int(round(n))
+            extra = co.extra.setdefault(p, {})
+            for k, cover in covers.items():
+                b = block_of[k]
+                have = [c for _, c in co.generations[p].master.columns[b]] + extra.get(b, [])
+                if cover not in have:
+                    extra.setdefault(b, []).append(cover)
+                    added += 1
+    return added
+
+
+def windows(periods: list[str]) -> list[list[str]]:
+    """Each period alone, then pairs: every pair up to ALL_PAIRS_UP_TO periods, else neighbours
+    (the cycle's last with its first)."""
+    singles = [[p] for p in periods]
+    if len(periods) < 2:
+        return singles
+    if len(periods) <= ALL_PAIRS_UP_TO:
+        return singles + [list(pq) for pq in itertools.combinations(periods, 2)]
+    return singles + [[periods[i], periods[(i + 1) % len(periods)]] for i in range(len(periods))]
+
+
+def local_search(scn: Scenario, cands: Candidates, inc: Incumbent, *, deadline: float, seed: int,
+                 relative_gap: float, stop_below: Optional[float] = None) -> int:
+    """Windows re-solved in turn (gpuopt.planning.decompose.improve) until a whole round of them
+    saves nothing, the deadline passes, or the plan's cost is within `relative_gap` of
+    `stop_below` (a lower bound); the number of windows kept."""
+    kept, improved = 0, True
+
+    def done() -> bool:
+        return time.perf_counter() >= deadline or (
+            stop_below is not None and inc.cost - stop_below <= relative_gap * inc.cost)
+
+    while improved:
+        improved = False
+        for w in windows([p.name for p in scn.periods]):
+            if done():
+                return kept
+            if improve_window(scn, cands, inc, w, time_limit_s=deadline - time.perf_counter(), seed=seed,
+                              relative_gap=relative_gap):
+                kept += 1
+                improved = True
+                log.debug("window %s kept: $%.4f/hour", "+".join(w), inc.cost)
+        if improved:
+            continue
+        for buy in purchase_moves(scn, inc):
+            if done():
+                return kept
+            moved = replan_on(scn, cands, inc, buy, deadline=deadline, seed=seed, relative_gap=relative_gap)
+            if moved is not None and moved.cost < inc.cost - IMPROVES * max(inc.cost, 1e-9):
+                inc.x, inc.breakdown = moved.x, moved.breakdown
+                kept += 1
+                improved = True
+                log.debug("purchases %s kept: $%.4f/hour", buy, inc.cost)
+                break
+    return kept
+
+
+__all__ = ["Incumbent", "add_period_optima", "improve_window", "local_search", "purchase_moves", "replan_on", "windows"]

@@ -1,0 +1,114 @@
+"""The decomposition against an exact reference (issue 19): on random small scenarios
+(gpuopt.planning.synthetic.small_scenario: 2-4 services, 2-3 GPU types with MIG and time slices,
+2-4 periods, locality, purchase and rental limits, 0-2 training jobs) `method="decompose"` is
+compared with the whole MIP solved to a 1e-6 gap. `python scripts/decompose_exactness.py 0 130`
+runs the same check on more scenarios."""
+
+import math
+
+import pytest
+
+import gpuopt
+from gpuopt.planning.candidates import candidates
+from gpuopt.planning.decompose import improve
+from gpuopt.planning.model import PlanningModel, Solution
+from gpuopt.planning.planner import solve_mip
+from gpuopt.planning.synthetic import small_scenario
+from tests.test_bill import check_bill, check_rules
+
+SEEDS = range(60)
+
+
+def _plan(scn, method):
+    return gpuopt.plan(scn, method=method, threads=1, time_limit_s=60, verify=False, baselines=False,
+                       relative_gap=1e-6)
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return {seed: (_plan(small_scenario(seed), "mip"), _plan(small_scenario(seed), "decompose")) for seed in SEEDS}
+
+
+def test_the_generator_is_deterministic_and_varied():
+    a, b = small_scenario(3), small_scenario(3)
+    assert a == b
+    shapes = {(len(s.services), len(s.periods), len(s.training)) for s in map(small_scenario, SEEDS)}
+    assert len(shapes) >= 15
+    assert any(sv.sites == ["dc"] for s in map(small_scenario, SEEDS) for sv in s.services)   # locality
+    assert any(j.min_gpus == 2 and j.burst_usd_per_gpu_hour is None for s in map(small_scenario, SEEDS)
+               for j in s.training)
+
+
+def test_decompose_is_within_a_percent_of_the_optimum_on_small_scenarios(pairs):
+    feasible = {seed: (m, d) for seed, (m, d) in pairs.items() if m.status == "optimal"}
+    assert len(feasible) >= 50
+    excess = {seed: d.cost_per_hour / m.cost_per_hour - 1 if m.cost_per_hour > 0 else 0.0
+              for seed, (m, d) in feasible.items() if d.has_plan}
+    assert set(excess) == set(feasible), "decompose said infeasible on a feasible scenario"
+    within = [seed for seed, e in excess.items() if e <= 0.01]
+    assert len(within) >= 0.95 * len(feasible), {s: e for s, e in excess.items() if e > 0.01}
+    assert max(excess.values()) <= 0.10
+    for seed, (m, d) in feasible.items():
+        # a valid bound, a true plan: the bound never above the optimum, the cost never below it
+        assert d.lower_bound_per_hour <= m.cost_per_hour * (1 + 1e-6) + 1e-9, seed
+        assert d.cost_per_hour >= m.cost_per_hour * (1 - 1e-6) - 1e-9, seed
+
+
+def test_decomposed_plans_bill_as_planned_and_keep_every_rule(pairs):
+    for seed, (_, d) in pairs.items():
+        if d.has_plan:
+            scn = small_scenario(seed)
+            check_bill(d, scn)
+            check_rules(d, scn)
+
+
+def test_an_infeasible_scenario_is_infeasible_either_way(pairs):
+    for seed, (m, d) in pairs.items():
+        assert (m.status == "infeasible") == (d.status == "infeasible"), seed
+
+
+def _incumbent(scn, cands):
+    sol = solve_mip(scn, cands, time_limit_s=60, threads=1, seed=0, relative_gap=1e-6)
+    return improve.Incumbent.of(sol.x, sol.breakdown), sol
+
+
+def test_a_window_never_makes_the_plan_dearer_and_keeps_its_cost_exact():
+    """From a poorer plan (the best without MIG or time slices), windows and purchase moves lower the
+    cost, and the incumbent's cost per item stays the cost the whole model gives its values."""
+    scn = small_scenario(127)
+    cands = candidates(scn)
+    whole_gpus = scn.model_copy(update={"sharing": "none"})
+    inc, _ = _incumbent(whole_gpus, candidates(whole_gpus))
+    start = inc.cost
+    kept = improve.local_search(scn, cands, inc, deadline=math.inf, seed=0, relative_gap=1e-6)
+    assert kept >= 1 and inc.cost < start
+    optimum = solve_mip(scn, cands, time_limit_s=60, threads=1, seed=0, relative_gap=1e-6).solved.objective
+    assert inc.cost >= optimum * (1 - 1e-9)
+    p = gpuopt.planning.plans.extract(scn, Solution(None, inc.x, inc.breakdown, math.nan, "test"))
+    # the same plan priced by the whole model, its variables fixed to the plan's values
+    fm = PlanningModel(scn, relax=False)
+    fm.add_services(cands, gpuopt.planning.candidates.allowed_sites)
+    fixed = [0.0] * fm.m.n_vars
+    for name in ("buy", "rent", "mig_layout", "time_sliced", "train_gpus", "burst"):
+        for key, i in getattr(fm.x, name).items():
+            fixed[i] = getattr(inc.x, name).get(key, 0.0)
+    for key, i in fm.x.train_on.items():
+        fixed[i] = 1.0 if inc.x.train_gpus.get(key, 0.0) > 0.5 else 0.0
+    for key, (i, _) in fm.x.replicas.items():
+        fixed[i] = inc.x.replicas.get(key, (0.0, None))[0]
+    whole = fm.breakdown(fixed)
+    for item, value in whole.items():
+        assert p["cost_breakdown"][item] == pytest.approx(value, rel=1e-9, abs=1e-9), item
+
+
+def test_purchase_moves_are_one_gpu_away_and_within_the_limits():
+    scn = small_scenario(99)
+    cands = candidates(scn)
+    inc, _ = _incumbent(scn, cands)
+    bought = {k: round(v) for k, v in inc.x.buy.items()}
+    limits = {(s.name, o.type): o.max_purchase for s in scn.sites for o in s.gpus}
+    for move in improve.purchase_moves(scn, inc):
+        diff = {k: move[k] - bought[k] for k in move if move[k] != bought[k]}
+        assert len(diff) == 1 and abs(next(iter(diff.values()))) == 1
+        ((k, _),) = diff.items()
+        assert move[k] >= 0 and (limits[k] is None or move[k] <= limits[k])
