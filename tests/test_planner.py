@@ -451,3 +451,51 @@ def test_auto_decomposes_past_its_threshold_of_replica_variables(caplog, monkeyp
             p = plan(scn, baselines=False, threads=1)
         assert caplog.records[0].getMessage().endswith(f"{size} replica variables: {how}")
         assert p.solver.startswith("Benders") == (how == "decomposition")
+
+
+def test_the_time_limit_bounds_the_solve_the_baselines_and_the_diagnosis():
+    """`time_limit_s` is one budget for the whole call: the 10-service, 24-period fleet's single-type
+    baselines alone took 88 s of a 20 s limit when each was given the whole limit. (Measured on the
+    2-core machine: 5.0 s at T=5, 8.9 s at T=10; the bound here leaves room for a busy machine's
+    model building, which no limit interrupts.)"""
+    import time
+
+    scn = gpuopt.synthetic_fleet(10, 8, 24, 4, seed=1)
+    candidates(scn)   # capacities computed before the clock starts (cached for the plan)
+    t = time.perf_counter()
+    p = plan(scn, time_limit_s=6, threads=1, verify=False)
+    wall = time.perf_counter() - t
+    assert p.has_plan and wall <= 6 * 1.5
+    for name, b in p.baselines.items():
+        assert b.status in ("optimal", "feasible", "infeasible", "unsolved"), name
+        assert (b.cost_per_hour is None) == (b.status in ("infeasible", "unsolved")), name
+        if b.status == "feasible":
+            assert b.gap is not None and b.gap > 0
+        if b.status == "unsolved":
+            assert "raise time_limit_s" in b.note and b.binding is None
+
+
+def test_a_baseline_out_of_time_is_unsolved_never_infeasible(monkeypatch):
+    """A baseline whose solve ends with no plan because its time ran out says so; it is not
+    diagnosed as infeasible (that claim would be checked against nothing)."""
+    from gpuopt.planning import baselines as B
+    from gpuopt.planning.model import Solution, Variables
+    from gpuopt.planning.solve import Budget, Solved
+
+    def out_of_time(scn, c, time_limit_s, lift_limits=False):
+        assert 0 < time_limit_s <= 30
+        return Solution(Solved("unsolved", math.nan, math.nan, math.nan, math.nan, time_limit_s, "SCIP"),
+                        Variables(), {}, math.nan, "SCIP")
+
+    scn = two_period_scenario()
+    out = B.baselines(scn, candidates(scn), out_of_time, Budget(30))
+    assert out and all(b.record["status"] == "unsolved" and b.solution is None for b in out.values())
+    assert all("raise time_limit_s" in b.record["note"] for b in out.values())
+
+
+def test_the_budget_shares_what_is_left():
+    from gpuopt.planning.solve import MIN_SOLVE_S, Budget
+
+    b = Budget(10.0)
+    assert 4.9 < b.share(2) <= 5.0 and 9.9 < b.left() <= 10.0
+    assert Budget(-1.0).share(3) == MIN_SOLVE_S and Budget(-1.0).left() == 0.0

@@ -20,7 +20,9 @@ def _baseline(b) -> str:
                   if b.cost_with_limits_lifted_per_hour is not None else "")
         return b.note + (f" ({b.binding})" if b.binding else "") + lifted
     buys = ", ".join(f"{n}x {g} @{s}" for s, types in b.purchases.items() for g, n in types.items() if n)
-    return f"${b.cost_per_hour:,.2f}/hour: saves {max(b.savings, 0.0):.1%} ({b.note}; buys {buys or 'nothing'})"
+    unproven = f"; not proven optimal: {b.gap:.1%} above its bound" if b.status == "feasible" and b.gap else ""
+    return (f"${b.cost_per_hour:,.2f}/hour: saves {max(b.savings, 0.0):.1%} ({b.note}; buys {buys or 'nothing'}"
+            f"{unproven})")
 
 
 def _group(r) -> str:

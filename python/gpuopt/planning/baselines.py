@@ -15,9 +15,9 @@ from gpuopt.planning.diagnose import explain_infeasible
 from gpuopt.planning.model import Solution, list_price_per_hour
 from gpuopt.planning.plans import extract
 from gpuopt.planning.scenario import Scenario
-from gpuopt.planning.solve import found
+from gpuopt.planning.solve import Budget, found
 
-Solve = Callable[..., Solution]   # (scenario, candidates, lift_limits=False) -> Solution
+Solve = Callable[..., Solution]   # (scenario, candidates, time_limit_s, lift_limits=False) -> Solution
 
 
 @dataclass
@@ -31,7 +31,14 @@ class BaselineResult:
 
 def _infeasible(note: str, binding: str) -> dict[str, Any]:
     """The record of a baseline with no plan: why, and the constraint that binds."""
-    return {"cost_per_hour": None, "savings_per_hour": None, "savings": None, "note": note, "binding": binding}
+    return {"cost_per_hour": None, "savings_per_hour": None, "savings": None, "note": note, "binding": binding,
+            "status": "infeasible"}
+
+
+def _unsolved(note: str) -> dict[str, Any]:
+    """The record of a baseline whose solve found nothing in its share of the time limit."""
+    return {"cost_per_hour": None, "savings_per_hour": None, "savings": None,
+            "note": f"{note} - not solved in the time left; raise time_limit_s", "status": "unsolved"}
 
 
 def tightened(cands: Candidates, scn: Scenario, factors: dict[str, float]) -> Candidates:
@@ -44,46 +51,64 @@ def tightened(cands: Candidates, scn: Scenario, factors: dict[str, float]) -> Ca
     return out
 
 
-def baselines(scn: Scenario, cands: Candidates, solve: Solve,
+def baselines(scn: Scenario, cands: Candidates, solve: Solve, budget: Budget,
               factors: Optional[dict[str, float]] = None) -> dict[str, BaselineResult]:
     """Each baseline's record (its cost, what it buys, or why it has no plan) and solution; the
-    planner adds the savings against its final plan."""
+    planner adds the savings against its final plan. Every solve has its share of the time the
+    `budget` has left: a baseline stopped by it says so (status 'feasible' with its gap, or
+    'unsolved'), never 'infeasible'."""
     factors = factors or {}
     out: dict[str, BaselineResult] = {}
+    types = sorted({o.type for s in scn.sites for o in s.gpus})
+    todo = [len(types) + 2]   # baselines still to solve: no sharing, each single type, greedy
+
+    def timed(scenario: Scenario, c: Candidates, lift_limits: bool = False) -> Solution:
+        return solve(scenario, c, budget.share(todo[0]), lift_limits=lift_limits)
 
     def record(name: str, scenario: Scenario, c: Candidates, note: str) -> None:
-        sol = solve(scenario, c) if not c.problems else None
+        sol = timed(scenario, c) if not c.problems else None
+        todo[0] = max(todo[0] - 1, 1)
+        if sol is not None and sol.solved.status == "unsolved":
+            out[name] = BaselineResult(_unsolved(note), scenario, None)
+            return
         if sol is None or not found(sol.solved.status):
-            why = explain_infeasible(scenario, c, lambda s, cc, lift_limits=False: solve(s, cc, lift_limits=lift_limits).solved)
+            why = explain_infeasible(scenario, c, lambda s, cc, lift_limits=False: timed(s, cc, lift_limits).solved)
             rec = _infeasible(f"{note} - infeasible for this scenario", "; ".join(why))
             if not c.problems:
-                lifted = solve(scenario, c, lift_limits=True)
+                lifted = timed(scenario, c, lift_limits=True)
                 if found(lifted.solved.status):
                     rec["cost_with_limits_lifted_per_hour"] = lifted.solved.objective
             out[name] = BaselineResult(rec, scenario, None)
             return
-        value = sol.solved.objective
+        r = sol.solved
         body = extract(scenario, sol)
-        out[name] = BaselineResult({"cost_per_hour": value, "note": note, "purchases": body["purchases"]},
-                                   scenario, sol)
+        out[name] = BaselineResult({"cost_per_hour": r.objective, "note": note, "purchases": body["purchases"],
+                                    "status": r.status, "gap": r.gap}, scenario, sol)
 
     # One replica per whole GPU, no sharing (seed 004's phase 2).
     ns = scn.model_copy(update={"sharing": "none"})
     record("no sharing", ns, tightened(candidates(ns), ns, factors), "whole GPUs only: one replica per GPU")
     # The best single GPU type.
     trials: list[BaselineResult] = []
-    for t in sorted({o.type for s in scn.sites for o in s.gpus}):
+    for t in types:
         one = scn.model_copy(update={"sites": [s.model_copy(update={"gpus": [o for o in s.gpus if o.type == t]})
                                                for s in scn.sites if any(o.type == t for o in s.gpus)]})
         c = candidates(one, only_gpu=t)
         if c.problems or any(not c.by_service.get(k) for k in range(len(one.services))):
+            todo[0] = max(todo[0] - 1, 1)
             continue
         record("_try", one, tightened(c, one, factors), f"all on {t}")
         trials.append(out.pop("_try"))
     feasible = [b for b in trials if b.solution is not None]
     lifted = [b for b in trials if b.record.get("cost_with_limits_lifted_per_hour") is not None]
+    unsolved = [b.record["note"].split(" - ")[0] for b in trials if b.record["status"] == "unsolved"]
     if feasible:
-        out["best single GPU type"] = min(feasible, key=lambda b: b.record["cost_per_hour"])
+        best = out["best single GPU type"] = min(feasible, key=lambda b: b.record["cost_per_hour"])
+        if unsolved:   # one of those might have been cheaper: the best found is not the best there is
+            best.record.update(status="feasible", note=f"{best.record['note']} ({', '.join(unsolved)}: not solved "
+                                                        "in the time left)")
+    elif unsolved:
+        out["best single GPU type"] = BaselineResult(_unsolved("the best single GPU type"), scn, None)
     elif lifted:   # every type that could serve alone is held back by its limits: the cheapest such
         out["best single GPU type"] = min(lifted, key=lambda b: b.record["cost_with_limits_lifted_per_hour"])
     else:

@@ -27,13 +27,16 @@ from gpuopt.planning.diagnose import explain_infeasible
 from gpuopt.planning.model import PlanningModel, Solution, Variables
 from gpuopt.planning.plans import Plan, extract
 from gpuopt.planning.scenario import Scenario
-from gpuopt.planning.solve import DEFAULT_GAP, Solved, best_bound, check_limits, check_threads, found, gap_between
+from gpuopt.planning.solve import (DEFAULT_GAP, Budget, Solved, best_bound, check_limits, check_threads, found,
+                                   gap_between)
 from gpuopt.planning.verify import simulate_plan, verification_of
 
 log = logging.getLogger(__name__)
 
 DECOMPOSE_ABOVE = 20_000  # replica variables past which the monolithic MIP gives way to decomposition
 VERIFY_TIGHTEN = 0.85     # capacity kept for a service the simulator finds missing its SLO, per round
+SOLVE_SHARE = 0.6         # of the time left, for each solve of the plan when baselines follow (they have the rest)
+DIAGNOSIS_PARTS = 3       # an infeasible solve's diagnosis: a share of the time left for each of its solves
 MAX_VERIFY_S = 86400.0
 MAX_VERIFY_ROUNDS = 20
 
@@ -137,10 +140,11 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
     if not isinstance(scenario, Scenario):
         raise InvalidInputError("plan() takes a Scenario (see gpuopt.load_scenario)")
     _check_settings(time_limit_s, threads, relative_gap, verify_duration_s, verify_rounds)
-    kw = dict(time_limit_s=time_limit_s, threads=threads, seed=seed, relative_gap=relative_gap)
+    budget = Budget(time_limit_s)
+    kw = dict(threads=threads, seed=seed, relative_gap=relative_gap)
 
     def solved(scn: Scenario, c: Candidates, lift_limits: bool = False) -> Solved:
-        return solve_mip(scn, c, lift_limits=lift_limits, **kw).solved
+        return solve_mip(scn, c, lift_limits=lift_limits, time_limit_s=budget.share(DIAGNOSIS_PARTS), **kw).solved
 
     tell("capacities")
     cands = candidates(scenario)
@@ -158,7 +162,8 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
              len(scenario.services), len(scenario.periods), size, "decomposition" if decompose else "one MIP")
     for round_ in range(verify_rounds + 1 if verify else 1):
         tell("solving", round_)
-        sol = _decomposed(scenario, cands, **kw) if decompose else solve_mip(scenario, cands, **kw)
+        share = dict(kw, time_limit_s=budget.left() * SOLVE_SHARE if baselines else budget.share())
+        sol = _decomposed(scenario, cands, **share) if decompose else solve_mip(scenario, cands, **share)
         r = sol.solved
         if r.status == "unsolved" and not result:
             return _no_plan(scenario, "unsolved", [f"no plan found within the time limit of {time_limit_s:g} s; "
@@ -187,7 +192,7 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
         if not verify:
             break
         tell("verifying", round_)
-        check = simulate_plan(Plan(**result), scenario, duration_s=verify_duration_s, seed=seed)
+        check = simulate_plan(Plan(**result), scenario, duration_s=verify_duration_s, seed=seed, threads=threads)
         result["verification"] = verification_of(check)
         failing = {c.service for c in check.failing}
         if failing and round_ == verify_rounds:
@@ -210,7 +215,7 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
     result.setdefault("warnings", []).extend(_context_warnings(scenario))
     if baselines:
         tell("baselines")
-        result = _with_baselines(scenario, result, cands, factors, kw, verify, verify_duration_s, seed)
+        result = _with_baselines(scenario, result, cands, factors, kw, budget, verify, verify_duration_s, seed)
         best.update(cost_per_hour=result["cost_per_hour"], lower_bound_per_hour=result["lower_bound_per_hour"],
                     gap=result["gap"])
     tell("bill")
@@ -243,12 +248,13 @@ def _context_warnings(scn: Scenario) -> list[str]:
 
 
 def _with_baselines(scenario: Scenario, result: dict[str, Any], cands: Candidates, factors: dict[str, float],
-                    kw: dict[str, Any], verify: bool, verify_duration_s: float, seed: int) -> dict[str, Any]:
-    """The baselines, solved on the plan's final capacities; should one be cheaper than the solver's
-    plan (a time-limited solve is not always optimal), its solution - feasible for the same model -
-    becomes the plan."""
-    found_ = baselines_of(scenario, cands,
-                          lambda scn, c, lift_limits=False: solve_mip(scn, c, lift_limits=lift_limits, **kw), factors)
+                    kw: dict[str, Any], budget: Budget, verify: bool, verify_duration_s: float,
+                    seed: int) -> dict[str, Any]:
+    """The baselines, solved on the plan's final capacities in the time the budget has left; should
+    one be cheaper than the solver's plan (a time-limited solve is not always optimal), its
+    solution - feasible for the same model - becomes the plan."""
+    found_ = baselines_of(scenario, cands, lambda scn, c, time_limit_s, lift_limits=False: solve_mip(
+        scn, c, lift_limits=lift_limits, time_limit_s=time_limit_s, **kw), budget, factors)
     cheaper = sorted((b.record["cost_per_hour"], name) for name, b in found_.items()
                      if b.solution is not None and b.record["cost_per_hour"] < result["cost_per_hour"] * (1 - 1e-9))
     if cheaper:
@@ -263,7 +269,7 @@ def _with_baselines(scenario: Scenario, result: dict[str, Any], cands: Candidate
             f"the solver's plan cost ${solver_cost:,.2f}/hour within its time limit; the {name!r} baseline's "
             f"solution, feasible for the same model, costs ${value:,.2f}/hour and is the plan")
         if verify:
-            check = simulate_plan(Plan(**result), scenario, duration_s=verify_duration_s, seed=seed)
+            check = simulate_plan(Plan(**result), scenario, duration_s=verify_duration_s, seed=seed, threads=kw["threads"])
             result["verification"] = verification_of(check)
     cost = result["cost_per_hour"]
     records = {}

@@ -71,6 +71,10 @@ class Baseline(_Part):
     binding: Optional[str] = Field(None, description="infeasible: the constraint that binds")
     cost_with_limits_lifted_per_hour: Optional[float] = Field(
         None, description="infeasible: its cost with purchase and rental limits lifted (not a plan these limits allow)")
+    status: str = Field("optimal", description="optimal; feasible (stopped by the time limit: its cost is what it "
+                                               "found, `gap` above its bound); infeasible; unsolved (no solution "
+                                               "in the time left)")
+    gap: Optional[float] = Field(None, description="(cost - bound) / cost of its solve")
 
 
 class Changes(_Part):

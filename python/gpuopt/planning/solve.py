@@ -52,6 +52,25 @@ def check_threads(threads) -> None:
                                 f"got {threads!r}")
 
 
+MIN_SOLVE_S = 0.1   # least time a solve is given, however little of a budget is left
+
+
+class Budget:
+    """The one deadline of a plan() call (`time_limit_s` from its start): each step - the solve,
+    each verification round's solve, each baseline, each diagnosis - is given its share of what is
+    left, so the whole call ends near the limit however many steps it takes."""
+
+    def __init__(self, seconds: float):
+        self.deadline = time.perf_counter() + seconds
+
+    def left(self) -> float:
+        return max(self.deadline - time.perf_counter(), 0.0)
+
+    def share(self, parts: float = 1.0) -> float:
+        """Seconds for the next of `parts` steps still to come (never below MIN_SOLVE_S)."""
+        return max(self.left() / max(parts, 1.0), MIN_SOLVE_S)
+
+
 FOUND = ("optimal", "feasible")   # statuses that come with a plan
 
 

@@ -4,6 +4,10 @@ carries (the Rust discrete-event simulator, gpuopt.simulate's engine)."""
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
@@ -59,17 +63,22 @@ def _merge(reports_raw: list[tuple[dict, float]], name: str, period_slot: str, e
 MAX_MIN_REQUESTS = 1_000_000
 
 
-def simulate_plan(plan, scenario, *, duration_s: float = 600.0, seed: int = 0, min_requests: int = 2000) -> PlanCheck:
+def simulate_plan(plan, scenario, *, duration_s: float = 600.0, seed: int = 0, min_requests: int = 2000,
+                  threads: Optional[int] = None) -> PlanCheck:
     """Simulates every service in every period of `plan` (from gpuopt.plan(scenario)): each group
     of identical replicas gets the share of the service's rate its capacity carries, for
     `duration_s` or as long as `min_requests` arrivals of the service take, whichever is longer (a
     p95 of a few dozen requests says little about the SLO); every group runs that long, so the
-    pooled report's throughput is the service's."""
+    pooled report's throughput is the service's. `threads` simulations run side by side (the
+    engine releases the GIL; None: every core); each has its own seed, so the result is the same
+    for any number."""
     if not isinstance(duration_s, (int, float)) or not (0 < duration_s <= 86400 * 7):
         raise InvalidInputError(f"duration_s must be seconds in (0, {86400 * 7}], got {duration_s!r}")
     if isinstance(min_requests, bool) or not isinstance(min_requests, int) or not 0 <= min_requests <= MAX_MIN_REQUESTS:
         raise InvalidInputError(f"min_requests must be a whole number from 0 to {MAX_MIN_REQUESTS:,}, got {min_requests!r}")
-    checks = []
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise InvalidInputError(f"threads must be a whole number of at least 1 (or None: every core), got {threads!r}")
+    runs = []   # (service, period, rate, rows, the simulator's arguments per replica group)
     for k, sv in enumerate(scenario.services):
         for period in scenario.periods:
             rows = plan.replicas.get(sv.name, {}).get(period.name, [])
@@ -77,22 +86,28 @@ def simulate_plan(plan, scenario, *, duration_s: float = 600.0, seed: int = 0, m
             total_cap = sum(r.replicas * r.capacity_rps for r in rows)
             if not rows or rate <= 0 or total_cap <= 0:
                 continue
-            raws = []
             e = get_engine(sv.engine)
             code = {q: j for j, q in enumerate(_core.PRECISIONS)}
+            args = []
             for i, r in enumerate(rows):
                 slot = r.slot_spec()
                 share = rate * r.replicas * r.capacity_rps / total_cap
                 run_s = max(float(duration_s), min_requests / rate)
-                raw = _core.simulate(list(get_model(sv.model).row()), list(slot.gpu.row()), list(e.row()),
-                                     code[r.precision], code["fp16"], int(r.tp), int(r.replicas),
-                                     "least-loaded", ("poisson", [share], 2 * run_s, run_s),
-                                     sv.requests.rows(), float(DEFAULT_MAX_BATCH), e.request_overhead_ms + slot.request_delay_ms,
-                                     seed + 7919 * k + 104729 * i)
-                raws.append((raw, raw["fixed_ms"]))
-            checks.append(ServiceCheck(service=sv.name, period=period.name, rate=rate,
-                                       report=_merge(raws, sv.model, "+".join(r.slot for r in rows), e.id, sv.slo)))
-    return PlanCheck(checks=checks)
+                args.append((list(get_model(sv.model).row()), list(slot.gpu.row()), list(e.row()),
+                             code[r.precision], code["fp16"], int(r.tp), int(r.replicas),
+                             "least-loaded", ("poisson", [share], 2 * run_s, run_s),
+                             sv.requests.rows(), float(DEFAULT_MAX_BATCH), e.request_overhead_ms + slot.request_delay_ms,
+                             seed + 7919 * k + 104729 * i))
+            runs.append((sv, period.name, rate, rows, e, args))
+
+    def simulated(run) -> ServiceCheck:
+        sv, period, rate, rows, e, args = run
+        raws = [(raw, raw["fixed_ms"]) for raw in (_core.simulate(*a) for a in args)]
+        return ServiceCheck(service=sv.name, period=period, rate=rate,
+                            report=_merge(raws, sv.model, "+".join(r.slot for r in rows), e.id, sv.slo))
+
+    with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:
+        return PlanCheck(checks=list(pool.map(simulated, runs)))
 
 
 def verification_of(check: PlanCheck) -> dict[str, dict[str, dict]]:

@@ -58,6 +58,7 @@ MIN_PERIOD_S = 2.0      # least time a period's integer MIP gets, whatever the l
 FINAL_SOLVE_S = 600.0   # a fallback MIP (the LP's columns, GPUs fitted) is not cut short
 ROUND_UP_FROM = 0.05    # a fractional purchase above this many GPUs is rounded up
 REPAIR_GAP = 2e-3       # relative gap each integer MIP stops at
+COLUMN_MIP_SHARE = 0.5     # of the time left, for the MIP over every period's columns (the local search has the rest)
 PERIOD_OPTIMA_SHARE = 0.3   # of the integer plan's time, for each period's own optima as more columns
 
 
@@ -382,8 +383,8 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
             improve.add_period_optima(scn, cands, co, deadline=t0 + time_limit_s * PERIOD_OPTIMA_SHARE, seed=seed,
                                       relative_gap=kw["relative_gap"])
         fm, chosen = _pattern_mip(scn, co, periods)
-        time_limit_s = max(time_limit_s - (time.perf_counter() - t0), MIN_PERIOD_S)
-        r = solve(fm.s, time_limit_s=time_limit_s, **kw)
+        left = max(time_limit_s - (time.perf_counter() - t0), MIN_PERIOD_S)
+        r = solve(fm.s, time_limit_s=left * (COLUMN_MIP_SHARE if cands is not None else 1.0), **kw)
         if not found(r.status):
             return Solution(r, merged, {}, co.bound, "one MIP over the columns")
         _record(chosen, merged)
