@@ -1,6 +1,7 @@
 """Scale benchmark of the planner on synthetic fleets (a benchmark, not a timed test).
 
     python scripts/plan_scale.py 1000 12 24 20 --time-limit 120
+    python scripts/plan_scale.py 10 8 24 4 --time-limit 20 --threads 1 --baselines --no-verify
 
 prints one JSON line: the fleet's size, the plan's status, cost, lower bound, gap and seconds
 (candidates included), and the method used.
@@ -25,10 +26,13 @@ def main() -> None:
     ap.add_argument("--method", default="auto", choices=["auto", "mip", "decompose"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=None, help="default: every core")
+    ap.add_argument("--baselines", action="store_true", help="solve the baselines too (within the time limit)")
+    ap.add_argument("--no-verify", action="store_true", help="skip the plan's simulation")
     a = ap.parse_args()
     scn = gpuopt.synthetic_fleet(a.services, a.gpu_types, a.periods, a.training_jobs, seed=a.seed)
     t = time.perf_counter()
-    p = gpuopt.plan(scn, time_limit_s=a.time_limit, threads=a.threads, baselines=False, method=a.method)
+    p = gpuopt.plan(scn, time_limit_s=a.time_limit, threads=a.threads, baselines=a.baselines, method=a.method,
+                    verify=not a.no_verify)
     print(json.dumps({"fleet": [a.services, a.gpu_types, a.periods, a.training_jobs], "status": p.status,
                       "cost_per_hour": round(p.cost_per_hour, 4), "lower_bound_per_hour": round(p.lower_bound_per_hour, 4),
                       "gap": round(p.gap, 5), "seconds": round(time.perf_counter() - t, 1), "solver": p.solver}))

@@ -457,7 +457,7 @@ def test_the_time_limit_bounds_the_solve_the_baselines_and_the_diagnosis():
     """`time_limit_s` is one budget for the whole call: the 10-service, 24-period fleet's single-type
     baselines alone took 88 s of a 20 s limit when each was given the whole limit. (Measured on the
     2-core machine: 5.0 s at T=5, 8.9 s at T=10; the bound here leaves room for a busy machine's
-    model building, which no limit interrupts.)"""
+    model building, which no limit interrupts, so that the test cannot fail on load alone.)"""
     import time
 
     scn = gpuopt.synthetic_fleet(10, 8, 24, 4, seed=1)
@@ -465,7 +465,7 @@ def test_the_time_limit_bounds_the_solve_the_baselines_and_the_diagnosis():
     t = time.perf_counter()
     p = plan(scn, time_limit_s=6, threads=1, verify=False)
     wall = time.perf_counter() - t
-    assert p.has_plan and wall <= 6 * 1.5
+    assert p.has_plan and wall <= 6 * 2   # each baseline with the whole limit: over 60 s
     for name, b in p.baselines.items():
         assert b.status in ("optimal", "feasible", "infeasible", "unsolved"), name
         assert (b.cost_per_hour is None) == (b.status in ("infeasible", "unsolved")), name
