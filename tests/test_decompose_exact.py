@@ -88,15 +88,7 @@ def test_a_window_never_makes_the_plan_dearer_and_keeps_its_cost_exact():
     # the same plan priced by the whole model, its variables fixed to the plan's values
     fm = PlanningModel(scn, relax=False)
     fm.add_services(cands, gpuopt.planning.candidates.allowed_sites)
-    fixed = [0.0] * fm.m.n_vars
-    for name in ("buy", "rent", "mig_layout", "time_sliced", "train_gpus", "burst"):
-        for key, i in getattr(fm.x, name).items():
-            fixed[i] = getattr(inc.x, name).get(key, 0.0)
-    for key, i in fm.x.train_on.items():
-        fixed[i] = 1.0 if inc.x.train_gpus.get(key, 0.0) > 0.5 else 0.0
-    for key, (i, _) in fm.x.replicas.items():
-        fixed[i] = inc.x.replicas.get(key, (0.0, None))[0]
-    whole = fm.breakdown(fixed)
+    whole = fm.breakdown(improve.start_values(fm, inc.x))
     for item, value in whole.items():
         assert p["cost_breakdown"][item] == pytest.approx(value, rel=1e-9, abs=1e-9), item
 

@@ -499,3 +499,28 @@ def test_the_budget_shares_what_is_left():
     b = Budget(10.0)
     assert 4.9 < b.share(2) <= 5.0 and 9.9 < b.left() <= 10.0
     assert Budget(-1.0).share(3) == MIN_SOLVE_S and Budget(-1.0).left() == 0.0
+
+
+def test_auto_falls_back_on_the_decomposition_when_the_mip_stops_short(monkeypatch):
+    """A MIP stopped by its share of the time leaves 'auto' the decomposition for the rest: the
+    cheaper plan is kept, with the better of the two valid bounds."""
+    from gpuopt.planning import planner as P
+
+    scn = two_period_scenario()
+    real = P.solve_mip
+    calls = []
+
+    def stopped_early(s, c, **kw):   # the MIP's first solve finds a dear plan and stops
+        sol = real(s, c, **kw)
+        if not calls and not kw.get("lift_limits") and not kw.get("relax"):
+            calls.append(kw["time_limit_s"])
+            sol.solved.status, sol.solved.objective = "feasible", sol.solved.objective * 2
+        return sol
+
+    monkeypatch.setattr(P, "solve_mip", stopped_early)
+    p = plan(scn, time_limit_s=30, threads=1, baselines=False, verify=False)
+    assert calls and calls[0] == pytest.approx(30 * P.MIP_FIRST_SHARE, rel=0.05)
+    assert ", then Benders over per-period column generation" in p.solver
+    best = plan(scn, method="mip", time_limit_s=30, threads=1, baselines=False, verify=False)
+    assert p.cost_per_hour == pytest.approx(best.cost_per_hour, rel=1e-6)
+    assert p.lower_bound_per_hour <= p.cost_per_hour

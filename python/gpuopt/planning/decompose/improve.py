@@ -102,6 +102,25 @@ def _work_left(scn: Scenario, x: Variables, outside: set[str]) -> dict[int, floa
     return {j: max(job.gpu_hours - done[j], 0.0) for j, job in enumerate(scn.training)}
 
 
+def start_values(fm: PlanningModel, x: Variables, base: Optional[dict[tuple, int]] = None) -> np.ndarray:
+    """A value for every variable of `fm` (built, not yet solved) from the plan `x` (plain numbers):
+    its hint. `base`: GPUs per (site, type) `fm` takes as bought already (its `buy` counts the rest)."""
+    base = base or {}
+    start = np.zeros(fm.m.n_vars)
+    for key, i in fm.x.buy.items():
+        start[i] = x.buy.get(key, 0.0) - base.get(key, 0)
+    for key, i in fm.x.burst.items():
+        start[i] = x.burst.get(key, 0.0)
+    for name in ("rent", "mig_layout", "time_sliced", "train_gpus"):
+        for key, i in getattr(fm.x, name).items():
+            start[i] = getattr(x, name).get(key, 0.0)
+    for key, i in fm.x.train_on.items():
+        start[i] = 1.0 if x.train_gpus.get(key, 0.0) > 0.5 else 0.0
+    for key, (i, _) in fm.x.replicas.items():
+        start[i] = x.replicas.get(key, (0.0, None))[0]
+    return start
+
+
 def improve_window(scn: Scenario, cands: Candidates, inc: Incumbent, window: list[str], *, time_limit_s: float,
                    seed: int, relative_gap: float) -> bool:
     """Re-solves the periods of `window` exactly with the rest of `inc` fixed; updates `inc` and
@@ -111,18 +130,7 @@ def improve_window(scn: Scenario, cands: Candidates, inc: Incumbent, window: lis
     base = _base_buy(scn, inc.x, outside)
     fm = PlanningModel(scn, relax=False, periods=window, base_buy=base, work_targets=_work_left(scn, inc.x, outside))
     fm.add_services(cands, allowed_sites)
-    start = np.zeros(fm.m.n_vars)
-    for key, i in fm.x.buy.items():
-        start[i] = inc.x.buy.get(key, 0.0) - base[key]
-    for key, i in fm.x.burst.items():
-        start[i] = inc.x.burst.get(key, 0.0)
-    for name in ("rent", "mig_layout", "time_sliced", "train_gpus"):
-        for key, i in getattr(fm.x, name).items():
-            start[i] = getattr(inc.x, name).get(key, 0.0)
-    for key, i in fm.x.train_on.items():
-        start[i] = 1.0 if inc.x.train_gpus.get(key, 0.0) > 0.5 else 0.0
-    for key, (i, _) in fm.x.replicas.items():
-        start[i] = inc.x.replicas.get(key, (0.0, None))[0]
+    start = start_values(fm, inc.x, base)
     before = fm.breakdown(start)
     r = fm.solve(time_limit_s=time_limit_s, seed=seed, relative_gap=relative_gap, lp_bound=False, hint=start)
     if not found(r.status):
@@ -283,4 +291,5 @@ def local_search(scn: Scenario, cands: Candidates, inc: Incumbent, *, deadline: 
     return kept
 
 
-__all__ = ["Incumbent", "add_period_optima", "improve_window", "local_search", "purchase_moves", "replan_on", "windows"]
+__all__ = ["Incumbent", "add_period_optima", "improve_window", "local_search", "purchase_moves", "replan_on",
+           "start_values", "windows"]
