@@ -84,8 +84,8 @@ M = [
  # the time budget: a baseline out of time is unsolved, never diagnosed infeasible
  ("python/gpuopt/planning/baselines.py", 'if sol is not None and sol.solved.status == "unsolved":',
   "if False:", "tests/test_planner.py"),
- ("python/gpuopt/planning/solve.py", "return max(self.left() / max(parts, 1.0), MIN_SOLVE_S)",
-  "return max(self.left(), MIN_SOLVE_S)", "tests/test_planner.py"),
+ ("python/gpuopt/planning/solve.py", "return max(self.left() / max(parts, 1.0), self.least)",
+  "return max(self.left(), self.least)", "tests/test_planner.py"),
 ]
 
 

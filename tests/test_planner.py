@@ -469,8 +469,8 @@ def test_the_time_limit_bounds_the_solve_the_baselines_and_the_diagnosis():
     for name, b in p.baselines.items():
         assert b.status in ("optimal", "feasible", "infeasible", "unsolved"), name
         assert (b.cost_per_hour is None) == (b.status in ("infeasible", "unsolved")), name
-        if b.status == "feasible":
-            assert b.gap is not None and b.gap > 0
+        if b.status == "feasible":   # stopped short: its own gap, or other types left unsolved
+            assert b.gap is not None and (b.gap > 0 or "not solved in the time left" in b.note)
         if b.status == "unsolved":
             assert "raise time_limit_s" in b.note and b.binding is None
 
@@ -498,7 +498,8 @@ def test_the_budget_shares_what_is_left():
 
     b = Budget(10.0)
     assert 4.9 < b.share(2) <= 5.0 and 9.9 < b.left() <= 10.0
-    assert Budget(-1.0).share(3) == MIN_SOLVE_S and Budget(-1.0).left() == 0.0
+    assert Budget(5.0).share(1e6) == MIN_SOLVE_S and Budget(0.001).share(3) == 0.001   # never above the limit
+    assert Budget(0.001).left() <= 0.001
 
 
 def test_auto_falls_back_on_the_decomposition_when_the_mip_stops_short(monkeypatch):
@@ -519,7 +520,7 @@ def test_auto_falls_back_on_the_decomposition_when_the_mip_stops_short(monkeypat
 
     monkeypatch.setattr(P, "solve_mip", stopped_early)
     p = plan(scn, time_limit_s=30, threads=1, baselines=False, verify=False)
-    assert calls and calls[0] == pytest.approx(30 * P.MIP_FIRST_SHARE, rel=0.05)
+    assert calls and 0.7 * 30 * P.MIP_FIRST_SHARE <= calls[0] <= 30 * P.MIP_FIRST_SHARE   # of the time left
     assert ", then Benders over per-period column generation" in p.solver
     best = plan(scn, method="mip", time_limit_s=30, threads=1, baselines=False, verify=False)
     assert p.cost_per_hour == pytest.approx(best.cost_per_hour, rel=1e-6)

@@ -193,7 +193,7 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
              len(scenario.services), len(scenario.periods), size, "decomposition" if decompose else "one MIP")
     for round_ in range(verify_rounds + 1 if verify else 1):
         tell("solving", round_)
-        share = dict(kw, time_limit_s=budget.left() * SOLVE_SHARE if baselines else budget.share())
+        share = dict(kw, time_limit_s=budget.share(1 / SOLVE_SHARE if baselines else 1))
         if decompose:
             sol = _decomposed(scenario, cands, **share)
         elif method == "auto" and not whole_only:

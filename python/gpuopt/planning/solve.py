@@ -62,13 +62,15 @@ class Budget:
 
     def __init__(self, seconds: float):
         self.deadline = time.perf_counter() + seconds
+        self.least = min(MIN_SOLVE_S, seconds)   # never more than the whole limit asked for
 
     def left(self) -> float:
         return max(self.deadline - time.perf_counter(), 0.0)
 
     def share(self, parts: float = 1.0) -> float:
-        """Seconds for the next of `parts` steps still to come (never below MIN_SOLVE_S)."""
-        return max(self.left() / max(parts, 1.0), MIN_SOLVE_S)
+        """Seconds for the next of `parts` steps still to come (never below MIN_SOLVE_S, or the
+        whole limit where that is less)."""
+        return max(self.left() / max(parts, 1.0), self.least)
 
 
 FOUND = ("optimal", "feasible")   # statuses that come with a plan
