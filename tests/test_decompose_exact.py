@@ -93,14 +93,35 @@ def test_a_window_never_makes_the_plan_dearer_and_keeps_its_cost_exact():
         assert p["cost_breakdown"][item] == pytest.approx(value, rel=1e-9, abs=1e-9), item
 
 
-def test_purchase_moves_are_one_gpu_away_and_within_the_limits():
+def test_purchase_moves_are_one_gpu_away_or_swaps_within_the_limits():
     scn = small_scenario(99)
     cands = candidates(scn)
     inc, _ = _incumbent(scn, cands)
     bought = {k: round(v) for k, v in inc.x.buy.items()}
     limits = {(s.name, o.type): o.max_purchase for s in scn.sites for o in s.gpus}
+    singles, swaps = 0, 0
     for move in improve.purchase_moves(scn, inc):
         diff = {k: move[k] - bought[k] for k in move if move[k] != bought[k]}
-        assert len(diff) == 1 and abs(next(iter(diff.values()))) == 1
-        ((k, _),) = diff.items()
-        assert move[k] >= 0 and (limits[k] is None or move[k] <= limits[k])
+        for k, d in diff.items():
+            assert move[k] >= 0 and (limits[k] is None or move[k] <= limits[k])
+        if len(diff) == 1:
+            singles += 1
+            assert abs(next(iter(diff.values()))) == 1
+        else:   # one of a type bought for 1..SWAP_UP_TO of another at the same site
+            swaps += 1
+            (a, da), (b, db) = sorted(diff.items(), key=lambda kv: kv[1])
+            assert da == -1 and 1 <= db <= improve.SWAP_UP_TO and a[0] == b[0]
+    n_bought = sum(1 for v in bought.values() if v)
+    assert singles == n_bought + sum(1 for k in bought if limits[k] is None or bought[k] < limits[k])
+    assert swaps > 0 or n_bought == 0
+
+
+def test_period_groups_keep_each_training_job_whole():
+    from gpuopt.planning.scenario import TrainingJob
+
+    scn = small_scenario(99)   # four periods; one job on p2 and p3
+    assert sorted(map(sorted, improve.components(scn))) == [["p0"], ["p1"], ["p2", "p3"]]
+    two = scn.model_copy(update={"training": scn.training + [TrainingJob(name="t9", gpu_hours=10, periods=["p1", "p3"])]})
+    assert sorted(map(sorted, improve.components(two))) == [["p0"], ["p1", "p2", "p3"]]
+    anywhere = scn.model_copy(update={"training": [TrainingJob(name="t9", gpu_hours=10)]})
+    assert improve.components(anywhere) == [["p0", "p1", "p2", "p3"]]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -149,35 +150,38 @@ def improve_window(scn: Scenario, cands: Candidates, inc: Incumbent, window: lis
     return True
 
 
-def _work_in(scn: Scenario, x: Variables, period: str) -> dict[int, float]:
-    """Each job's work (reference GPU-hours) done in `period`."""
-    hours = {p.name: p.hours_per_day for p in scn.periods}
-    done = {j: 0.0 for j in range(len(scn.training))}
-    for (j, _, g, p), n in x.train_gpus.items():
-        if p == period:
-            done[j] += n * work_per_gpu(scn, scn.training[j], g, hours[p])
-    return done
+def components(scn: Scenario) -> list[list[str]]:
+    """The periods in groups such that each training job's periods lie in one group: given the
+    GPUs bought, the groups are independent (no job's work is split between them)."""
+    names = [p.name for p in scn.periods]
+    group = {p: i for i, p in enumerate(names)}
+    for job in scn.training:
+        touched = {group[p] for p in names if not job.periods or p in job.periods}
+        if touched:
+            into = min(touched)
+            group = {p: into if g in touched else g for p, g in group.items()}
+    return [[p for p in names if group[p] == g] for g in sorted(set(group.values()))]
 
 
 def replan_on(scn: Scenario, cands: Candidates, inc: Incumbent, buy: dict[tuple, int], *, deadline: float, seed: int,
               relative_gap: float) -> Optional[Incumbent]:
-    """The plan with the GPUs bought set to `buy`: each period re-solved exactly on them (renting
-    what it lacks, each job's work there as before, a shortfall burst where the job may); None
-    when a period cannot be planned so or the deadline passes."""
-    x = Variables(buy=dict(buy), burst=dict(inc.x.burst))
+    """The plan with the GPUs bought set to `buy`: each group of periods (`components`) re-solved
+    exactly on them, renting what it lacks, with the whole work of the training jobs that run there
+    (or their burst); None when a group cannot be planned so or the deadline passes."""
+    x = Variables(buy=dict(buy))
     breakdown = dict.fromkeys(inc.breakdown, 0.0)
-    breakdown["training burst"] = inc.breakdown["training burst"]
     for site in scn.sites:
         for o in site.gpus:
             amortised, running = own_cost_per_hour(site, o)
             breakdown["capex"] += amortised * buy[(site.name, o.type)]
             breakdown["power+licences"] += running * (o.owned + buy[(site.name, o.type)])
-    for p in [q.name for q in scn.periods]:
+    for group in components(scn):
         left = deadline - time.perf_counter()
         if left <= 0:
             return None
-        fm = PlanningModel(scn, relax=False, periods=[p], base_buy=buy, work_targets=_work_in(scn, inc.x, p),
-                           buy_more=False)
+        mine = [j for j, job in enumerate(scn.training) if not job.periods or job.periods[0] in group]
+        fm = PlanningModel(scn, relax=False, periods=group, base_buy=buy, buy_more=False,
+                           work_targets={j: scn.training[j].gpu_hours for j in mine})
         fm.add_services(cands, allowed_sites)
         r = fm.solve(time_limit_s=left, seed=seed, relative_gap=relative_gap, lp_bound=False)
         if not found(r.status):
@@ -185,26 +189,29 @@ def replan_on(scn: Scenario, cands: Candidates, inc: Incumbent, buy: dict[tuple,
         for name in PERIOD_AT:
             getattr(x, name).update({key: v for key, v in getattr(fm.x, name).items()
                                      if (v[0] if name == "replicas" else v) > 0.5})
-        for j, v in fm.x.burst.items():
-            x.burst[j] = x.burst.get(j, 0.0) + v
+        x.burst.update({j: fm.x.burst[j] for j in mine if j in fm.x.burst})
         part = fm.breakdown()
         for item in ("cloud", "sharing licences", "training burst"):
             breakdown[item] += part[item]
     return Incumbent(x, breakdown)
 
 
+SWAP_UP_TO = 3   # a purchase swap trades one GPU bought for up to this many of another type
+
+
 def purchase_moves(scn: Scenario, inc: Incumbent) -> list[dict[tuple, int]]:
-    """The purchases one GPU away from the plan's: one fewer of a type bought, one more of a type
-    that may be bought."""
+    """Purchases near the plan's: one GPU fewer of a type bought, or one more of a type that may be
+    bought; then swaps, one GPU of a type bought for 1..SWAP_UP_TO of another type at the same site
+    (an L40S for three T4s)."""
     buy = {key: int(round(v)) for key, v in inc.x.buy.items()}
-    out = []
-    for site in scn.sites:
-        for o in site.gpus:
-            key = (site.name, o.type)
-            if buy[key] > 0:
-                out.append({**buy, key: buy[key] - 1})
-            if o.max_purchase is None or buy[key] < o.max_purchase:
-                out.append({**buy, key: buy[key] + 1})
+    room = {(site.name, o.type): (math.inf if o.max_purchase is None else o.max_purchase) - buy[(site.name, o.type)]
+            for site in scn.sites for o in site.gpus}
+    fewer = [key for key in buy if buy[key] > 0]
+    out = [{**buy, key: buy[key] - 1} for key in fewer] + [{**buy, key: buy[key] + 1} for key in buy if room[key] >= 1]
+    for a in fewer:
+        for b in buy:
+            if b != a and b[0] == a[0]:
+                out += [{**buy, a: buy[a] - 1, b: buy[b] + n} for n in range(1, SWAP_UP_TO + 1) if room[b] >= n]
     return out
 
 
@@ -291,5 +298,5 @@ def local_search(scn: Scenario, cands: Candidates, inc: Incumbent, *, deadline: 
     return kept
 
 
-__all__ = ["Incumbent", "add_period_optima", "improve_window", "local_search", "purchase_moves", "replan_on",
+__all__ = ["Incumbent", "add_period_optima", "components", "improve_window", "local_search", "purchase_moves", "replan_on",
            "start_values", "windows"]
