@@ -197,17 +197,20 @@ def replan_on(scn: Scenario, cands: Candidates, inc: Incumbent, buy: dict[tuple,
 
 
 SWAP_UP_TO = 3   # a purchase swap trades one GPU bought for up to this many of another type
+STEPS = (-1, 1, -2, 2)   # GPUs fewer or more of one type, in the order tried
 
 
 def purchase_moves(scn: Scenario, inc: Incumbent) -> list[dict[tuple, int]]:
-    """Purchases near the plan's: one GPU fewer of a type bought, or one more of a type that may be
-    bought; then swaps, one GPU of a type bought for 1..SWAP_UP_TO of another type at the same site
-    (an L40S for three T4s)."""
+    """Purchases near the plan's: one or two GPUs fewer of a type bought or more of a type that may
+    be bought (whole GPUs pack replicas in steps), or none of a type bought; then swaps, one GPU of a
+    type bought for 1..SWAP_UP_TO of another type at the same site (an L40S for three T4s)."""
     buy = {key: int(round(v)) for key, v in inc.x.buy.items()}
     room = {(site.name, o.type): (math.inf if o.max_purchase is None else o.max_purchase) - buy[(site.name, o.type)]
             for site in scn.sites for o in site.gpus}
     fewer = [key for key in buy if buy[key] > 0]
-    out = [{**buy, key: buy[key] - 1} for key in fewer] + [{**buy, key: buy[key] + 1} for key in buy if room[key] >= 1]
+    out = [{**buy, key: buy[key] + step} for step in STEPS for key in buy
+           if (step < 0 and buy[key] >= -step) or (step > 0 and room[key] >= step)]
+    out += [{**buy, key: 0} for key in fewer if buy[key] > 2]   # none of a type: past the local optima of a step
     for a in fewer:
         for b in buy:
             if b != a and b[0] == a[0]:
