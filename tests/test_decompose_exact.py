@@ -112,9 +112,14 @@ def test_purchase_moves_are_steps_or_swaps_within_the_limits():
             swaps += 1
             (a, da), (b, db) = sorted(diff.items(), key=lambda kv: kv[1])
             assert da == -1 and 1 <= db <= improve.SWAP_UP_TO and a[0] == b[0]
-    n_bought = sum(1 for v in bought.values() if v)
-    assert singles == n_bought + sum(1 for k in bought if limits[k] is None or bought[k] < limits[k])
-    assert swaps > 0 or n_bought == 0
+    room = {k: 10**9 if limits[k] is None else limits[k] - bought[k] for k in bought}
+    assert singles == sum(bought[k] >= 1 for k in bought) + sum(room[k] >= 1 for k in bought)
+    steps_of_two = sum(bought[k] >= 2 for k in bought) + sum(room[k] >= 2 for k in bought)
+    none_of_a_type = sum(bought[k] > 2 for k in bought)
+    assert swaps == sum(min(improve.SWAP_UP_TO, room[b]) for a in bought if bought[a] for b in bought
+                        if b != a and b[0] == a[0])
+    assert len(improve.purchase_moves(scn, inc)) == singles + steps_of_two + none_of_a_type + swaps
+    assert swaps > 0 and steps_of_two > 0
 
 
 def test_period_groups_keep_each_training_job_whole():
@@ -126,3 +131,21 @@ def test_period_groups_keep_each_training_job_whole():
     assert sorted(map(sorted, improve.components(two))) == [["p0"], ["p1", "p2", "p3"]]
     anywhere = scn.model_copy(update={"training": [TrainingJob(name="t9", gpu_hours=10)]})
     assert improve.components(anywhere) == [["p0", "p1", "p2", "p3"]]
+
+
+def test_a_replan_on_the_optimums_purchases_keeps_its_cost_and_every_jobs_work():
+    """Re-solved on the purchases of the optimum, the groups of periods give the optimum back - also
+    for a job that may run in any period (its group is the whole cycle, asked for its whole work)."""
+    from gpuopt.planning.model import work_per_gpu
+
+    base = small_scenario(99)
+    scn = base.model_copy(update={"training": [j.model_copy(update={"periods": None}) for j in base.training]})
+    cands = candidates(scn)
+    inc, _ = _incumbent(scn, cands)
+    moved = improve.replan_on(scn, cands, inc, {k: round(v) for k, v in inc.x.buy.items()}, deadline=math.inf,
+                              seed=0, relative_gap=1e-6)
+    assert moved is not None and moved.cost == pytest.approx(inc.cost, rel=1e-6)
+    hours = {p.name: p.hours_per_day for p in scn.periods}
+    for j, job in enumerate(scn.training):
+        done = sum(n * work_per_gpu(scn, job, g, hours[p]) for (jj, _, g, p), n in moved.x.train_gpus.items() if jj == j)
+        assert done + moved.x.burst.get(j, 0.0) >= job.gpu_hours * (1 - 1e-6)
