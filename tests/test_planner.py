@@ -187,6 +187,11 @@ def test_simulate_plan_covers_every_service_and_period():
     assert {(c.service, c.period) for c in check.checks} == {(s.name, q.name) for s in scn.services for q in scn.periods}
     for c in check.checks:
         assert c.report.throughput_rps == pytest.approx(c.rate, rel=0.25)
+    # side by side or one at a time, each simulation has its own seed: the same reports, in order
+    assert gpuopt.simulate_plan(p, scn, duration_s=120, threads=1) == gpuopt.simulate_plan(p, scn, duration_s=120,
+                                                                                            threads=3)
+    with pytest.raises(InvalidInputError, match="threads"):
+        gpuopt.simulate_plan(p, scn, threads=0)
 
 
 def test_verification_tightens_or_warns():

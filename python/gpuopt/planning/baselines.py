@@ -90,6 +90,7 @@ def baselines(scn: Scenario, cands: Candidates, solve: Solve, budget: Budget,
     record("no sharing", ns, tightened(candidates(ns), ns, factors), "whole GPUs only: one replica per GPU")
     # The best single GPU type.
     trials: list[BaselineResult] = []
+    unsolved: list[str] = []   # types whose baseline its share of the time left did not solve
     for t in types:
         one = scn.model_copy(update={"sites": [s.model_copy(update={"gpus": [o for o in s.gpus if o.type == t]})
                                                for s in scn.sites if any(o.type == t for o in s.gpus)]})
@@ -99,14 +100,15 @@ def baselines(scn: Scenario, cands: Candidates, solve: Solve, budget: Budget,
             continue
         record("_try", one, tightened(c, one, factors), f"all on {t}")
         trials.append(out.pop("_try"))
+        if trials[-1].record["status"] == "unsolved":
+            unsolved.append(t)
     feasible = [b for b in trials if b.solution is not None]
     lifted = [b for b in trials if b.record.get("cost_with_limits_lifted_per_hour") is not None]
-    unsolved = [b.record["note"].split(" - ")[0] for b in trials if b.record["status"] == "unsolved"]
     if feasible:
         best = out["best single GPU type"] = min(feasible, key=lambda b: b.record["cost_per_hour"])
         if unsolved:   # one of those might have been cheaper: the best found is not the best there is
-            best.record.update(status="feasible", note=f"{best.record['note']} ({', '.join(unsolved)}: not solved "
-                                                        "in the time left)")
+            best.record.update(status="feasible", note=f"{best.record['note']} (all on {', '.join(unsolved)}: not "
+                                                        "solved in the time left)")
     elif unsolved:
         out["best single GPU type"] = BaselineResult(_unsolved("the best single GPU type"), scn, None)
     elif lifted:   # every type that could serve alone is held back by its limits: the cheapest such

@@ -106,7 +106,7 @@ def simulate_plan(plan, scenario, *, duration_s: float = 600.0, seed: int = 0, m
         return ServiceCheck(service=sv.name, period=period, rate=rate,
                             report=_merge(raws, sv.model, "+".join(r.slot for r in rows), e.id, sv.slo))
 
-    with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(threads or os.cpu_count() or 1, len(runs)))) as pool:
         return PlanCheck(checks=list(pool.map(simulated, runs)))
 
 
