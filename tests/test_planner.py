@@ -498,6 +498,21 @@ def test_a_baseline_out_of_time_is_unsolved_never_infeasible(monkeypatch):
     assert all("raise time_limit_s" in b.record["note"] for b in out.values())
 
 
+def test_a_spent_budget_builds_no_baseline():
+    """At scale a baseline's model takes seconds to build: once the budget is spent, each baseline is
+    unsolved at once, nothing solved."""
+    from gpuopt.planning import baselines as B
+    from gpuopt.planning.solve import Budget
+
+    def never(*a, **k):
+        raise AssertionError("a baseline was solved with no time left")
+
+    scn = two_period_scenario()
+    out = B.baselines(scn, candidates(scn), never, Budget(0.0))
+    assert set(out) == {"no sharing", "best single GPU type", "greedy"}
+    assert all(b.record["status"] == "unsolved" for b in out.values())
+
+
 def test_the_budget_shares_what_is_left():
     from gpuopt.planning.solve import MIN_SOLVE_S, Budget
 

@@ -65,7 +65,13 @@ def baselines(scn: Scenario, cands: Candidates, solve: Solve, budget: Budget,
     def timed(scenario: Scenario, c: Candidates, lift_limits: bool = False) -> Solution:
         return solve(scenario, c, budget.share(todo[0]), lift_limits=lift_limits)
 
-    def record(name: str, scenario: Scenario, c: Candidates, note: str) -> None:
+    def record(name: str, scenario: Scenario, c: Callable[[], Candidates], note: str) -> None:
+        """Solves a baseline whose candidates `c()` gives - unless the budget is spent, when it is
+        unsolved without building anything (at scale a model takes seconds to build)."""
+        if budget.left() <= 0:
+            out[name] = BaselineResult(_unsolved(note), scenario, None)
+            return
+        c = c()
         sol = timed(scenario, c) if not c.problems else None
         todo[0] = max(todo[0] - 1, 1)
         if sol is not None and sol.solved.status == "unsolved":
@@ -87,18 +93,21 @@ def baselines(scn: Scenario, cands: Candidates, solve: Solve, budget: Budget,
 
     # One replica per whole GPU, no sharing (seed 004's phase 2).
     ns = scn.model_copy(update={"sharing": "none"})
-    record("no sharing", ns, tightened(candidates(ns), ns, factors), "whole GPUs only: one replica per GPU")
+    record("no sharing", ns, lambda: tightened(candidates(ns), ns, factors), "whole GPUs only: one replica per GPU")
     # The best single GPU type.
     trials: list[BaselineResult] = []
     unsolved: list[str] = []   # types whose baseline its share of the time left did not solve
     for t in types:
+        if budget.left() <= 0:
+            unsolved.append(t)
+            continue
         one = scn.model_copy(update={"sites": [s.model_copy(update={"gpus": [o for o in s.gpus if o.type == t]})
                                                for s in scn.sites if any(o.type == t for o in s.gpus)]})
         c = candidates(one, only_gpu=t)
         if c.problems or any(not c.by_service.get(k) for k in range(len(one.services))):
             todo[0] = max(todo[0] - 1, 1)
             continue
-        record("_try", one, tightened(c, one, factors), f"all on {t}")
+        record("_try", one, lambda: tightened(c, one, factors), f"all on {t}")
         trials.append(out.pop("_try"))
         if trials[-1].record["status"] == "unsolved":
             unsolved.append(t)
@@ -122,7 +131,7 @@ def baselines(scn: Scenario, cands: Candidates, solve: Solve, budget: Budget,
         out["greedy"] = BaselineResult(_infeasible("a service has no slot at a site it may use - infeasible",
                                                    "data locality"), scn, None)
     else:
-        record("greedy", scn, fixed, "each service on its cheapest $/req/s slot, replicas rounded up per period")
+        record("greedy", scn, lambda: fixed, "each service on its cheapest $/req/s slot, replicas rounded up per period")
     return out
 
 
