@@ -32,6 +32,9 @@ def pairs():
 def test_the_generator_is_deterministic_and_varied():
     a, b = small_scenario(3), small_scenario(3)
     assert a == b
+    for bad in (-1, 1.5, "3", True):
+        with pytest.raises(gpuopt.InvalidInputError, match="seed"):
+            small_scenario(bad)
     shapes = {(len(s.services), len(s.periods), len(s.training)) for s in map(small_scenario, SEEDS)}
     assert len(shapes) >= 15
     assert any(sv.sites == ["dc"] for s in map(small_scenario, SEEDS) for sv in s.services)   # locality

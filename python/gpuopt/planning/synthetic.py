@@ -88,6 +88,8 @@ def small_scenario(seed: int) -> Scenario:
     bound to the premises, purchase and rental limits, 0-2 training jobs (some needing two GPUs at
     once, some with no cloud burst). Deterministic in `seed`; closed-form capacities. Not every
     draw is feasible: the limits can be too tight, as they can in a real scenario."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InvalidInputError(f"seed must be a whole number of at least 0, got {seed!r}")
     rng = np.random.default_rng(seed)
     types = [str(t) for t in rng.choice(SMALL_GPUS, size=int(rng.integers(2, 4)), replace=False)]
     n_periods = int(rng.integers(2, 5))
