@@ -31,6 +31,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="default: every core")
     ap.add_argument("--baselines", action="store_true", help="solve the baselines too (within the time limit)")
     ap.add_argument("--no-verify", action="store_true", help="skip the plan's simulation")
+    ap.add_argument("--demand", type=float, default=1.0, help="scale every rate (0.05: tiny demand)")
     ap.add_argument("--busy", type=int, default=0, help="keep this many cores busy meanwhile (another job's load)")
     a = ap.parse_args()
     load = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(a.busy)]
@@ -42,7 +43,7 @@ def main() -> None:
 
 
 def run(a) -> None:
-    scn = gpuopt.synthetic_fleet(a.services, a.gpu_types, a.periods, a.training_jobs, seed=a.seed)
+    scn = gpuopt.synthetic_fleet(a.services, a.gpu_types, a.periods, a.training_jobs, seed=a.seed, demand=a.demand)
     t = time.perf_counter()
     p = gpuopt.plan(scn, time_limit_s=a.time_limit, threads=a.threads, baselines=a.baselines, method=a.method,
                     verify=not a.no_verify)

@@ -545,3 +545,14 @@ def test_auto_falls_back_on_the_decomposition_when_the_mip_stops_short(monkeypat
     best = plan(scn, method="mip", time_limit_s=30, threads=1, baselines=False, verify=False)
     assert p.cost_per_hour == pytest.approx(best.cost_per_hour, rel=1e-6)
     assert p.lower_bound_per_hour <= p.cost_per_hour
+
+
+def test_synthetic_demand_scales_every_rate():
+    a = gpuopt.synthetic_fleet(6, 3, 4, 1, seed=2)
+    b = gpuopt.synthetic_fleet(6, 3, 4, 1, seed=2, demand=0.05)
+    for sa, sb in zip(a.services, b.services):
+        for p, r in sa.rate.items():
+            assert sb.rate[p] == pytest.approx(r * 0.05, abs=1e-4)
+    for bad in (0, -1, float("nan"), True, 1e9):
+        with pytest.raises(InvalidInputError, match="demand"):
+            gpuopt.synthetic_fleet(6, 3, 4, 1, demand=bad)

@@ -34,11 +34,14 @@ def _capex(gpu: str) -> float:
 
 
 def synthetic_fleet(services: int = 100, gpu_types: int = 6, periods: int = 24, training_jobs: int = 4,
-                    seed: int = 0, capacities: str = "closed-form") -> Scenario:
+                    seed: int = 0, capacities: str = "closed-form", demand: float = 1.0) -> Scenario:
     """A scenario of `services` services over `gpu_types` GPU types (from the catalog, cheapest
     first) and `periods` equal periods of a day, with `training_jobs` jobs. Deterministic in `seed`.
     Its capacities are the closed form's (the solver's scale is what these fleets test);
-    `capacities="simulated"` gives the simulator-confirmed ones (Scenario.capacities)."""
+    `capacities="simulated"` gives the simulator-confirmed ones (Scenario.capacities). `demand`
+    scales every rate (0.05: tiny services, each a small part of its smallest replica)."""
+    if isinstance(demand, bool) or not isinstance(demand, (int, float)) or not 0 < demand <= 1000:
+        raise InvalidInputError(f"demand must be a rate multiplier in (0, 1000], got {demand!r}")
     for name, v, hi in (("services", services, 100_000), ("gpu_types", gpu_types, len(GPU_ORDER)),
                         ("periods", periods, 24 * 7), ("training_jobs", training_jobs, 10_000)):
         if isinstance(v, bool) or not isinstance(v, int) or not (0 <= v <= hi) or (v == 0 and name != "training_jobs"):
@@ -58,7 +61,7 @@ def synthetic_fleet(services: int = 100, gpu_types: int = 6, periods: int = 24, 
     svcs = []
     for k in range(services):
         model, precisions = MODELS[int(rng.integers(0, len(MODELS)))]
-        peak = float(rng.lognormal(mean=0.5, sigma=1.0))
+        peak = float(rng.lognormal(mean=0.5, sigma=1.0)) * demand
         phase = float(rng.uniform(0, 24))
         rate = {}
         for p, name in enumerate(names):
