@@ -65,6 +65,34 @@ def own_cost_per_hour(site, offer) -> tuple[float, float]:
     return amortised, running
 
 
+def fleet_cost(scn: Scenario, buy: dict[tuple, float]) -> tuple[float, float]:
+    """($/hour of capex amortised, $/hour of running every GPU owned) with `buy` GPUs bought per
+    (site, type): the capex and power+licences items of a plan whose purchases are fixed."""
+    capex = power = 0.0
+    for site in scn.sites:
+        for o in site.gpus:
+            amortised, running = own_cost_per_hour(site, o)
+            bought = buy.get((site.name, o.type), 0)
+            capex += amortised * bought
+            power += running * (o.owned + bought)
+    return capex, power
+
+
+def gpus_in_use(x: "Variables", value=float) -> dict[tuple, float]:
+    """GPUs busy per (site, type, period) in plan `x` (each variable read by `value`): tp per
+    whole-GPU replica, each GPU in a MIG layout or time-sliced, each training GPU (`gpu_supply`'s
+    left-hand side)."""
+    busy: dict[tuple, float] = {}
+    for (_, site, _, _, p), (v, c) in x.replicas.items():
+        if c.slot.kind == "gpu":
+            busy[(site, c.gpu, p)] = busy.get((site, c.gpu, p), 0) + c.tp * value(v)
+    for key, v in list(x.mig_layout.items()) + list(x.time_sliced.items()):
+        busy[key[:3]] = busy.get(key[:3], 0) + value(v)
+    for (_, site, g, p), v in x.train_gpus.items():
+        busy[(site, g, p)] = busy.get((site, g, p), 0) + value(v)
+    return busy
+
+
 def rent_cost_per_hour(site, offer) -> float:
     """$/hour of a rented GPU: its hourly price plus the site's licences per GPU-year (inf where
     it cannot be rented)."""
@@ -467,5 +495,5 @@ def _mapped(x: Variables, f) -> Variables:
 
 
 __all__ = ["BENDERS_CUT", "COST_ITEMS", "MIG_REPARTITION", "MIP_GROUPS", "REPLICA_START", "offer_capex", "PATTERN_CHOICE", "indexed_name", "PlanningModel", "Solution", "Variables", "job_offers", "layout_name", "left_to_buy",
-           "list_price_per_hour", "own_cost_per_hour", "rent_cost_per_hour", "replica_key", "speed", "training_reach",
+           "list_price_per_hour", "own_cost_per_hour", "rent_cost_per_hour", "replica_key", "fleet_cost", "gpus_in_use", "speed", "training_reach",
            "work_per_gpu"]

@@ -28,7 +28,7 @@ from gpuopt.planning.model import PlanningModel, Solution, Variables
 from gpuopt.planning.plans import Plan, extract
 from gpuopt.planning.scenario import Scenario
 from gpuopt.planning.solve import (DEFAULT_GAP, Budget, Solved, best_bound, check_limits, check_threads, found,
-                                   gap_between)
+                                   gap_between, status_within)
 from gpuopt.planning.verify import simulate_plan, verification_of
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def _mip_then_decomposition(scn: Scenario, cands: Candidates, **kw) -> Solution:
         best, name = dec, f"{mip.method}, then {dec.method}"
     bound = min(max(bounds), cost)
     gap = gap_between(cost, bound)
-    status = "optimal" if cost - bound <= kw["relative_gap"] * cost else "feasible"
+    status = status_within(cost, bound, kw["relative_gap"])
     solved = Solved(status, cost, bound, r.lp_bound, gap, time.perf_counter() - t0, name)
     return Solution(solved, best.x, best.breakdown, bound, name, best.keep)
 
@@ -219,7 +219,7 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
             cost = sum(body["cost_breakdown"].values())
             bound = min(cost, sol.bound)
             gap = gap_between(cost, bound)
-            status = "optimal" if cost - bound <= relative_gap * cost else "feasible"
+            status = status_within(cost, bound, relative_gap)
         else:
             cost, bound, status, gap = r.objective, sol.bound, r.status, r.gap
         result = dict(scenario=scenario.name, status=status, cost_per_hour=cost, lower_bound_per_hour=bound, gap=gap,
@@ -300,7 +300,7 @@ def _with_baselines(scenario: Scenario, result: dict[str, Any], cands: Candidate
         result.update(extract(b.scenario, b.solution))
         bound = min(result["lower_bound_per_hour"], value)
         result.update(cost_per_hour=value, lower_bound_per_hour=bound, gap=gap_between(value, bound),
-                      status="optimal" if value - bound <= kw["relative_gap"] * value else "feasible")
+                      status=status_within(value, bound, kw["relative_gap"]))
         result.setdefault("warnings", []).append(
             f"the solver's plan cost ${solver_cost:,.2f}/hour within its time limit; the {name!r} baseline's "
             f"solution, feasible for the same model, costs ${value:,.2f}/hour and is the plan")

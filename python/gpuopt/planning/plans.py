@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gpuopt.estimation.sharing import Slot, fraction, mig_slice, whole
 from gpuopt.planning.bill import Bill, replica_starts
-from gpuopt.planning.model import Solution, layout_name
+from gpuopt.planning.model import Solution, gpus_in_use, layout_name
 from gpuopt.planning.scenario import Scenario
 from gpuopt.planning.solve import found
 
@@ -174,14 +174,7 @@ def extract(scn: Scenario, sol: Solution) -> dict[str, Any]:
     periods = [p.name for p in scn.periods]
     val = lambda v: int(round(v.solution_value() if hasattr(v, "solution_value") else v))  # noqa: E731
     fleet, purchases, rentals, mig, sliced, util = {}, {}, {}, {}, {}, {}
-    busy: dict[tuple, int] = {}  # whole GPUs in use per (site, type, period)
-    for (_, sn, _, _, pp), (v, c) in x.replicas.items():
-        if c.slot.kind == "gpu":
-            busy[(sn, c.gpu, pp)] = busy.get((sn, c.gpu, pp), 0) + c.tp * val(v)
-    for kk, v in list(x.mig_layout.items()) + list(x.time_sliced.items()):
-        busy[kk[:3]] = busy.get(kk[:3], 0) + val(v)
-    for (_, sn, g, pp), v in x.train_gpus.items():
-        busy[(sn, g, pp)] = busy.get((sn, g, pp), 0) + val(v)
+    busy = gpus_in_use(x, val)  # whole GPUs in use per (site, type, period)
     for site in scn.sites:
         for o in site.gpus:
             key = (site.name, o.type)

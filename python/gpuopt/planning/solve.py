@@ -86,6 +86,12 @@ def gap_between(cost: float, bound: float) -> float:
     return max(0.0, (cost - bound) / cost) if cost > 0 else 0.0
 
 
+def status_within(cost: float, bound: float, relative_gap: float) -> str:
+    """'optimal' where a plan's cost is within `relative_gap` of a lower bound, else 'feasible': the
+    verdict on a plan no single solver proved (the decomposition's, a baseline's, the better of two)."""
+    return "optimal" if cost - bound <= relative_gap * cost else "feasible"
+
+
 def best_bound(*bounds: float) -> float:
     """The strongest of several valid lower bounds, ignoring NaN (a bound not computed)."""
     valid = [b for b in bounds if not math.isnan(b)]

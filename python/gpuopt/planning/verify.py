@@ -15,6 +15,7 @@ from gpuopt import _core
 from gpuopt.catalog import engine as get_engine, model as get_model
 from gpuopt.errors import InvalidInputError
 from gpuopt.estimation.simulate import DEFAULT_MAX_BATCH, SimulationReport, report
+from gpuopt.planning.solve import check_threads
 
 
 class ServiceCheck(BaseModel):
@@ -76,8 +77,7 @@ def simulate_plan(plan, scenario, *, duration_s: float = 600.0, seed: int = 0, m
         raise InvalidInputError(f"duration_s must be seconds in (0, {86400 * 7}], got {duration_s!r}")
     if isinstance(min_requests, bool) or not isinstance(min_requests, int) or not 0 <= min_requests <= MAX_MIN_REQUESTS:
         raise InvalidInputError(f"min_requests must be a whole number from 0 to {MAX_MIN_REQUESTS:,}, got {min_requests!r}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise InvalidInputError(f"threads must be a whole number of at least 1 (or None: every core), got {threads!r}")
+    check_threads(threads)
     runs = []   # (service, period, rate, rows, the simulator's arguments per replica group)
     for k, sv in enumerate(scenario.services):
         for period in scenario.periods:

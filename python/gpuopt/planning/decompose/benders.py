@@ -38,7 +38,7 @@ import numpy as np
 from gpuopt.planning.decompose import improve
 from gpuopt.planning.decompose.colgen import ALTERNATIVES, Blocks, Generation, Master, homogeneous, list_prices
 from gpuopt.planning.model import (BENDERS_CUT, COST_ITEMS, PATTERN_CHOICE, SUPPLY_ROWS, TRAINING_WORK, PlanningModel,
-                                   Solution, Variables, indexed_name, job_offers, own_cost_per_hour, replica_key,
+                                   Solution, Variables, fleet_cost, indexed_name, job_offers, own_cost_per_hour, replica_key,
                                    training_reach)
 from gpuopt.planning.scenario import Scenario
 from gpuopt.planning.solve import found, new_solver, solve
@@ -454,13 +454,8 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
         part = fm.breakdown()
         for name in ("cloud", "sharing licences", "training burst"):
             breakdown[name] += part[name]
-    for site in scn.sites:
-        for o in site.gpus:
-            key = (site.name, o.type)
-            merged.buy[key] = base.get(key, 0)
-            amortised, running = own_cost_per_hour(site, o)
-            breakdown["capex"] += amortised * merged.buy[key]
-            breakdown["power+licences"] += running * (merged.buy[key] + o.owned)
+    merged.buy = {(site.name, o.type): base.get((site.name, o.type), 0) for site in scn.sites for o in site.gpus}
+    breakdown["capex"], breakdown["power+licences"] = fleet_cost(scn, merged.buy)
     return Solution(last, merged, breakdown, bound, f"per-period MIPs ({last.solver})", keep)
 
 

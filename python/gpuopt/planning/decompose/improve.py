@@ -28,14 +28,14 @@ from typing import Optional
 import numpy as np
 
 from gpuopt.planning.candidates import Candidates, allowed_sites
-from gpuopt.planning.model import PlanningModel, Variables, own_cost_per_hour, work_per_gpu
+from gpuopt.planning.model import PlanningModel, Variables, fleet_cost, gpus_in_use, work_per_gpu
 from gpuopt.planning.scenario import Scenario
 from gpuopt.planning.solve import found
 
 log = logging.getLogger(__name__)
 
-PER_PERIOD = ("rent", "mig_layout", "time_sliced", "train_gpus", "train_on")   # variables indexed by period
-PERIOD_AT = {"rent": 2, "mig_layout": 2, "time_sliced": 2, "train_gpus": 3, "train_on": 3, "replicas": 4}
+PERIOD_AT = {"rent": 2, "mig_layout": 2, "time_sliced": 2, "train_gpus": 3, "train_on": 3, "replicas": 4}  # where
+# in its index each variable indexed by period has the period
 ALL_PAIRS_UP_TO = 8      # periods up to which every pair of periods is a window (else neighbours only)
 IMPROVES = 1e-7          # relative saving a window must make to be kept
 
@@ -53,8 +53,9 @@ class Incumbent:
     @classmethod
     def of(cls, x: Variables, breakdown: dict[str, float]) -> "Incumbent":
         out = Variables()
-        for name in ("buy", "burst") + PER_PERIOD:
-            setattr(out, name, {key: _number(v) for key, v in getattr(x, name).items()})
+        for name in ("buy", "burst", *PERIOD_AT):
+            if name != "replicas":
+                setattr(out, name, {key: _number(v) for key, v in getattr(x, name).items()})
         out.replicas = {key: (_number(v), c) for key, (v, c) in x.replicas.items()}
         return cls(out, dict(breakdown))
 
@@ -63,24 +64,20 @@ class Incumbent:
         return sum(self.breakdown.values())
 
 
+def _in_use(x: Variables, name: str) -> dict:
+    """The entries of `x`'s variable group `name` that are not zero (replicas: by their count)."""
+    return {key: v for key, v in getattr(x, name).items() if (v[0] if name == "replicas" else v) > 0.5}
+
+
 def _base_buy(scn: Scenario, x: Variables, outside: set[str]) -> dict[tuple, int]:
     """GPUs per (site, type) that the periods in `outside` need bought: what they use beyond what
     is owned and rented there (`gpu_supply`), and what their training on owned GPUs uses beyond
     what is owned (`training_owned`)."""
-    used: dict[tuple, float] = {}
+    used = gpus_in_use(x)
     own_used: dict[tuple, float] = {}
-    for (_, site, _, _, p), (n, c) in x.replicas.items():
-        if p in outside and c.slot.kind == "gpu":
-            used[(site, c.gpu, p)] = used.get((site, c.gpu, p), 0.0) + c.tp * n
-    for name in ("mig_layout", "time_sliced"):
-        for key, n in getattr(x, name).items():
-            if key[2] in outside:
-                used[key[:3]] = used.get(key[:3], 0.0) + n
     for (j, site, g, p), n in x.train_gpus.items():
-        if p in outside:
-            used[(site, g, p)] = used.get((site, g, p), 0.0) + n
-            if not scn.training[j].rented_gpus:
-                own_used[(site, g, p)] = own_used.get((site, g, p), 0.0) + n
+        if not scn.training[j].rented_gpus:
+            own_used[(site, g, p)] = own_used.get((site, g, p), 0.0) + n
     base: dict[tuple, int] = {}
     for site in scn.sites:
         for o in site.gpus:
@@ -142,7 +139,7 @@ def improve_window(scn: Scenario, cands: Candidates, inc: Incumbent, window: lis
     x = inc.x
     for name, at in PERIOD_AT.items():
         kept = {key: v for key, v in getattr(x, name).items() if key[at] not in inside}
-        kept.update({key: v for key, v in getattr(fm.x, name).items() if (v[0] if name == "replicas" else v) > 0.5})
+        kept.update(_in_use(fm.x, name))
         setattr(x, name, kept)
     x.buy = {key: base[key] + round(v) for key, v in fm.x.buy.items()}
     x.burst = dict(fm.x.burst)
@@ -170,11 +167,7 @@ def replan_on(scn: Scenario, cands: Candidates, inc: Incumbent, buy: dict[tuple,
     (or their burst); None when a group cannot be planned so or the deadline passes."""
     x = Variables(buy=dict(buy))
     breakdown = dict.fromkeys(inc.breakdown, 0.0)
-    for site in scn.sites:
-        for o in site.gpus:
-            amortised, running = own_cost_per_hour(site, o)
-            breakdown["capex"] += amortised * buy[(site.name, o.type)]
-            breakdown["power+licences"] += running * (o.owned + buy[(site.name, o.type)])
+    breakdown["capex"], breakdown["power+licences"] = fleet_cost(scn, buy)
     for group in components(scn):
         left = deadline - time.perf_counter()
         if left <= 0:
@@ -187,8 +180,7 @@ def replan_on(scn: Scenario, cands: Candidates, inc: Incumbent, buy: dict[tuple,
         if not found(r.status):
             return None
         for name in PERIOD_AT:
-            getattr(x, name).update({key: v for key, v in getattr(fm.x, name).items()
-                                     if (v[0] if name == "replicas" else v) > 0.5})
+            getattr(x, name).update(_in_use(fm.x, name))
         x.burst.update({j: fm.x.burst[j] for j in mine if j in fm.x.burst})
         part = fm.breakdown()
         for item in ("cloud", "sharing licences", "training burst"):
