@@ -30,6 +30,12 @@ VERDICTS: list[str]
 FITS_THRESHOLD: float
 MAX_COUNT: int
 """Largest batch, context or tp accepted."""
+MAX_RESULT_BYTES: int
+"""Most bytes of results one fit grid or sweep may allocate (refused before allocating)."""
+FIT_ROW_BYTES: int
+"""Bytes of results per fitted configuration."""
+SWEEP_ROW_BYTES: int
+"""Bytes of results per swept configuration."""
 
 def model_params(row: list[int]) -> dict[str, float]:
     """Parameter counts of one architecture row: total_params, active_params, embedding_params,

@@ -206,6 +206,9 @@ def precision(name: str, *, what: str = "precision") -> str:
 def _load_mapping(source: Union[str, Path, Mapping[str, Any]], kind: str) -> dict[str, Any]:
     if isinstance(source, Mapping):
         return dict(source)
+    if not isinstance(source, (str, Path)):
+        raise InvalidInputError(f"a {kind} definition must be a mapping of {kind} fields, a YAML/JSON file path "
+                                f"or a {kind} object, got {type(source).__name__}")
     path = Path(source)
     data = load_yaml(read_text(path, f"{kind} file"), str(path))
     if not isinstance(data, dict):

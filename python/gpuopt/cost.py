@@ -8,6 +8,7 @@ unless named per hour.
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +17,7 @@ from gpuopt.catalog import GpuLike, Price, gpu as get_gpu, prices
 from gpuopt.errors import InvalidInputError
 
 HOURS_PER_YEAR = 8760.0
+MAX_GPUS = 10_000_000  # more GPUs than any fleet holds: a count past it is a typo
 
 
 def catalog_price(gpu_id: str, kind: str, *, source: Optional[str] = None) -> Optional[Price]:
@@ -79,7 +81,7 @@ def amortised_per_hour(capex_usd: float, years: float) -> float:
 def _non_negative(name: str, v: Optional[float]) -> Optional[float]:
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v >= 0 and v < float("inf")):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < 1e300):
         raise InvalidInputError(f"{name} must be a finite number >= 0, got {v!r}")
     return float(v)
 
@@ -97,8 +99,8 @@ def tco(gpu: GpuLike, count: int = 1, *, capex_usd: Optional[float] = None, clou
     `requests_per_s` (of the whole group, at full use) give tokens per dollar and $ per request,
     scaled by `utilization` (the share of the year the group is busy)."""
     g = get_gpu(gpu)
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise InvalidInputError(f"count must be a whole number >= 1, got {count!r}")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_GPUS:
+        raise InvalidInputError(f"count must be a whole number from 1 to {MAX_GPUS:,}, got {count!r}")
     for name, v in (("amortization_years", amortization_years), ("horizon_years", horizon_years)):
         if _non_negative(name, v) == 0:
             raise InvalidInputError(f"{name} must be positive")
@@ -149,7 +151,18 @@ def tco(gpu: GpuLike, count: int = 1, *, capex_usd: Optional[float] = None, clou
                    usd_per_million_tokens=per_year / (tps * busy_s) * 1e6 if tps else None)
     if requests_per_s:
         out["usd_per_request"] = per_year / (_non_negative("requests_per_s", requests_per_s) * busy_s)
+    _check_finite(out)
     return TCO(**out)
+
+
+def _check_finite(figures: dict) -> None:
+    """Refuses inputs whose figures overflow (or divide by a denormal): a cost is never inf or NaN."""
+    flat = {**{k: v for k, v in figures.items() if k != "yearly_usd"},
+            **{f"yearly_usd[{k!r}]": v for k, v in figures["yearly_usd"].items()}}
+    bad = [k for k, v in flat.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise InvalidInputError(f"these inputs make {', '.join(bad)} overflow (not a finite number): "
+                                "give prices, counts and rates of a realistic size")
 
 
 __all__ = ["HOURS_PER_YEAR", "TCO", "amortised_per_hour", "power_per_hour", "price", "tco"]

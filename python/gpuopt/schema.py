@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from functools import lru_cache
 from typing import Annotated, Literal, Optional
 
@@ -134,14 +136,18 @@ class ModelSpec(_Frozen):
         """KV-cache bytes per token at 16 bits, all layers, keys and values."""
         return int(_params(self.row())["kv_bytes_per_token"])
 
+    def splits(self, tp: int) -> bool:
+        """Whether `tp` GPUs split this model's attention heads evenly (KV heads split, or each
+        replicated on a whole number of GPUs)."""
+        return (1 <= tp <= self.heads and self.heads % tp == 0
+                and (self.kv_heads % tp == 0 if self.kv_heads >= tp else tp % self.kv_heads == 0))
+
     def valid_tp(self, limit: int = 64) -> list[int]:
-        """Tensor-parallel degrees up to `limit` that split this model's heads evenly."""
-        return [
-            t
-            for t in range(1, limit + 1)
-            if self.heads % t == 0
-            and (self.kv_heads % t == 0 if self.kv_heads >= t else t % self.kv_heads == 0)
-        ]
+        """Tensor-parallel degrees up to `limit` that split this model's heads evenly. A valid degree
+        divides the head count, so only the divisors are tried (O(sqrt(heads)), any limit)."""
+        divisors = {d for k in range(1, math.isqrt(self.heads) + 1) if self.heads % k == 0
+                    for d in (k, self.heads // k)}
+        return sorted(t for t in divisors if t <= limit and self.splits(t))
 
 
 @lru_cache(maxsize=4096)

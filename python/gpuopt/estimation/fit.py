@@ -22,7 +22,7 @@ from gpuopt.schema import FitReport
 INPUT_COLUMNS = ("model", "gpu", "engine", "precision", "kv_precision", "batch", "context", "tp")
 RESULT_COLUMNS = ("weights_bytes", "kv_cache_bytes", "activation_bytes", "overhead_bytes", "total_bytes",
                   "capacity_bytes", "utilization", "verdict", "max_batch")
-MAX_GRID = 200_000_000  # about 14 GB of results: past that, split the grid
+MAX_GRID = _core.MAX_RESULT_BYTES // _core.FIT_ROW_BYTES  # the core's cap on results (2 GiB): past that, split
 
 
 class FitResults(Results):
@@ -61,7 +61,8 @@ def fit_grid(models: Sequence[ModelLike], gpus: Sequence[GpuLike], *, precisions
     if 0 in sizes:
         raise InvalidInputError("every axis of a fit grid needs at least one value")
     if math.prod(sizes) > MAX_GRID:
-        raise InvalidInputError(f"a grid of {math.prod(sizes):,} configurations exceeds {MAX_GRID:,}; split it")
+        raise InvalidInputError(f"a fit grid of {math.prod(sizes):,} configurations exceeds {MAX_GRID:,} "
+                                f"({_core.MAX_RESULT_BYTES >> 30} GiB of results): split it")
     axes = [np.arange(s, dtype=np.int64) for s in sizes[:3]] + [precision_codes(ps), precision_codes(ks)] + counts
     out = _core.fit_grid(*tables(ms, gs, es), *axes)
 
@@ -77,10 +78,10 @@ def fit_grid(models: Sequence[ModelLike], gpus: Sequence[GpuLike], *, precisions
 
 def check_tp(model, tp: int) -> None:
     """Raises a clear error when tp GPUs cannot split the model's heads."""
-    if tp not in model.valid_tp(limit=tp):
+    if not model.splits(tp):
         raise InvalidInputError(
             f"tp={tp} cannot split {model.id} ({model.heads} attention heads, {model.kv_heads} KV heads); "
-            f"valid tp: {', '.join(map(str, model.valid_tp(limit=max(64, tp))))}"
+            f"valid tp: {', '.join(map(str, model.valid_tp(limit=model.heads)))}"
         )
 
 

@@ -24,7 +24,7 @@ from gpuopt.estimation.sharing import Slot, slots as gpu_slots, whole
 
 SWEEP_COLUMNS: tuple[str, ...] = tuple(_core.SWEEP_COLUMNS)
 INPUT_COLUMNS = ("model", "slot", "engine", "precision", "kv_precision", "tp", "batch", "input_tokens", "output_tokens")
-MAX_SWEEP = 400_000_000  # about 26 GB of results: past that, split the sweep
+MAX_SWEEP = _core.MAX_RESULT_BYTES // _core.SWEEP_ROW_BYTES  # the core's cap on results (2 GiB): past that, split
 SENSES = ("min", "max")
 
 
@@ -98,7 +98,8 @@ def sweep(models: Sequence[ModelLike], gpus: Sequence[Union[GpuLike, Slot]], *, 
     if 0 in sizes:
         raise InvalidInputError("every axis of a sweep needs at least one value")
     if math.prod(sizes) > MAX_SWEEP:
-        raise InvalidInputError(f"a sweep of {math.prod(sizes):,} configurations exceeds {MAX_SWEEP:,}; split it")
+        raise InvalidInputError(f"a sweep of {math.prod(sizes):,} configurations exceeds {MAX_SWEEP:,} "
+                                f"({_core.MAX_RESULT_BYTES >> 30} GiB of results): split it")
     raw = _core.sweep_grid(
         np.array([m.row() for m in ms], dtype=np.int64),
         np.array([_slot_row(s, usd_per_hour) for s in slots], dtype=np.float64),

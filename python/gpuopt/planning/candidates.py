@@ -134,7 +134,7 @@ def candidates(scn: Scenario, sharing: Optional[str] = None, only_gpu: Optional[
         for sl in slot_list:
             # Whole GPUs with an interconnect may also split a replica tensor-parallel.
             allowed_tp = sv.tps or TP_OPTIONS
-            tps = [t for t in allowed_tp if t in m.valid_tp(max(allowed_tp))] \
+            tps = [t for t in allowed_tp if m.splits(t)] \
                 if sl.kind == "gpu" and sl.gpu.interconnect_gb_s else [1]
             rows += [(k, sl, p, t) for p in sv.precisions for t in tps]
     out = Candidates()

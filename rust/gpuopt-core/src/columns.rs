@@ -8,6 +8,26 @@ use crate::precision::Precision;
 /// Largest batch, context, token count or tp accepted: beyond any deployment, exact in f64.
 pub const MAX_COUNT: i64 = 1 << 40;
 
+/// Most bytes of results one batch call (a grid, a sweep, columns) may allocate: beyond it the
+/// call is refused before anything is allocated, with the size and the cap.
+pub const MAX_RESULT_BYTES: usize = 2 << 30;
+
+/// `n` rows of `bytes_per_row`, or an error naming the rows, their size and the cap.
+pub fn check_rows(what: &str, n: Option<usize>, bytes_per_row: usize) -> Result<usize, CoreError> {
+    match n {
+        Some(n) if n.checked_mul(bytes_per_row).is_some_and(|b| b <= MAX_RESULT_BYTES) => Ok(n),
+        _ => {
+            let rows = n.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string());
+            invalid(format!(
+                "{what} of {rows} configurations would need {bytes_per_row} bytes each, more than the cap of {} GiB \
+                 of results ({} configurations): split it",
+                MAX_RESULT_BYTES >> 30,
+                MAX_RESULT_BYTES / bytes_per_row
+            ))
+        }
+    }
+}
+
 pub fn check_index(name: &str, column: &[i64], len: usize) -> Result<(), CoreError> {
     if let Some((i, v)) = column.iter().enumerate().find(|(_, &v)| v < 0 || v as usize >= len) {
         return invalid(format!("{name}[{i}] = {v} is not an index into a table of {len}"));

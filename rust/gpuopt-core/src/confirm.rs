@@ -213,16 +213,23 @@ pub fn confirmed_many(t: &CapacityTables, c: &CapacityColumns, max_batch: f64) -
     crate::columns::check_index("slo", c.slo, t.slos.len())?;
     crate::columns::check_count("tp", c.tp)?;
     let params: Vec<ParamCounts> = t.models.iter().map(ModelArch::params).collect();
-    Ok((0..n)
+    // An interrupted simulation reads as a miss, so the searches end within their step bounds;
+    // the rows left are skipped and the call says it was interrupted.
+    let rates: Vec<f64> = (0..n)
         .into_par_iter()
         .with_max_len(1)
         .map(|i| {
+            if crate::interrupt::requested() {
+                return 0.0;
+            }
             let m = c.model[i] as usize;
             confirmed_one(&t.models[m], &params[m], &t.gpus[c.gpu[i] as usize], &t.engines[c.engine[i] as usize],
                           d.precision[i], d.kv_precision[i], c.tp[i] as f64, &t.classes[c.class[i] as usize],
                           &t.slos[c.slo[i] as usize], max_batch)
         })
-        .collect())
+        .collect();
+    crate::interrupt::check()?;
+    Ok(rates)
 }
 
 #[cfg(test)]

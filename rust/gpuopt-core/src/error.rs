@@ -6,12 +6,15 @@ use std::fmt;
 pub enum CoreError {
     /// A value the caller passed is out of range or inconsistent (message says which and why).
     InvalidInput(String),
+    /// The caller asked the work to stop (Ctrl-C; see [`crate::interrupt`]).
+    Interrupted,
 }
 
 impl fmt::Display for CoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CoreError::InvalidInput(msg) => write!(f, "{msg}"),
+            CoreError::Interrupted => write!(f, "interrupted"),
         }
     }
 }

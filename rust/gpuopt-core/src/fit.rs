@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use crate::arch::{ModelArch, ParamCounts};
-use crate::columns::{check_count, check_lengths, Decoded, Lookups};
+use crate::columns::{check_count, check_lengths, check_rows, Decoded, Lookups};
 use crate::engine::EngineMemory;
 use crate::error::{invalid, CoreError};
 use crate::precision::Precision;
@@ -324,7 +324,7 @@ const BLOCK: usize = 4096;
 /// error naming it instead of a wrong number.
 pub fn fit_many(t: &FitTables, c: &FitColumns) -> Result<FitOutput, CoreError> {
     t.validate()?;
-    let n = check_lengths(&c.lens())?;
+    let n = check_rows("a fit", Some(check_lengths(&c.lens())?), FIT_ROW_BYTES)?;
     let d = c.validate_entries(t)?;
     Ok(fill(t, n, |i| c.query(&d, [i; 8])))
 }
@@ -334,11 +334,7 @@ pub fn fit_many(t: &FitTables, c: &FitColumns) -> Result<FitOutput, CoreError> {
 pub fn fit_grid(t: &FitTables, g: &FitColumns) -> Result<FitOutput, CoreError> {
     t.validate()?;
     let lens = g.lens();
-    let n = lens.iter().try_fold(1usize, |acc, &l| acc.checked_mul(l));
-    let n = match n {
-        Some(n) if n <= MAX_GRID => n,
-        _ => return invalid(format!("a grid with axes {lens:?} exceeds {MAX_GRID} configurations")),
-    };
+    let n = check_rows("a fit grid", lens.iter().try_fold(1usize, |acc, &l| acc.checked_mul(l)), FIT_ROW_BYTES)?;
     let d = g.validate_entries(t)?;
     Ok(fill(t, n, |mut i| {
         let mut idx = [0usize; 8];
@@ -350,8 +346,8 @@ pub fn fit_grid(t: &FitTables, g: &FitColumns) -> Result<FitOutput, CoreError> {
     }))
 }
 
-/// Largest grid one call evaluates (its outputs alone take about 70 bytes per configuration).
-pub const MAX_GRID: usize = 1 << 32;
+/// Bytes of results per fitted configuration: seven f64 columns, the verdict (i8), max_batch (i64).
+pub const FIT_ROW_BYTES: usize = 7 * 8 + 1 + 8;
 
 fn fill<F>(t: &FitTables, n: usize, query: F) -> FitOutput
 where

@@ -14,6 +14,7 @@ pub mod error;
 pub mod estimate;
 pub mod fit;
 pub mod gpu;
+pub mod interrupt;
 pub mod mig;
 pub mod mixes;
 pub mod precision;

@@ -5,6 +5,11 @@
 use rayon::prelude::*;
 
 use crate::error::{invalid, CoreError};
+use crate::interrupt::Poll;
+
+/// Most mixes one call enumerates (C(max_gpus + types, types) - 1, within the budget's reach):
+/// about 10-30 s on two cores. Past it the call is refused before it starts.
+pub const MAX_MIXES: u128 = 20_000_000_000;
 
 /// Per-GPU figures of one type.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -83,6 +88,9 @@ struct Walk<'a> {
     front: Staircase,
     enumerated: u64,
     feasible: u64,
+    poll: Poll,
+    /// Set once a stop was requested: the walk unwinds without visiting more.
+    stopped: bool,
 }
 
 impl Walk<'_> {
@@ -103,7 +111,7 @@ impl Walk<'_> {
         }
         let ty = self.types[t];
         let mut c = 0u32;
-        loop {
+        while !self.stopped {
             let k = c as f64;
             let cost_k = cost + k * ty.usd_per_hour;
             if cost_k > self.limits.budget {
@@ -124,6 +132,10 @@ impl Walk<'_> {
     /// `pos` is the staircase position of `cost` (entries costing at most it), kept up to date.
     #[allow(clippy::too_many_arguments)]
     fn last(&mut self, t: usize, left: u32, cost: f64, memory: f64, tput: f64, power: f64, pos_at: &mut usize) {
+        if self.stopped || self.poll.step().is_err() {
+            self.stopped = true;
+            return;
+        }
         let ty = self.types[t];
         let empty_prefix = left == self.limits.max_gpus;
         let mut pos = *pos_at;
@@ -208,6 +220,16 @@ pub fn mixes(types: &[MixType], limits: MixLimits) -> Result<MixFront, CoreError
     if limits.budget.is_nan() || limits.budget < 0.0 {
         return invalid(format!("budget = {} must be >= 0 (infinity for none)", limits.budget));
     }
+    let reach = within_budget(types, limits);
+    let count = count_mixes(types.len() as u64, reach as u64);
+    if count > MAX_MIXES {
+        return invalid(format!(
+            "{} GPU types with up to {reach} GPUs make {} mixes, more than the {MAX_MIXES} one call enumerates: \
+             lower max_gpus, give a budget or fewer types",
+            types.len(),
+            if count == u128::MAX { "over 2^128".to_string() } else { count.to_string() }
+        ));
+    }
     // Split the walk by the counts of the first two types (balanced enough for any core count),
     // one front per task, then merge them in enumeration order.
     let m = limits.max_gpus;
@@ -217,7 +239,10 @@ pub fn mixes(types: &[MixType], limits: MixLimits) -> Result<MixFront, CoreError
     let parts: Vec<(Staircase, u64, u64)> = prefixes
         .into_par_iter()
         .filter_map(|(c0, c1)| {
-            let mut w = Walk { types, limits, counts: vec![0; types.len()], front: Staircase::default(), enumerated: 0, feasible: 0 };
+            let mut w = Walk {
+                types, limits, counts: vec![0; types.len()], front: Staircase::default(), enumerated: 0, feasible: 0,
+                poll: Poll::default(), stopped: false,
+            };
             let (mut cost, mut memory, mut tput, mut power) = (0.0, 0.0, 0.0, 0.0);
             for (t, c) in [(0usize, c0), (1, c1)].into_iter().take(types.len()) {
                 let (k, ty) = (c as f64, types[t]);
@@ -247,6 +272,7 @@ pub fn mixes(types: &[MixType], limits: MixLimits) -> Result<MixFront, CoreError
             Some((w.front, w.enumerated, w.feasible))
         })
         .collect();
+    crate::interrupt::check()?;
     let mut merged = Staircase::default();
     let (mut enumerated, mut feasible) = (0, 0);
     for (front, e, f) in parts {
@@ -260,12 +286,30 @@ pub fn mixes(types: &[MixType], limits: MixLimits) -> Result<MixFront, CoreError
     Ok(MixFront { front: merged.mixes, enumerated, feasible })
 }
 
-/// Number of non-empty multisets of `types` kinds with at most `max_gpus` items: C(max+types, types) - 1.
+/// Most GPUs a mix can hold: max_gpus, or fewer where the budget buys fewer of the cheapest type.
+fn within_budget(types: &[MixType], limits: MixLimits) -> u32 {
+    let cheapest = types.iter().map(|t| t.usd_per_hour).fold(f64::INFINITY, f64::min);
+    let affordable = limits.budget / cheapest; // inf (or NaN for 0/0) when nothing limits the count
+    if affordable < limits.max_gpus as f64 {
+        affordable.floor() as u32
+    } else {
+        limits.max_gpus
+    }
+}
+
+/// Number of non-empty multisets of `types` kinds with at most `max_gpus` items: C(max+types, types) - 1,
+/// u128::MAX where that overflows.
 pub fn count_mixes(types: u64, max_gpus: u64) -> u128 {
-    let (n, k) = (max_gpus as u128 + types as u128, types as u128);
+    // C(n, k) = C(n, n - k): the smaller side keeps the product short
+    let n = max_gpus as u128 + types as u128;
+    let k = (types as u128).min(max_gpus as u128);
     let mut c: u128 = 1;
     for i in 0..k {
-        c = c * (n - i) / (i + 1);
+        // c * (n - i) is divisible by i + 1 (it is (i + 1) * C(n, i + 1))
+        match c.checked_mul(n - i) {
+            Some(x) => c = x / (i + 1),
+            None => return u128::MAX,
+        }
     }
     c - 1
 }
@@ -286,6 +330,21 @@ mod tests {
         let r = mixes(&types, MixLimits { max_gpus: 16, ..NONE }).unwrap();
         assert_eq!(r.enumerated as u128, count_mixes(10, 16));
         assert_eq!(count_mixes(10, 16), 5_311_734); // C(26, 10) - 1
+    }
+
+    #[test]
+    fn refuses_more_mixes_than_the_cap_before_walking() {
+        let types: Vec<MixType> = (0..6).map(|i| t(1.0 + i as f64, 1.0)).collect();
+        let e = mixes(&types, MixLimits { max_gpus: 1024, ..NONE }).unwrap_err().to_string();
+        assert!(e.contains("6 GPU types with up to 1024 GPUs make 1634386955681024 mixes"), "{e}");
+        assert_eq!(count_mixes(6, 1024), 1_634_386_955_681_024); // C(1030, 6) - 1
+        // a budget that buys at most 40 GPUs of the cheapest type bounds the walk: C(46, 6) - 1 mixes at most
+        let r = mixes(&types, MixLimits { max_gpus: 1024, budget: 40.0, ..NONE }).unwrap();
+        assert!(r.enumerated as u128 <= count_mixes(6, 40));
+        assert_eq!(within_budget(&types, MixLimits { max_gpus: 1024, budget: 40.5, ..NONE }), 40);
+        assert_eq!(within_budget(&types, MixLimits { max_gpus: 16, budget: 40.5, ..NONE }), 16);
+        assert_eq!(within_budget(&[t(0.0, 1.0)], MixLimits { max_gpus: 16, budget: 0.0, ..NONE }), 16);
+        assert_eq!(count_mixes(1 << 40, 1 << 31), u128::MAX);
     }
 
     #[test]

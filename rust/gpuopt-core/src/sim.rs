@@ -435,7 +435,9 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
         Arrivals::Closed { total, .. } => (total, true),
         _ => (0, false),
     };
+    let mut poll = crate::interrupt::Poll::default();
     loop {
+        poll.step()?;
         let t_open = upcoming.map(|u| u.0).unwrap_or(f64::INFINITY);
         let t_closed = pending.front().map(|p| p.0).unwrap_or(f64::INFINITY);
         let t_arr = t_open.min(t_closed);
@@ -652,6 +654,7 @@ mod tests {
     fn refused(c: &SimConfig, says: &str) {
         match simulate(&model(), c) {
             Err(CoreError::InvalidInput(msg)) => assert!(msg.contains(says), "{msg}"),
+            Err(e) => panic!("refused for another reason: {e}"),
             Ok(_) => panic!("accepted a simulation that should be refused ({says})"),
         }
     }

@@ -11,7 +11,7 @@ use crate::arch::{ModelArch, ParamCounts};
 use crate::engine::EngineProfile;
 use crate::error::{invalid, CoreError};
 use crate::estimate::{buildable, estimate_with, EstimateQuery, Roofline};
-use crate::columns::{check_count, Lookups};
+use crate::columns::{check_count, check_rows, Lookups};
 use crate::fit::{MemoryTerms, Verdict};
 use crate::gpu::GpuSpec;
 use crate::precision::Precision;
@@ -68,8 +68,8 @@ pub struct SweepAxes<'a> {
     pub output: &'a [i64],
 }
 
-/// Largest sweep one call evaluates.
-pub const MAX_SWEEP: usize = 1 << 32;
+/// Bytes of results per swept configuration (one f64 per column).
+pub const SWEEP_ROW_BYTES: usize = SWEEP_COLUMNS.len() * 8;
 const BLOCK: usize = 2048;
 
 impl SweepAxes<'_> {
@@ -97,10 +97,7 @@ struct Outer {
 
 pub fn sweep_grid(models: &[ModelArch], slots: &[SweepSlot], engines: &[EngineProfile], a: &SweepAxes) -> Result<Vec<f64>, CoreError> {
     let lens = a.lens();
-    let n = match lens.iter().try_fold(1usize, |acc, &l| acc.checked_mul(l)) {
-        Some(n) if n <= MAX_SWEEP => n,
-        _ => return invalid(format!("a sweep with axes {lens:?} exceeds {MAX_SWEEP} configurations")),
-    };
+    let n = check_rows("a sweep", lens.iter().try_fold(1usize, |acc, &l| acc.checked_mul(l)), SWEEP_ROW_BYTES)?;
     let lookups = Lookups { model: a.model, gpu: a.slot, engine: a.engine, precision: a.precision, kv_precision: a.kv_precision };
     let d = lookups.check(models.len(), slots.len(), engines.len(), "slot")?;
     for (name, col) in [("tp", a.tp), ("batch", a.batch), ("input", a.input), ("output", a.output)] {

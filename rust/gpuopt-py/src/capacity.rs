@@ -4,7 +4,7 @@ use gpuopt_core::{capacity, confirm};
 use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
-use crate::detach::run_detached;
+use crate::detach::{run_detached, run_interruptible};
 use crate::errors::IntoPyResult;
 use crate::tables::{engine_table, gpu_table, model_table, slice};
 
@@ -57,7 +57,7 @@ pub fn capacity_many<'py>(
         slo: slice("slo", &slo)?,
     };
     if let Some(max_batch) = confirm_max_batch {
-        let rates = run_detached(py, || confirm::confirmed_many(&tables, &cols, max_batch))?;
+        let rates = run_interruptible(py, || confirm::confirmed_many(&tables, &cols, max_batch))?;
         return rates.into_pyarray(py).reshape([cols.model.len(), 1]);
     }
     let flat = run_detached(py, || capacity::capacity_many(&tables, &cols))?;

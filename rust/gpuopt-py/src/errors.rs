@@ -22,6 +22,7 @@ impl From<EngineError> for PyErr {
     fn from(e: EngineError) -> PyErr {
         match e.0 {
             CoreError::InvalidInput(msg) => invalid_input(msg),
+            CoreError::Interrupted => pyo3::exceptions::PyKeyboardInterrupt::new_err("gpuopt engine work interrupted"),
         }
     }
 }

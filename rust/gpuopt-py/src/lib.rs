@@ -19,10 +19,11 @@ use gpuopt_core::arch::MODEL_FIELDS;
 use gpuopt_core::capacity::{CAPACITY_COLUMNS, STATUS_NAMES};
 use gpuopt_core::engine::ENGINE_FIELDS;
 use gpuopt_core::estimate::{BOUND_NAMES, ESTIMATE_COLUMNS};
-use gpuopt_core::fit::{FITS_THRESHOLD, MAX_COUNT, VERDICT_NAMES};
+use gpuopt_core::columns::MAX_RESULT_BYTES;
+use gpuopt_core::fit::{FITS_THRESHOLD, FIT_ROW_BYTES, MAX_COUNT, VERDICT_NAMES};
 use gpuopt_core::gpu::GPU_FIELDS;
 use gpuopt_core::precision::PRECISION_NAMES;
-use gpuopt_core::sweep::SWEEP_COLUMNS;
+use gpuopt_core::sweep::{SWEEP_COLUMNS, SWEEP_ROW_BYTES};
 use pyo3::prelude::*;
 
 #[pymodule]
@@ -40,6 +41,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VERDICTS", VERDICT_NAMES.to_vec())?;
     m.add("FITS_THRESHOLD", FITS_THRESHOLD)?;
     m.add("MAX_COUNT", MAX_COUNT)?;
+    m.add("MAX_RESULT_BYTES", MAX_RESULT_BYTES)?;
+    m.add("FIT_ROW_BYTES", FIT_ROW_BYTES)?;
+    m.add("SWEEP_ROW_BYTES", SWEEP_ROW_BYTES)?;
     m.add_function(wrap_pyfunction!(arch::model_params, m)?)?;
     m.add_function(wrap_pyfunction!(fit::fit_many, m)?)?;
     m.add_function(wrap_pyfunction!(fit::fit_grid, m)?)?;

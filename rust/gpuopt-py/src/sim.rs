@@ -8,7 +8,7 @@ use numpy::IntoPyArray;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::detach::run_detached;
+use crate::detach::run_interruptible;
 use crate::errors::{invalid_input, IntoPyResult};
 
 /// Discrete-event simulation of one deployment (every replica on the same model, GPU and engine
@@ -59,7 +59,7 @@ pub fn simulate<'py>(
     let cfg = sim::SimConfig { replicas, router, arrivals, sizes, max_batch, fixed_ms, seed };
     let params = m.params();
     let replica = sim::ReplicaModel::new(&m, &params, &g, &e, p, kv, tp as f64).py()?;
-    let out = run_detached(py, || sim::simulate(&replica, &cfg))?;
+    let out = run_interruptible(py, || sim::simulate(&replica, &cfg))?;
     let d = PyDict::new(py);
     d.set_item("arrival", out.arrival.into_pyarray(py))?;
     d.set_item("admitted", out.admitted.into_pyarray(py))?;

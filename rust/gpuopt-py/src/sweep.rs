@@ -6,7 +6,7 @@ use gpuopt_core::sweep;
 use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
-use crate::detach::run_detached;
+use crate::detach::{run_detached, run_interruptible};
 use crate::errors::IntoPyResult;
 use crate::tables::{engine_table, model_table, rows, slice};
 
@@ -78,7 +78,7 @@ pub fn mix_front<'py>(
         .collect();
     let limits = mixes::MixLimits { max_gpus, budget, min_memory_bytes, min_throughput };
     let k = types.len();
-    let r = run_detached(py, || mixes::mixes(&types, limits))?;
+    let r = run_interruptible(py, || mixes::mixes(&types, limits))?;
     let n = r.front.len();
     let counts: Vec<u32> = r.front.iter().flat_map(|m| m.counts.iter().copied()).collect();
     let totals: Vec<f64> = r.front.iter().flat_map(|m| [m.usd_per_hour, m.memory_bytes, m.throughput, m.power_w]).collect();
