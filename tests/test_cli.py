@@ -106,7 +106,7 @@ BAD_SCENARIOS = {
     "wrong type": ("sites: [{name: dc, gpus: [{type: l4}]}]\nservices: [{name: a, model: llama-3-8b, "
                    "rate: fast}]\n", "services.0.rate"),
     "negative rate": ("sites: [{name: dc, gpus: [{type: l4}]}]\nservices: [{name: a, model: llama-3-8b, "
-                      "rate: -3}]\n", "services.0.rate: Input should be greater than or equal to 0"),
+                      "rate: -3}]\n", "services.0.rate: -3 must be >= 0"),
     "unknown gpu": ("sites: [{name: dc, gpus: [{type: h100}]}]\n", "sites.0.gpus.0.type: unknown gpu 'h100'; did you "
                                                                   "mean h100-pcie, h100-sxm"),
     "unknown model": ("sites: [{name: dc, gpus: [{type: l4}]}]\nservices: [{name: a, model: lama-3-8b, rate: 1}]\n",

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Union
 
 import yaml
-from pydantic import ValidationError
 
-from gpuopt.errors import InvalidInputError, UnknownNameError, validation_problems
+from gpuopt.errors import InvalidInputError, ModelInputError, UnknownNameError
 from gpuopt.schema import PRECISIONS, Accelerator, EngineProfile, ModelSpec, Price
 from gpuopt.units import GB
 from gpuopt.user_files import load_yaml, read_text
@@ -167,8 +166,8 @@ def _lookup(kind: str, name: str, table: dict[str, Any]):
 def _validated(kind: str, cls, data: Mapping[str, Any]):
     try:
         return cls.model_validate(dict(data))
-    except ValidationError as e:
-        raise InvalidInputError(f"invalid {kind} definition: {validation_problems(e, kind)}") from None
+    except ModelInputError as e:
+        raise InvalidInputError(f"invalid {kind} definition: {e.problems}") from None
 
 
 def gpu(spec: GpuLike) -> Accelerator:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+from pydantic._internal._model_construction import ModelMetaclass
+
 
 class GpuoptError(Exception):
     """Base of every error gpuopt raises on purpose."""
@@ -52,3 +55,34 @@ def validation_problems(e: Any, whole: str = "scenario") -> str:
         about_value = [x for x in errs if not x["type"].endswith("_type")] or errs
         lines.append(f"{key}: {' or '.join(dict.fromkeys(x['msg'] for x in about_value))}")
     return "; ".join(lines)
+
+
+class ModelInputError(InvalidInputError):
+    """Fields that do not validate as one of gpuopt's models; `problems` has one 'key: what it
+    expects' per wrong key (what file loaders prefix with the file's name)."""
+
+    def __init__(self, model: str, problems: str):
+        self.model, self.problems = model, problems
+        super().__init__(f"invalid {model}: {problems}")
+
+
+class _CheckedConstruction(ModelMetaclass):
+    # The constructor is wrapped here, not in __init__: pydantic calls a model's own __init__ for
+    # nested values too, which would turn their errors into one opaque "value error".
+    def __call__(cls, *args: Any, **kwargs: Any):
+        try:
+            return super().__call__(*args, **kwargs)
+        except ValidationError as e:
+            raise ModelInputError(cls.__name__, validation_problems(e, cls.__name__)) from None
+
+
+class CheckedModel(BaseModel, metaclass=_CheckedConstruction):
+    """A pydantic model whose constructor and model_validate raise ModelInputError (a gpuopt
+    InvalidInputError naming each wrong key), never pydantic's ValidationError."""
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any):
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as e:
+            raise ModelInputError(cls.__name__, validation_problems(e, cls.__name__)) from None

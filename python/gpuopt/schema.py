@@ -10,6 +10,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from gpuopt import _core
+from gpuopt.errors import CheckedModel
 from gpuopt.units import GB, MiB
 
 PRECISIONS: tuple[str, ...] = tuple(_core.PRECISIONS)
@@ -23,7 +24,7 @@ Dim = Annotated[int, Field(ge=1, le=MAX_DIM)]
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
-class _Frozen(BaseModel):
+class _Frozen(CheckedModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 

@@ -6,6 +6,7 @@ validated. Every refusal is an InvalidInputError naming the file and the fix."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Union
 
@@ -81,9 +82,18 @@ def _parsed(parse, text: str, source: str, kind: str, errors: tuple) -> Any:
         raise InvalidInputError(f"{source} is nested too deeply to read") from None
 
 
+class _SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading numbers as YAML 1.2 (and JSON) do: `rate: 1e3` is 1000.0, where
+    YAML 1.1 made it the text '1e3' (a float needed a dot there)."""
+
+
+_SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
+
 def load_yaml(text: str, source: str) -> Any:
     """YAML (or JSON, a subset) from `text`, safe-loaded and checked against alias bombs."""
-    tree = _parsed(yaml.safe_load, text, source, "YAML", (yaml.YAMLError,))
+    tree = _parsed(lambda t: yaml.load(t, Loader=_SafeLoader), text, source, "YAML", (yaml.YAMLError,))
     size = expanded_values(tree)
     if size == float("inf"):
         raise InvalidInputError(f"{source}: a YAML alias (*name) refers to a part that contains it; "

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Iterable, Literal, Optional, Sequence, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from gpuopt import catalog
 from gpuopt.catalog import EngineLike
-from gpuopt.errors import InvalidInputError, validation_problems
+from gpuopt.errors import CheckedModel, InvalidInputError, ModelInputError
 from gpuopt.estimation.estimate import estimate_many, max_throughput_many
 from gpuopt.schema import EngineProfile
 from gpuopt.user_files import load_yaml, read_text
@@ -31,7 +31,7 @@ SHARES = {"compute_efficiency", "memory_efficiency", "comm_efficiency"}
 PRIOR_WEIGHT = 0.1  # a prior residual of 1 (e-fold / logit unit) weighs like a 10 % error on one row
 
 
-class Measurement(BaseModel):
+class Measurement(CheckedModel):
     """One measured result. metric: out_tok_s_max (best output tokens/s over batches that fit),
     out_tok_s_static (batch x osl / e2e at a static batch), ttft_ms, decode_tok_s (1000 / TPOT),
     tpot_ms, e2e_ms."""
@@ -57,8 +57,8 @@ def _parse(rows: Iterable[dict], origin: str) -> list[Measurement]:
         r = {k: v for k, v in r.items() if v not in ("", None)}
         try:
             out.append(Measurement.model_validate(r))
-        except ValidationError as e:
-            raise InvalidInputError(f"{origin}, measurement {i}: {validation_problems(e, 'measurement')}") from None
+        except ModelInputError as e:
+            raise InvalidInputError(f"{origin}, measurement {i}: {e.problems}") from None
     if not out:
         raise InvalidInputError(f"{origin} holds no measurements")
     return out

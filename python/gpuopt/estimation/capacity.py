@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from gpuopt import _core
 from gpuopt.catalog import EngineLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
 from gpuopt.estimation.columns import Categorical, Results, prepare, scalar_count, tables
-from gpuopt.errors import InvalidInputError
+from gpuopt.errors import CheckedModel, InvalidInputError
 from gpuopt.estimation.fit import check_tp
 from gpuopt.schema import Accelerator, Precision
 from gpuopt.estimation.sharing import Slot
@@ -30,14 +30,17 @@ DEFAULT_MAX_BATCH = 256  # running requests per replica: vLLM's max_num_seqs
 INPUT_COLUMNS = ("model", "gpu", "engine", "precision", "kv_precision", "tp", "requests", "slo")
 
 
-class Bucket(BaseModel):
+MAX_TOKENS = _core.MAX_COUNT  # tokens of one request: the engine's largest count
+
+
+class Bucket(CheckedModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    input_tokens: int = Field(ge=1)
-    output_tokens: int = Field(ge=1)
+    input_tokens: int = Field(ge=1, le=MAX_TOKENS)
+    output_tokens: int = Field(ge=1, le=MAX_TOKENS)
     weight: float = Field(1.0, ge=0, allow_inf_nan=False)
 
 
-class RequestClass(BaseModel):
+class RequestClass(CheckedModel):
     """Request sizes: one bucket for fixed sizes, several (with weights) for a histogram."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -62,7 +65,7 @@ class RequestClass(BaseModel):
         return sum(b.weight * b.output_tokens for b in self.buckets) / total
 
 
-class SLO(BaseModel):
+class SLO(CheckedModel):
     """p95 latency limits in ms; None where the SLO says nothing."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -19,13 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gpuopt import _core
 from gpuopt.catalog import GpuLike, gpu as get_gpu, gpus, mig_profiles
-from gpuopt.errors import InvalidInputError, UnknownNameError
+from gpuopt.errors import CheckedModel, InvalidInputError, UnknownNameError
 from gpuopt.schema import Accelerator
 
 MAX_FRACTIONS = 8
 
 
-class Interference(BaseModel):
+class Interference(CheckedModel):
     """What time-slicing n replicas on one GPU costs each of them.
 
     - time share: with neighbours busy a fraction u of the time, a replica gets the GPU
@@ -41,11 +41,12 @@ class Interference(BaseModel):
     1.05 + 1 req/s x 0.0509 s) = 0.72), more than the seed's own 30 ms estimate of switching.
     """
 
-    model_config = ConfigDict(frozen=True)
-    switch_ms_per_neighbour: float = Field(40.0, ge=0, description="slice wait + context switch per request, ms")
-    contention_per_neighbour: float = Field(0.104, ge=0, description="slowdown per fully busy neighbour")
+    # finite and within reach of a real GPU: an infinite switch time gave infinite request delays
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    switch_ms_per_neighbour: float = Field(40.0, ge=0, le=1e5, description="slice wait + context switch per request, ms")
+    contention_per_neighbour: float = Field(0.104, ge=0, le=100, description="slowdown per fully busy neighbour")
     neighbour_utilization: float = Field(1.0, ge=0, le=1, description="how busy the neighbours are (planning: 1)")
-    switch_busy_ms: float = Field(50.9, ge=0, description="GPU-busy switching per request while shared, ms")
+    switch_busy_ms: float = Field(50.9, ge=0, le=1e5, description="GPU-busy switching per request while shared, ms")
 
     def time_share(self, n: int) -> float:
         """Share of GPU time a replica gets."""
@@ -171,6 +172,9 @@ def whole(spec: GpuLike) -> Slot:
 def slots(spec: GpuLike, *, fractions: int = 4, interference: Interference = SEED_004) -> list[Slot]:
     """The whole GPU, each MIG instance it offers, and time shares 1/2 .. 1/`fractions`."""
     g = get_gpu(spec)
+    if isinstance(fractions, bool) or not isinstance(fractions, int) or not 1 <= fractions <= MAX_FRACTIONS:
+        raise InvalidInputError(f"fractions must be a whole number from 1 (no time shares) to {MAX_FRACTIONS}, "
+                                f"got {fractions!r}")
     out = [whole(g)]
     if g.mig:
         out += [mig_slice(g, name) for name in mig_profile_names(g)]

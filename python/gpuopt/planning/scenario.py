@@ -4,58 +4,71 @@ pydantic; `Scenario.model_json_schema()` is what editors complete scenario files
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from gpuopt.estimation.capacity import SLO, RequestClass, _requests
+from gpuopt.estimation.capacity import MAX_TOKENS, SLO, RequestClass, _requests
 from gpuopt.catalog import gpus, models, suggest
 from gpuopt.cost import price
-from gpuopt.errors import InvalidInputError, validation_problems
+from gpuopt.errors import CheckedModel, InvalidInputError, ModelInputError
+from gpuopt.schema_check import problems as schema_problems
 from gpuopt.user_files import load_tree, read_bytes
 from gpuopt.schema import Precision
 
 
-class _Strict(BaseModel):
+class _Strict(CheckedModel):
     # every number finite: an infinite rate was planned "optimal" with 1.5e18 replicas, a NaN
     # capacity "optimal" with none, and infinite prices came back as "infeasible"
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+MAX_GPUS = 1_000_000  # GPUs of one offer, replicas of one service: past any fleet, far from overflowing a count
+MAX_TP = 1024  # GPUs of one tensor-parallel replica
+MAX_USD = 1e9  # any one price: past any GPU's, short of sums that overflow
 MAX_RATE = 1e7  # req/s of one service: far past any fleet, short of numbers that overflow replica counts
 Rate = Annotated[float, Field(ge=0, le=MAX_RATE, allow_inf_nan=False)]
+Tokens = Annotated[int, Field(ge=1, le=MAX_TOKENS)]
+Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# what `requests:` takes: a RequestClass, (input, output) tokens, or [(input, output[, weight]), ...]
+Requests = Union[RequestClass, tuple[Tokens, Tokens], list[Union[tuple[Tokens, Tokens], tuple[Tokens, Tokens, Weight]]]]
+# an SLO a service states has at least one bound (an empty one would plan replicas at saturation)
+SLO_BOUNDS = ("ttft_p95_ms", "tpot_p95_ms", "e2e_p95_ms")
+SLO_GIVEN = {"anyOf": [{"required": [b], "properties": {b: {"type": "number"}}} for b in SLO_BOUNDS]}
 
 
 class GpuOffer(_Strict):
     """GPUs of one type at a site: already owned (sunk), purchasable, and/or rentable by the hour."""
 
     type: str = Field(description="accelerator id, e.g. a100-sxm-80gb")
-    owned: int = Field(0, ge=0, description="GPUs already owned: no capex, still power and licences")
-    max_purchase: Optional[int] = Field(None, ge=0, description="most GPUs that may be bought (None: no limit)")
-    capex_usd: Optional[float] = Field(None, ge=0, description="price per GPU (default: the catalog's)")
-    amortization_years: float = Field(3.0, gt=0)
-    rent_usd_per_hour: Optional[float] = Field(None, ge=0, description="cloud price per GPU-hour; None: not rentable")
-    max_rent: Optional[int] = Field(None, ge=0)
+    owned: int = Field(0, ge=0, le=MAX_GPUS, description="GPUs already owned: no capex, still power and licences")
+    max_purchase: Optional[int] = Field(None, ge=0, le=MAX_GPUS, description="most GPUs that may be bought (None: no limit)")
+    capex_usd: Optional[float] = Field(None, ge=0, le=MAX_USD, description="price per GPU (default: the catalog's)")
+    amortization_years: float = Field(3.0, gt=0, le=100)
+    rent_usd_per_hour: Optional[float] = Field(None, ge=0, le=MAX_USD, description="cloud price per GPU-hour; None: not rentable")
+    max_rent: Optional[int] = Field(None, ge=0, le=MAX_GPUS)
     gpus_per_node: int = Field(8, ge=1, le=64, description="GPUs in one server (node) of this type: how the export "
                                                            "lays MIG layouts, time shares and tensor-parallel "
                                                            "replicas onto nodes")
 
 
 class Site(_Strict):
-    name: str
+    name: Name
     kind: Literal["on-prem", "cloud"] = "on-prem"
     gpus: list[GpuOffer] = Field(min_length=1)
-    usd_per_kwh: float = Field(0.12, ge=0)
-    pue: float = Field(1.4, ge=1)
+    usd_per_kwh: float = Field(0.12, ge=0, le=MAX_USD)
+    pue: float = Field(1.4, ge=1, le=10)
     load: float = Field(0.7, ge=0, le=1, description="average power draw as a share of TDP")
-    licence_usd_per_gpu_year: float = Field(0.0, ge=0, description="per GPU owned or rented (e.g. an AI suite)")
-    sharing_licence_usd_per_gpu_year: float = Field(0.0, ge=0, description="extra per time-sliced GPU (e.g. Run:AI)")
+    licence_usd_per_gpu_year: float = Field(0.0, ge=0, le=MAX_USD, description="per GPU owned or rented (e.g. an AI suite)")
+    sharing_licence_usd_per_gpu_year: float = Field(0.0, ge=0, le=MAX_USD, description="extra per time-sliced GPU (e.g. Run:AI)")
 
 
 class Period(_Strict):
-    name: str
+    name: Name
     hours: float = Field(gt=0, le=24, description="hours of this period on each day it occurs")
     days_per_week: float = Field(7.0, gt=0, le=7, description="days a week it occurs (5: weekdays, 2: weekends); "
                                                               "its weight is hours x days_per_week / 7 per day")
@@ -73,16 +86,17 @@ class Period(_Strict):
 
 
 class Service(_Strict):
-    name: str
+    name: Name
     model: str
     precisions: list[Precision] = Field(default_factory=lambda: ["fp16"], min_length=1)
     engine: str = "vllm"
     rate: Union[Rate, dict[str, Rate]] = Field(description="requests/s, one figure or one per period")
-    requests: Union[RequestClass, list, tuple] = Field((512, 128), validate_default=True,
-                                                       description="(input, output) tokens or weighted buckets")
-    slo: SLO = SLO()
+    requests: Requests = Field((512, 128), validate_default=True,
+                               description="(input, output) tokens or weighted buckets")
+    slo: SLO = Field(SLO(), json_schema_extra=SLO_GIVEN,
+                     description="p95 limits, at least one; left out: replicas are planned at saturation")
     sites: Optional[list[str]] = Field(None, description="sites allowed to serve it (data locality); None: any")
-    min_replicas: int = Field(1, ge=0, description="replicas kept in every period (availability)")
+    min_replicas: int = Field(1, ge=0, le=MAX_GPUS, description="replicas kept in every period (availability)")
     redundancy: Literal["none", "n+1"] = Field("none", description="n+1: in every period the replicas left after "
                                                                   "losing any one of them still carry the demand")
     checkpoints: dict[Precision, str] = Field(
@@ -91,7 +105,7 @@ class Service(_Strict):
                                           "need one to be exported (vLLM reads its quantization from it)")
     beyond_context: bool = Field(False, description="plan requests longer than the model's trained context anyway "
                                                     "(e.g. with RoPE scaling); a warning says so")
-    tps: Optional[list[int]] = Field(None, description="tensor-parallel degrees a replica may use; None: 1, 2, 4, 8")
+    tps: Optional[list[Annotated[int, Field(ge=1, le=MAX_TP)]]] = Field(None, min_length=1, description="tensor-parallel degrees a replica may use; None: 1, 2, 4, 8")
     measured: Optional[dict[str, Annotated[float, Field(gt=0, le=MAX_RATE, allow_inf_nan=False)]]] = Field(
         None, description="req/s one replica sustains under the SLO, overriding the simulator: by GPU type (a "
                           "whole-GPU tp=1 replica; other slots of that GPU scale with it) or by slot id "
@@ -104,6 +118,14 @@ class Service(_Strict):
     def _request_class(cls, v):
         return _requests(v)
 
+    @field_validator("slo")
+    @classmethod
+    def _some_bound(cls, v: SLO):
+        if v.row() == (float("inf"),) * 3:
+            raise ValueError(f"give at least one of {', '.join(SLO_BOUNDS)} (or leave slo out to plan replicas at "
+                             "saturation)")
+        return v
+
     @property
     def longest_request_tokens(self) -> int:
         """Input + output tokens of its longest request bucket (against the model's context)."""
@@ -111,17 +133,17 @@ class Service(_Strict):
 
 
 class TrainingJob(_Strict):
-    name: str
-    gpu_hours: float = Field(gt=0, description="GPU-hours on the reference GPU")
+    name: Name
+    gpu_hours: float = Field(gt=0, le=1e9, description="GPU-hours on the reference GPU")
     reference_gpu: str = "a100-sxm-80gb"
-    memory_gb: float = Field(0.0, ge=0, description="memory each GPU needs")
-    min_gpus: int = Field(1, ge=1)
+    memory_gb: float = Field(0.0, ge=0, le=1e6, description="memory each GPU needs")
+    min_gpus: int = Field(1, ge=1, le=MAX_GPUS)
     periods: Optional[list[str]] = Field(None, description="periods it may run in (e.g. nights); None: any")
     sites: Optional[list[str]] = None
-    burst_usd_per_gpu_hour: Optional[float] = Field(None, ge=0, description="cloud burst price per reference GPU-hour")
+    burst_usd_per_gpu_hour: Optional[float] = Field(None, ge=0, le=MAX_USD, description="cloud burst price per reference GPU-hour")
     rented_gpus: bool = Field(False, description="may also run on the sites' rented GPUs, each at its hourly price "
                                                  "(otherwise on GPUs owned or bought only)")
-    deadline_days: float = Field(30.0, gt=0, description="it must finish within this many days")
+    deadline_days: float = Field(30.0, gt=0, le=3650, description="it must finish within this many days")
     image: Optional[str] = Field(None, description="container image that runs it (exported as a CronJob per window; "
                                                    "None: its GPUs are left free for it)")
     command: Optional[list[str]] = Field(None, description="the container's command; it must resume from its own "
@@ -141,7 +163,7 @@ class Stability(_Strict):
 
 
 class Scenario(_Strict):
-    name: str = "scenario"
+    name: Name = "scenario"
     periods: list[Period] = Field(default_factory=lambda: [Period(name="all", hours=24.0)], min_length=1)
     sites: list[Site] = Field(min_length=1)
     services: list[Service] = Field(default_factory=list)
@@ -196,8 +218,12 @@ class Scenario(_Strict):
                              f"({per_week / 7:g} hours a day); shorten the periods or give days_per_week")
         periods = {p.name for p in self.periods}
         sites = {s.name for s in self.sites}
-        if len(periods) != len(self.periods) or len(sites) != len(self.sites):
-            raise ValueError("period and site names must be unique")
+        for what, names in (("periods", [p.name for p in self.periods]), ("sites", [s.name for s in self.sites]),
+                            ("services", [sv.name for sv in self.services]),
+                            ("training", [j.name for j in self.training])):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"{what}: names must be unique; {', '.join(map(repr, twice))} appear more than once")
         for sv in self.services:
             if isinstance(sv.rate, dict) and set(sv.rate) != periods:
                 raise ValueError(f"service {sv.name!r}: rate must name every period ({', '.join(sorted(periods))})")
@@ -244,6 +270,12 @@ def _most_gpus(o: GpuOffer) -> float:
     return o.owned + buy + rent
 
 
+@lru_cache(maxsize=1)
+def scenario_schema() -> dict:
+    """The JSON Schema of scenario files (`gpuopt schema`): the loader checks files against it."""
+    return Scenario.model_json_schema()
+
+
 def load_scenario(path: Union[str, Path]) -> Scenario:
     """A Scenario from a YAML or JSON file, with errors that name the key and what it expects."""
     return parse_scenario(read_bytes(path, "scenario"), str(path))
@@ -255,10 +287,14 @@ def parse_scenario(data: Union[bytes, str], source: str) -> Scenario:
     tree = load_tree(data, source)
     if not isinstance(tree, dict):
         raise InvalidInputError(f"{source} must hold a mapping (sites:, services:, ...), got {type(tree).__name__}")
+    # the published schema first (what editors check against), then the rules across keys
+    found = schema_problems(tree, scenario_schema())
+    if found:
+        raise InvalidInputError(f"{source}: {'; '.join(found)}")
     try:
         return Scenario.model_validate(tree)
-    except ValidationError as e:
-        raise InvalidInputError(f"{source}: {validation_problems(e)}") from None
+    except ModelInputError as e:
+        raise InvalidInputError(f"{source}: {e.problems}") from None
 
 
-__all__ = ["GpuOffer", "Period", "Scenario", "Service", "Site", "Stability", "TrainingJob", "load_scenario", "parse_scenario"]
+__all__ = ["scenario_schema", "GpuOffer", "Period", "Scenario", "Service", "Site", "Stability", "TrainingJob", "load_scenario", "parse_scenario"]
