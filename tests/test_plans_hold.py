@@ -173,12 +173,12 @@ ONE_SITE = "sites: [{name: dc, gpus: [{type: l4, owned: 1, max_purchase: 0}]}]\n
 
 
 @pytest.mark.parametrize("text, key, fix", [
-    ("headroom: 1.0\n" + ONE_SITE, "headroom", "less than 1"),
-    ("headroom: -0.1\n" + ONE_SITE, "headroom", "greater than or equal to 0"),
-    (ONE_SITE + "services: [{name: a, model: llama-3-8b, rate: 1, headroom: 1.5}]\n", "services.0.headroom", "less than 1"),
+    ("headroom: 1.0\n" + ONE_SITE, "headroom", "1.0 must be < 1"),
+    ("headroom: -0.1\n" + ONE_SITE, "headroom", "-0.1 must be >= 0"),
+    (ONE_SITE + "services: [{name: a, model: llama-3-8b, rate: 1, headroom: 1.5}]\n", "services.0.headroom", "1.5 must be < 1"),
     (ONE_SITE + "services: [{name: a, model: llama-3-8b, rate: 1, redundancy: n+1}]\n", "services.0.redundancy",
      "allow another site"),
-    ("periods: [{name: wd, hours: 12, days_per_week: 0}]\n" + ONE_SITE, "days_per_week", "greater than 0"),
+    ("periods: [{name: wd, hours: 12, days_per_week: 0}]\n" + ONE_SITE, "days_per_week", "0 must be > 0"),
     ("periods: [{name: a, hours: 16}, {name: b, hours: 12}]\n" + ONE_SITE, "periods", "shorten the periods"),
     (ONE_SITE + "services: [{name: a, model: llama-2-13b, rate: 1, requests: [8000, 400]}]\n", "services.0.requests",
      "beyond_context: true"),

@@ -181,7 +181,9 @@ class LinearModel:
             objective, _, status, values = _run(mbh, helper, "glop", time_limit_s, "")
             return solved(status, objective, objective, float("nan"), time.perf_counter() - t,
                           solver_version("GLOP"), relative_gap), values
-        lp = _run(mbh, helper, "glop", time_limit_s, "")[0] if lp_bound else float("nan")
+        # one time limit for both: the LP bound at most half of it, SCIP what is left
+        deadline = time.perf_counter() + time_limit_s
+        lp = _run(mbh, helper, "glop", time_limit_s / 2, "")[0] if lp_bound else float("nan")
         self._mark_integers(helper)
         if hint is not None:
             add = helper.add_hint
@@ -190,7 +192,7 @@ class LinearModel:
         params = (f"limits/gap = {relative_gap!r}\nnumerics/feastol = 1e-07\n"
                   f"numerics/dualfeastol = 1e-07\nrandomization/randomseedshift = {int(seed)}\n")
         t = time.perf_counter()
-        objective, bound, status, values = _run(mbh, helper, "scip", time_limit_s, params)
+        objective, bound, status, values = _run(mbh, helper, "scip", deadline - time.perf_counter(), params)
         return solved(status, objective, bound, lp, time.perf_counter() - t, solver_version("SCIP"),
                       relative_gap), values
 

@@ -38,6 +38,7 @@ VERIFY_TIGHTEN = 0.85     # capacity kept for a service the simulator finds miss
 MIP_FIRST_SHARE = 0.5     # 'auto' on a small scenario: of the solve's time, for the MIP before the decomposition
 MIN_DECOMPOSITION_S = 1.0  # least time left for the decomposition to be worth starting after the MIP
 SOLVE_SHARE = 0.6         # of the time left, for each solve of the plan when baselines follow (they have the rest)
+MIN_DIAGNOSIS_S = 1.0     # left of the time limit for a diagnosis to start (its model alone takes that at scale)
 DIAGNOSIS_PARTS = 3       # an infeasible solve's diagnosis: a share of the time left for each of its solves
 MAX_VERIFY_S = 86400.0
 MAX_VERIFY_ROUNDS = 20
@@ -204,8 +205,14 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
         if r.status == "unsolved" and not result:
             return _no_plan(scenario, "unsolved", [f"no plan found within the time limit of {time_limit_s:g} s; "
                                                    "raise time_limit_s"], solve_s=r.seconds, solver=sol.method)
+        if r.status == "unsolved" and result:   # the time limit came first: keep the last plan
+            result["warnings"] = [f"the time limit of {time_limit_s:g} s ended the tightening round {round_}: "
+                                  "the plan is the last one found"]
+            break
         if not found(r.status):
-            why = explain_infeasible(scenario, cands, solved)
+            why = (explain_infeasible(scenario, cands, solved) if budget.left() >= MIN_DIAGNOSIS_S else
+                   [f"the solver proved no plan meets every constraint; the time limit of {time_limit_s:g} s left "
+                    "no time to find which one binds: raise time_limit_s for that"])
             if result:  # tightening broke it: keep the last plan, and say what the simulator found
                 missing = sorted({s for s, per in result["verification"].items() for v in per.values()
                                   if not v["meets_slo"]})
@@ -228,9 +235,14 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
         if not verify:
             break
         tell("verifying", round_)
-        check = simulate_plan(Plan(**result), scenario, duration_s=verify_duration_s, seed=seed, threads=threads)
+        check = simulate_plan(Plan(**result), scenario, duration_s=verify_duration_s, seed=seed, threads=threads,
+                              deadline=_verify_deadline(budget, baselines))
         result["verification"] = verification_of(check)
         failing = {c.service for c in check.failing}
+        if check.unchecked:   # the time limit came first: no round after this one
+            result["warnings"] = [_unchecked_warning(check, time_limit_s)] + (
+                [f"simulated p95 of {', '.join(sorted(failing))} misses the SLO"] if failing else [])
+            break
         if failing and round_ == verify_rounds:
             result["warnings"] = [f"simulated p95 of {', '.join(sorted(failing))} still misses the SLO after "
                                   f"{verify_rounds} rounds of tightening"]
@@ -257,6 +269,21 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
     tell("bill")
     result["bill"] = bill_of(Plan(**result), scenario, cands)
     return Plan(**result)
+
+
+def _verify_deadline(budget: Budget, baselines: bool) -> float:
+    """When a verification round stops starting simulations: the time limit's end, or half of what
+    is left when the baselines still follow."""
+    return time.perf_counter() + (budget.left() / 2 if baselines else budget.left())
+
+
+def _unchecked_warning(check, time_limit_s: Optional[float]) -> str:
+    pairs = check.unchecked
+    services = sorted({s for s, _ in pairs})
+    limit = f"the time limit of {time_limit_s:g} s" if time_limit_s is not None else "the time limit"
+    return (f"{limit} ended the verification before {len(pairs)} service-period(s) were simulated "
+            f"({', '.join(services[:5])}{', ...' if len(services) > 5 else ''}): their capacities are the "
+            "confirmed ones, unverified for this plan; raise time_limit_s to verify them")
 
 
 def _whole_model_only(scn: Scenario) -> str:
@@ -305,8 +332,11 @@ def _with_baselines(scenario: Scenario, result: dict[str, Any], cands: Candidate
             f"the solver's plan cost ${solver_cost:,.2f}/hour within its time limit; the {name!r} baseline's "
             f"solution, feasible for the same model, costs ${value:,.2f}/hour and is the plan")
         if verify:
-            check = simulate_plan(Plan(**result), scenario, duration_s=verify_duration_s, seed=seed, threads=kw["threads"])
+            check = simulate_plan(Plan(**result), scenario, duration_s=verify_duration_s, seed=seed, threads=kw["threads"],
+                                  deadline=budget.deadline)
             result["verification"] = verification_of(check)
+            if check.unchecked:
+                result.setdefault("warnings", []).append(_unchecked_warning(check, None))
     cost = result["cost_per_hour"]
     records = {}
     for name, b in found_.items():

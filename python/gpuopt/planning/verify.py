@@ -5,11 +5,12 @@ carries (the Rust discrete-event simulator, gpuopt.simulate's engine)."""
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from gpuopt import _core
 from gpuopt.catalog import engine as get_engine, model as get_model
@@ -33,6 +34,8 @@ class PlanCheck(BaseModel):
 
     model_config = ConfigDict(frozen=True)
     checks: list[ServiceCheck]
+    unchecked: list[tuple[str, str]] = Field(default_factory=list, description="(service, period) pairs not "
+                                             "simulated because the deadline passed first")
 
     @property
     def failing(self) -> list[ServiceCheck]:
@@ -65,14 +68,15 @@ MAX_MIN_REQUESTS = 1_000_000
 
 
 def simulate_plan(plan, scenario, *, duration_s: float = 600.0, seed: int = 0, min_requests: int = 2000,
-                  threads: Optional[int] = None) -> PlanCheck:
+                  threads: Optional[int] = None, deadline: Optional[float] = None) -> PlanCheck:
     """Simulates every service in every period of `plan` (from gpuopt.plan(scenario)): each group
     of identical replicas gets the share of the service's rate its capacity carries, for
     `duration_s` or as long as `min_requests` arrivals of the service take, whichever is longer (a
     p95 of a few dozen requests says little about the SLO); every group runs that long, so the
     pooled report's throughput is the service's. `threads` simulations run side by side (the
     engine releases the GIL; None: every core); each has its own seed, so the result is the same
-    for any number."""
+    for any number. With a `deadline` (a time.perf_counter() value), the runs not started by then
+    are skipped and listed in `unchecked` (plan() passes its time limit's)."""
     if not isinstance(duration_s, (int, float)) or not (0 < duration_s <= 86400 * 7):
         raise InvalidInputError(f"duration_s must be seconds in (0, {86400 * 7}], got {duration_s!r}")
     if isinstance(min_requests, bool) or not isinstance(min_requests, int) or not 0 <= min_requests <= MAX_MIN_REQUESTS:
@@ -100,14 +104,18 @@ def simulate_plan(plan, scenario, *, duration_s: float = 600.0, seed: int = 0, m
                              seed + 7919 * k + 104729 * i))
             runs.append((sv, period.name, rate, rows, e, args))
 
-    def simulated(run) -> ServiceCheck:
+    def simulated(run) -> Optional[ServiceCheck]:
         sv, period, rate, rows, e, args = run
+        if deadline is not None and time.perf_counter() >= deadline:
+            return None
         raws = [(raw, raw["fixed_ms"]) for raw in (_core.simulate(*a) for a in args)]
         return ServiceCheck(service=sv.name, period=period, rate=rate,
                             report=_merge(raws, sv.model, "+".join(r.slot for r in rows), e.id, sv.slo))
 
     with ThreadPoolExecutor(max_workers=max(1, min(threads or os.cpu_count() or 1, len(runs)))) as pool:
-        return PlanCheck(checks=list(pool.map(simulated, runs)))
+        done = list(pool.map(simulated, runs))
+    return PlanCheck(checks=[c for c in done if c is not None],
+                     unchecked=[(run[0].name, run[1]) for run, c in zip(runs, done) if c is None])
 
 
 def verification_of(check: PlanCheck) -> dict[str, dict[str, dict]]:

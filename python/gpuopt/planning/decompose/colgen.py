@@ -219,6 +219,7 @@ class Generation:
         center: Optional[tuple[np.ndarray, np.ndarray]] = None
         self.lagrange = -math.inf
         fresh = True    # the LP has no columns it was not solved with
+        converged = False   # the LP reached its bound with no column left to add
         for _ in range(max_rounds):
             self.rounds += 1
             master.fm.s.SetSolverSpecificParametersAsString(GLOP_PARAMS)
@@ -245,6 +246,7 @@ class Generation:
                 if self._artificial_used() and master.escalate():
                     fresh = False
                     continue
+                converged = True
                 break
             rc = np.asarray(cost) - sigma
             improving = rc < -1e-9 * np.maximum(1.0, np.abs(sigma))
@@ -261,6 +263,7 @@ class Generation:
                 if self._artificial_used() and master.escalate():
                     fresh = False
                     continue
+                converged = True
                 break
             for b, col in picks.items():
                 master.add_column(b, col)
@@ -273,7 +276,9 @@ class Generation:
             solve(master.fm.s, time_limit_s=FINAL_SOLVE_S, lp_bound=False)
             self.value = master.fm.variable_cost()
         if self._artificial_used():
-            self.status = "infeasible"
+            # proven only where the LP converged with its artificial columns at their highest
+            # price; stopped earlier (deadline, rounds), it has simply not found a point yet
+            self.status = "infeasible" if converged else "unsolved"
         return self.status
 
     def _artificial_used(self) -> bool:
