@@ -72,8 +72,9 @@ def test_every_bad_number_is_refused_by_its_name(arg, value):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"horizon_years": 0}, "horizon_years must be positive"), ({"amortization_years": 0}, "amortization_years must be positive"),
-    ({"utilization": 0}, "utilization must be in (0, 1], got 0"), ({"count": True}, "count must be a whole number"),
+    ({"horizon_years": 0}, "horizon_years must be a finite number > 0 and <= 100, got 0"),
+    ({"amortization_years": 0}, "amortization_years must be a finite number > 0 and <= 100, got 0"),
+    ({"utilization": 0}, "utilization must be a finite number > 0 and <= 1, got 0"), ({"utilization": None}, "utilization"), ({"count": True}, "count must be a whole number"),
     ({"count": 1.5}, "count must be a whole number"), ({"other_usd_per_year": {"rack": -1}}, "other_usd_per_year['rack']"),
 ])
 def test_bad_settings_name_themselves(kwargs, message):
@@ -132,9 +133,10 @@ def test_token_costs_of_nothing_served_or_nothing_spent_are_not_numbers():
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"amortization_years": -1}, "amortization_years must be a finite number >= 0"),
-    ({"horizon_years": float("nan")}, "horizon_years must be a finite number >= 0"),
-    ({"utilization": -0.5}, "utilization must be a finite number >= 0"),
+    ({"amortization_years": -1}, "amortization_years must be a finite number > 0"),
+    ({"horizon_years": float("nan")}, "horizon_years must be a finite number > 0"),
+    ({"utilization": -0.5}, "utilization must be a finite number > 0"),
+    ({"requests_per_s": 5e-324, "utilization": 5e-324}, "these inputs make usd_per_request overflow"),
 ])
 def test_bad_periods_and_use_name_themselves(kwargs, message):
     with pytest.raises(InvalidInputError, match=rf"^{re.escape(message)}"):

@@ -57,6 +57,9 @@ MIX_TYPES = ("['h100-sxm', 'a100-40gb', 'a100-sxm-80gb', 'l4', 'a10g', 'rtx-4090
     ("gpuopt.slots('h100-sxm', fractions=0.0)", "fractions must be a whole number"),
     # a verification that would simulate for 30 years, and one of NaN seconds
     ("gpuopt.plan(gpuopt.load_scenario('examples/enterprise.yaml'), verify_duration_s=1e9)", "verify"),
+    ("gpuopt.simulate_plan(None, None, duration_s=float('nan'))", "duration_s must be seconds"),
+    # "optimal" at $39.64/h where the optimum is $26.19: a gap of 100 % proves nothing
+    ("gpuopt.plan(gpuopt.load_scenario('examples/enterprise.yaml'), relative_gap=1.0)", "relative_gap must be in (0, 1)"),
 ])
 def test_what_crashed_hung_or_lied_is_refused(code, says):
     p = run_capped(code)
@@ -143,3 +146,17 @@ def test_cli_reproducers(run_cli):
     assert p.returncode == 0 and "overloaded" in " ".join((p.stdout + p.stderr).split())
     p = run_cli("fit", "llama[bold]-2-7b", "a100-40gb")
     assert p.returncode == 2 and "llama[bold]-2-7b" in p.stderr
+
+
+def test_a_short_time_limit_bounds_the_whole_plan_at_scale():
+    """synthetic_fleet(400, 10, 24, 8) at 5 s took 330 s (a diagnosis LP without a limit) and then
+    said "infeasible" of a feasible fleet: now it ends within the limit (2x: a loaded machine
+    stretches every step) with no plan yet, or a plan, never a false "infeasible"."""
+    import gpuopt
+    from gpuopt.planning.synthetic import synthetic_fleet
+
+    scn = synthetic_fleet(400, 10, 24, 8)
+    t = time.perf_counter()
+    p = gpuopt.plan(scn, time_limit_s=5, threads=1)
+    assert time.perf_counter() - t <= 2 * 5
+    assert p.status in ("unsolved", "feasible", "optimal"), (p.status, p.infeasibility)

@@ -84,7 +84,7 @@ def test_time_sliced_fraction_adds_interference():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({}, "exactly one"), ({"rate": 1, "clients": 2}, "exactly one"), ({"rate": -1}, "rates"),
+    ({}, "exactly one"), ({"rate": 1, "clients": 2}, "exactly one"), ({"rate": -1}, "rate \\(req/s\\) must be a finite number >= 0"),
     ({"rate": 1, "duration_s": 0}, "duration_s"), ({"clients": 3}, "total_requests"),
     ({"trace": [(0, "x", 1)]}, r"trace\[0\]"), ({"trace": [(1.0, 10, 10), (0.5, 10, 10)]}, "ascending"),
     ({"rate": 1, "router": "random"}, "router"), ({"rate": 1, "replicas": 0}, "replicas"),

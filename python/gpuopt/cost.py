@@ -14,7 +14,7 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuopt.catalog import GpuLike, Price, gpu as get_gpu, prices
-from gpuopt.errors import InvalidInputError
+from gpuopt.errors import InvalidInputError, number
 
 HOURS_PER_YEAR = 8760.0
 MAX_GPUS = 10_000_000  # more GPUs than any fleet holds: a count past it is a typo
@@ -79,11 +79,22 @@ def amortised_per_hour(capex_usd: float, years: float) -> float:
 
 
 def _non_negative(name: str, v: Optional[float]) -> Optional[float]:
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < 1e300):
-        raise InvalidInputError(f"{name} must be a finite number >= 0, got {v!r}")
-    return float(v)
+    return number(name, v, hi=1e300, none=True)
+
+
+def _ratio(name: str, numerator: float, denominator: float) -> float:
+    """numerator / denominator, refused (not inf or a ZeroDivisionError) where the inputs are so
+    small or large that it is not a finite number."""
+    if denominator > 0:
+        r = numerator / denominator
+        if math.isfinite(r):
+            return r
+    raise _overflow(name)
+
+
+def _overflow(names: str) -> InvalidInputError:
+    return InvalidInputError(f"these inputs make {names} overflow (not a finite number): give prices, counts and "
+                             "rates of a realistic size")
 
 
 def tco(gpu: GpuLike, count: int = 1, *, capex_usd: Optional[float] = None, cloud_usd_per_hour: Optional[float] = None,
@@ -102,10 +113,8 @@ def tco(gpu: GpuLike, count: int = 1, *, capex_usd: Optional[float] = None, clou
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_GPUS:
         raise InvalidInputError(f"count must be a whole number from 1 to {MAX_GPUS:,}, got {count!r}")
     for name, v in (("amortization_years", amortization_years), ("horizon_years", horizon_years)):
-        if _non_negative(name, v) == 0:
-            raise InvalidInputError(f"{name} must be positive")
-    if not 0 < _non_negative("utilization", utilization) <= 1:
-        raise InvalidInputError(f"utilization must be in (0, 1], got {utilization}")
+        number(name, v, above=True, hi=100)
+    number("utilization", utilization, above=True, hi=1)
     assumptions = []
     capex = _non_negative("capex_usd", capex_usd)
     cloud = _non_negative("cloud_usd_per_hour", cloud_usd_per_hour)
@@ -125,7 +134,9 @@ def tco(gpu: GpuLike, count: int = 1, *, capex_usd: Optional[float] = None, clou
     for name, v in (("load", load), ("pue", pue), ("usd_per_kwh", usd_per_kwh),
                     ("licence_usd_per_gpu_year", licence_usd_per_gpu_year),
                     ("cooling_usd_per_year", cooling_usd_per_year), ("operations_usd_per_year", operations_usd_per_year)):
-        _non_negative(name, v)
+        number(name, v, hi=1e300)
+    if other_usd_per_year is not None and not isinstance(other_usd_per_year, dict):
+        raise InvalidInputError(f"other_usd_per_year must be a mapping of item -> $/year, got {other_usd_per_year!r}")
     owned = capex is not None
     yearly = {
         # rented GPUs' power and cooling are in the cloud price
@@ -147,10 +158,10 @@ def tco(gpu: GpuLike, count: int = 1, *, capex_usd: Optional[float] = None, clou
                assumptions=tuple(assumptions))
     if tokens_per_s is not None:
         tps = _non_negative("tokens_per_s", tokens_per_s)
-        out.update(tokens_per_s=tps, tokens_per_usd=tps * busy_s / per_year if per_year else None,
-                   usd_per_million_tokens=per_year / (tps * busy_s) * 1e6 if tps else None)
-    if requests_per_s:
-        out["usd_per_request"] = per_year / (_non_negative("requests_per_s", requests_per_s) * busy_s)
+        out.update(tokens_per_s=tps, tokens_per_usd=_ratio("tokens_per_usd", tps * busy_s, per_year) if per_year else None,
+                   usd_per_million_tokens=_ratio("usd_per_million_tokens", per_year, tps * busy_s) * 1e6 if tps else None)
+    if _non_negative("requests_per_s", requests_per_s):
+        out["usd_per_request"] = _ratio("usd_per_request", per_year, requests_per_s * busy_s)
     _check_finite(out)
     return TCO(**out)
 
@@ -161,8 +172,7 @@ def _check_finite(figures: dict) -> None:
             **{f"yearly_usd[{k!r}]": v for k, v in figures["yearly_usd"].items()}}
     bad = [k for k, v in flat.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad:
-        raise InvalidInputError(f"these inputs make {', '.join(bad)} overflow (not a finite number): "
-                                "give prices, counts and rates of a realistic size")
+        raise _overflow(", ".join(bad))
 
 
 __all__ = ["HOURS_PER_YEAR", "TCO", "amortised_per_hour", "power_per_hour", "price", "tco"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Any
+from typing import Any, Optional
 
 from pydantic import BaseModel, ValidationError
 from pydantic._internal._model_construction import ModelMetaclass
@@ -86,3 +87,24 @@ class CheckedModel(BaseModel, metaclass=_CheckedConstruction):
             return super().model_validate(obj, **kwargs)
         except ValidationError as e:
             raise ModelInputError(cls.__name__, validation_problems(e, cls.__name__)) from None
+
+
+def number(name: str, v: Any, *, lo: float = 0.0, hi: float = math.inf, above: bool = False,
+           none: bool = False) -> Optional[float]:
+    """`v` as a float in [lo, hi] (above lo where `above`), or None where `none` allows it; anything
+    else (text, None, NaN, infinity, a bool, out of range) is an InvalidInputError naming `name`."""
+    if v is None and none:
+        return None
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    if ok:
+        try:
+            x = float(v)
+        except OverflowError:   # an int past any float
+            ok = False
+        else:
+            ok = math.isfinite(x) and (x > lo if above else x >= lo) and x <= hi
+    if not ok:
+        low = f"> {lo:g}" if above else f">= {lo:g}"
+        span = low if hi == math.inf else f"{low} and <= {hi:g}"
+        raise InvalidInputError(f"{name} must be a finite number {span}, got {v!r}")
+    return x

@@ -26,6 +26,8 @@ def read_bytes(path: Union[str, Path], what: str) -> bytes:
             data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         raise InvalidInputError(f"cannot read {what} {path}: {e.strerror}") from None
+    except ValueError:   # a NUL byte in the name: no file can have it
+        raise InvalidInputError(f"cannot read {what} {str(path)!r}: a file name cannot hold a NUL byte") from None
     if len(data) > MAX_FILE_BYTES:
         raise InvalidInputError(f"{what} {path} is larger than {MAX_FILE_BYTES >> 20} MiB: split it")
     return data

@@ -42,7 +42,10 @@ class Categorical:
 
 def whole_numbers(name: str, value: Any) -> np.ndarray:
     """An int64 scalar or 1-D array of whole numbers >= 1; any other entry is named in the error."""
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError):   # ragged nesting
+        raise InvalidInputError(f"{name} must be a whole number or a flat list of them, got {value!r}"[:300]) from None
     if arr.dtype == bool or arr.dtype.kind not in "iuf":
         raise InvalidInputError(f"{name} must be whole numbers >= 1, got {arr.dtype} values")
     if arr.ndim > 1:
@@ -144,6 +147,8 @@ def prepare(categoricals: dict[str, Any], counts: dict[str, Any]) -> Prepared:
         arrays = [np.ascontiguousarray(a).reshape(-1) for a in np.broadcast_arrays(*arrays)]
     except ValueError as e:
         raise InvalidInputError(f"configuration columns do not broadcast together: {e}") from None
+    if arrays and arrays[0].size == 0:
+        raise InvalidInputError("no configurations: give at least one value per column")
     names = list(CATEGORICAL) + list(counts)
     return Prepared({k: t for k, (t, _) in resolved.items()}, dict(zip(names, arrays)))
 

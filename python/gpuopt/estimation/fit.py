@@ -54,7 +54,7 @@ def fit_grid(models: Sequence[ModelLike], gpus: Sequence[GpuLike], *, precisions
     ms, gs, es = [get_model(m) for m in models], [get_gpu(g) for g in gpus], [get_engine(e) for e in engines]
     ps = [get_precision(p) for p in precisions]
     ks = [get_precision("fp16" if k is None else k, what="kv_precision") for k in kv_precisions]
-    counts = [whole_numbers(name, np.asarray(v).reshape(-1)) for name, v in
+    counts = [whole_numbers(name, v).reshape(-1) for name, v in
               (("batch", batches), ("context", contexts), ("tp", tps))]
     cats = [ms, gs, es, ps, ks]
     sizes = [len(t) for t in cats] + [len(c) for c in counts]

@@ -20,7 +20,7 @@ from gpuopt.estimation.capacity import DEFAULT_MAX_BATCH, SLO, _requests, _slo
 from gpuopt.catalog import EngineLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
 from gpuopt.catalog import precision as get_precision
 from gpuopt.estimation.columns import scalar_count
-from gpuopt.errors import InvalidInputError
+from gpuopt.errors import InvalidInputError, number
 from gpuopt.estimation.fit import check_tp
 from gpuopt.estimation.sharing import Slot
 
@@ -73,7 +73,8 @@ class SimulationReport(BaseModel):
     slo: Optional[SLO] = None
     slo_met: dict[str, bool] = Field(default_factory=dict, description="p95 within each limit the SLO sets")
     kv_budget_gb: float = Field(description="KV cache each replica may reserve")
-    offered_rps: float = Field(float("nan"), description="requests arriving per second of the arrival window")
+    offered_rps: Optional[float] = Field(None, description="requests arriving per second of the arrival window "
+                                                           "(None: too few arrivals to say)")
     overload: Optional[str] = Field(None, description="set when the replicas cannot keep up with the arrivals: "
                                                       "queues grow through the run, so its latencies measure the "
                                                       "backlog, not the deployment")
@@ -90,12 +91,11 @@ def _arrivals(rate, rates, period_s, duration_s, trace, clients, total_requests)
     if trace is not None:
         times, sizes = [], []
         for k, item in enumerate(trace):
-            try:
-                t, i, o = float(item[0]), int(item[1]), int(item[2])
-            except (TypeError, ValueError, IndexError):
-                raise InvalidInputError(f"trace[{k}] must be (arrival_s, input_tokens, output_tokens), got {item!r}") from None
-            times.append(t)
-            sizes.append((float(i), float(o)))
+            if not isinstance(item, (tuple, list)) or len(item) != 3:
+                raise InvalidInputError(f"trace[{k}] must be (arrival_s, input_tokens, output_tokens), got {item!r}")
+            times.append(number(f"trace[{k}] arrival_s", item[0], hi=MAX_TRACE_S))
+            sizes.append((float(scalar_count(f"trace[{k}] input_tokens", item[1])),
+                          float(scalar_count(f"trace[{k}] output_tokens", item[2]))))
         if not times:
             raise InvalidInputError("the trace is empty")
         return ("trace", times, sizes)
@@ -106,16 +106,14 @@ def _arrivals(rate, rates, period_s, duration_s, trace, clients, total_requests)
         if total is None:
             raise InvalidInputError("closed-loop clients need total_requests")
         return ("closed", n, total)
-    if duration_s is None or not (duration_s > 0 and math.isfinite(duration_s)):
-        raise InvalidInputError(f"duration_s must be a positive number of seconds, got {duration_s!r}")
-    values = [rate] if rate is not None else list(rates)
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v >= 0 and math.isfinite(v)):
-            raise InvalidInputError(f"arrival rates must be finite and >= 0 req/s, got {v!r}")
+    duration_s = number("duration_s (seconds)", duration_s, above=True)
+    if rate is None and not isinstance(rates, (list, tuple, np.ndarray)):
+        raise InvalidInputError(f"rates must be a list of req/s, one per period, got {rates!r}")
+    values = [number("rate (req/s)", v) for v in ([rate] if rate is not None else list(rates))]
     if not values:
         raise InvalidInputError("rates needs at least one period")
-    if rate is None and not (period_s > 0):
-        raise InvalidInputError(f"period_s must be positive, got {period_s!r}")
+    if rate is None:
+        period_s = number("period_s (seconds)", period_s, above=True)
     return ("poisson", [float(v) for v in values], float(period_s if rate is None else max(duration_s, 1.0) * 2),
             float(duration_s))
 
@@ -160,6 +158,7 @@ def simulate(model: ModelLike, gpu: Any, *, requests: Any = (512, 128), rate: Op
 
 
 OVERLOAD_MIN_REQUESTS = 50
+MAX_TRACE_S = 1e9  # arrival times past 30 years are a unit mistake
 
 
 def overload_of(arrival: np.ndarray, admitted: np.ndarray, completed_rps: float) -> tuple[float, Optional[str]]:
@@ -196,7 +195,7 @@ def report(raw: dict, model: str, slot: str, engine: str, replicas: int, router:
     multi = out_tokens > 1
     tpot = (finish[multi] - first[multi]) * 1e3 / (out_tokens[multi] - 1)
     span = raw["makespan_s"] - (float(arrival.min()) if arrival.size else 0.0)
-    span = span if span > 0 else float("nan")
+    span = span if span > 0 else math.inf   # nothing completed: no throughput
     t, tp_, e2 = percentiles(ttft), percentiles(tpot), percentiles(e2e)
     met = {}
     if slo is not None:
@@ -214,7 +213,7 @@ def report(raw: dict, model: str, slot: str, engine: str, replicas: int, router:
         utilization=float(np.mean(raw["busy_s"])) / makespan if makespan > 0 else 0.0,
         queue_mean=float(np.mean(raw["queue_area"])) / makespan if makespan > 0 else 0.0,
         queue_max=float(np.max(raw["queue_max"])), slo=slo, slo_met=met, kv_budget_gb=raw["kv_budget_bytes"] / 1e9,
-        offered_rps=offered, overload=overload)
+        offered_rps=None if math.isnan(offered) else offered, overload=overload)
 
 
 __all__ = ["Percentiles", "SimulationReport", "percentiles", "report", "simulate"]

@@ -16,7 +16,7 @@ from gpuopt.catalog import EngineLike, GpuLike, ModelLike, engine as get_engine,
 from gpuopt.catalog import precision as get_precision
 from gpuopt.estimation.columns import VERDICTS, Categorical, Results, precision_codes, rows_frame, whole_numbers
 from gpuopt.cost import price, tco
-from gpuopt.errors import InvalidInputError
+from gpuopt.errors import InvalidInputError, number
 from gpuopt.estimation.capacity import capacity_many
 from gpuopt.estimation.estimate import max_throughput_many
 from gpuopt.schema import Accelerator
@@ -91,7 +91,7 @@ def sweep(models: Sequence[ModelLike], gpus: Sequence[Union[GpuLike, Slot]], *, 
     slots = expand_slots(list(gpus), sharing, fractions)
     ps = [get_precision(p) for p in precisions]
     ks = [get_precision("fp16" if k is None else k, what="kv_precision") for k in kv_precisions]
-    counts = [whole_numbers(name, np.asarray(v).reshape(-1)) for name, v in
+    counts = [whole_numbers(name, v).reshape(-1) for name, v in
               (("tp", tps), ("batch", batches), ("input_tokens", input_tokens), ("output_tokens", output_tokens))]
     cats = [ms, slots, es, ps, ks]
     sizes = [len(c) for c in cats] + [len(c) for c in counts]
@@ -191,7 +191,10 @@ def _per_gpu_throughput(gs: list[Accelerator], throughput, model, requests, slo,
         missing = [g.id for g in gs if g.id not in throughput]
         if missing:
             raise InvalidInputError(f"throughput has no figure for {', '.join(missing)}")
-        return [float(throughput[g.id]) for g in gs], "per-GPU figures as given, each mix's total"
+        if not isinstance(throughput, Mapping):
+            raise InvalidInputError(f"throughput must be a mapping of gpu -> figure, got {throughput!r}")
+        return ([number(f"throughput[{g.id!r}]", throughput[g.id], hi=1e15) for g in gs],
+                "per-GPU figures as given, each mix's total")
     if model is None:
         raise InvalidInputError("mixes need each GPU's throughput: give throughput={gpu: value} or a model "
                                 "(with requests and optionally an slo)")
@@ -225,7 +228,10 @@ def mixes(gpus: Sequence[GpuLike], *, max_gpus: int = 8, budget_usd_per_hour: Op
     unpriced = [g.id for g, p in zip(gs, prices) if not math.isfinite(p)]
     if unpriced:
         raise InvalidInputError(f"no price for {', '.join(unpriced)}: give usd_per_hour={{gpu: $/hour}}")
-    budget = float("inf") if budget_usd_per_hour is None else float(budget_usd_per_hour)
+    budget = number("budget_usd_per_hour", budget_usd_per_hour, hi=1e12, none=True)
+    budget = float("inf") if budget is None else budget
+    min_memory_gb = number("min_memory_gb", min_memory_gb, hi=1e9)
+    min_throughput = number("min_throughput", min_throughput, hi=1e15)
     types = [(p, g.memory_bytes, t, g.tdp_w or 0.0) for g, p, t in zip(gs, prices, tput)]
     counts, totals, enumerated, feasible = _core.mix_front(types, max_gpus, budget, min_memory_gb * 1e9,
                                                            float(min_throughput))
