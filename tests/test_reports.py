@@ -64,7 +64,7 @@ def test_cli_sweep_mixes_simulate_and_reports(run_cli, tmp_path):
     p = run_cli("simulate", "llama-3-8b", "l40s", "--rate", "2", "--duration", "60", "--json")
     assert p.returncode == 0 and json.loads(p.stdout)["requests_completed"] > 60
     p = run_cli("simulate", "llama-3-8b", "l40s", "--rate", "-2")
-    assert p.returncode == 2 and "rates" in p.stderr
+    assert p.returncode == 2 and "rate (req/s) must be a finite number >= 0, got -2.0" in p.stderr
     p = run_cli("sweep", "--models", "llama-3-8b", "--gpus", "l4", "--batches", "1,x")
     assert p.returncode == 2 and "comma-separated" in p.stderr
     p = run_cli("plan", "examples/scenarios/seed004_three_pods.yaml", "--report", str(tmp_path / "r.md"))
