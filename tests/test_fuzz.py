@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from typing import Any
 
@@ -327,6 +328,7 @@ COMMANDS = {
                                         "--tp", "--seed"]),
     "mixes": (["l4", "a10g"], ["--model", "--max-gpus", "--budget", "--precision"]),
     "sweep": ([], ["--models", "--gpus", "--batches", "--tps", "--input", "--output", "--sharing", "--top"]),
+    "plan": (["examples/scenarios/seed004_three_pods.yaml"], ["--time-limit", "--threads", "--seed"]),
 }
 
 
@@ -348,6 +350,8 @@ def test_cli(command, options, positional, as_json):
         args += ["--model", "llama-3-8b"]
     if command == "sweep":
         args += ["--models", "llama-3-8b", "--gpus", "l4"]
+    if command == "plan":
+        args += ["--no-verify", "--time-limit", "2"]
     for i, value in options:
         args += [flags[i % len(flags)], value]
     args += ["--json"] if as_json else []
@@ -357,4 +361,5 @@ def test_cli(command, options, positional, as_json):
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         pytest.fail(f"gpuopt {' '.join(args)} raised {type(result.exception).__name__}: {result.exception}")
     assert result.exit_code in (0, 2, 3, 5), (args, result.exit_code, result.output[-500:])
+    assert not re.search(r"\bnan\b", result.output, re.IGNORECASE), result.output[-500:]
     assert "Traceback" not in result.output
