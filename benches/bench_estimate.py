@@ -32,10 +32,13 @@ def _rust(cfg: dict):
 def _reference(cfg: dict) -> list:
     ms = [gpuopt.model(m) for m in cfg["model"].values]
     gs = [gpuopt.gpu(g) for g in cfg["gpu"].values]
-    es = [gpuopt.engine("vllm")]
+    # each GPU's build of vllm (vllm-rocm on AMD GPUs), as gpuopt picks it
+    on = [gpuopt.catalog.engine_on(gpuopt.engine("vllm"), g) for g in gs]
+    es = list({e.id: e for e in on}.values())
+    engine_of_gpu = np.array([[e.id for e in es].index(e.id) for e in on], dtype=np.int64)
     m_rows, g_rows, e_rows = (t.tolist() for t in tables(ms, gs, es))
     n = len(cfg["batch"])
-    cols = [cfg["model"].codes, cfg["gpu"].codes, np.zeros(n, dtype=np.int64),
+    cols = [cfg["model"].codes, cfg["gpu"].codes, engine_of_gpu[np.asarray(cfg["gpu"].codes)],
             precision_codes(cfg["precision"].values)[cfg["precision"].codes], np.zeros(n, dtype=np.int64),
             cfg["batch"], cfg["input_tokens"], cfg["output_tokens"], cfg["tp"]]
     lists = [c.tolist() for c in cols]

@@ -11,6 +11,8 @@ from tests import reference
 GATE_RATIO = 50.0
 
 # 8 models x 14 accelerators x 5 precisions x 25 batches x 20 contexts x 4 tp = 1,120,000 configurations
+# the 14 accelerators the gates were set on: a fixed list, so adding one to the catalog keeps the sizes
+BENCH_GPUS = ['h100-sxm', 'h100-pcie', 'h200', 'a100-sxm-80gb', 'a100-pcie-80gb', 'a100-40gb', 'l40s', 'l4', 't4', 'a10g', 'rtx-4090', 'mi300x', 'tpu-v5e', 'inferentia2']
 AXES = dict(
     precisions=list(gpuopt.PRECISIONS),
     batches=list(range(1, 26)),
@@ -20,7 +22,7 @@ AXES = dict(
 
 
 def _grid():
-    return gpuopt.fit_grid(list(gpuopt.models()), list(gpuopt.gpus()), **AXES)
+    return gpuopt.fit_grid(list(gpuopt.models()), BENCH_GPUS, **AXES)
 
 
 def _reference_inputs(grid):

@@ -189,6 +189,8 @@ class Engine(NamedTuple):
     request_overhead_ms: float
     comm_efficiency: float
     allreduce_latency_us: float
+    attention_efficiency: float
+    seq_overhead_us: float
 
     @classmethod
     def from_row(cls, row: Sequence[float]) -> "Engine":
@@ -215,6 +217,7 @@ class Roofline:
         wb = WEIGHT_BYTES[precision]
         q_dim = a.heads * a.head_dim
         self.bw = g.mem_bw * e.memory_efficiency
+        self.kv_bw = g.mem_bw * e.attention_efficiency
         lm_head_bytes = a.vocab * a.hidden * 2.0
         moe = a.experts > 1.0
         dense_mlp, self.expert_bytes = (0.0, p["mlp"] * wb / tp) if moe else (p["mlp"] * wb, 0.0)
@@ -235,6 +238,7 @@ class Roofline:
         self.kv_per_token = 2.0 * a.layers * kv_heads * a.head_dim * KV_BYTES[kv]
         self.act_per_token = e.activation_traffic * a.layers * a.hidden * 2.0
         self.step_overhead_ms = e.step_overhead_ms
+        self.seq_overhead_us = e.seq_overhead_us
 
     def expert_share(self, tokens: float) -> float:
         if self.experts > 1.0:
@@ -243,10 +247,10 @@ class Roofline:
 
     def step(self, tokens: float, seqs: float, kv_read: float, pairs: float) -> Step:
         flops = self.flops_per_token * tokens + self.flops_per_seq * seqs + self.flops_per_pair * pairs
-        nbytes = (self.dense_bytes + self.expert_bytes * self.expert_share(tokens)
-                  + self.kv_per_token * (kv_read + tokens))
-        return Step(flops / self.peak * 1e3, nbytes / self.bw * 1e3, self.act_per_token * tokens / self.bw * 1e3,
-                    self.comm_per_token * tokens + self.comm_fixed, self.step_overhead_ms)
+        weight_bytes = self.dense_bytes + self.expert_bytes * self.expert_share(tokens)
+        return Step(flops / self.peak * 1e3,
+                    (weight_bytes / self.bw + self.kv_per_token * (kv_read + tokens) / self.kv_bw) * 1e3, self.act_per_token * tokens / self.bw * 1e3,
+                    self.comm_per_token * tokens + self.comm_fixed, self.step_overhead_ms + self.seq_overhead_us * seqs * 1e-3)
 
 
 def mean_of_max(a0: float, a1: float, b0: float, b1: float, lo: float, hi: float) -> float:
@@ -275,6 +279,22 @@ def _row(ttft, tpot, e2e, tps, batch, verdict, pre_bound, dec_bound, prefill: St
 
 def _estimate_with(r: Roofline, e: Engine, terms: Terms, capacity: float, batch: float, input_: float,
                    output: float) -> tuple:
+    """A static batch; one the KV cache cannot hold at once runs in waves of as many as fit."""
+    fits = terms.max_batch(capacity)
+    if not (1.0 <= fits < batch):
+        return _one_pass(r, e, terms, capacity, batch, input_, output)
+    full_waves = float(math.floor(batch / fits))
+    rest = batch - full_waves * fits
+    wave = _one_pass(r, e, terms, capacity, fits, input_, output)
+    last = _one_pass(r, e, terms, capacity, rest, input_, output)[2] if rest > 0.0 else 0.0
+    e2e = full_waves * wave[2] + last
+    u = terms.total(batch) / capacity
+    verdict = 0 if u <= FITS_THRESHOLD else 1 if u <= 1.0 else 2
+    return (wave[0], wave[1], e2e, batch * output / (e2e / 1e3), batch, float(verdict), *wave[6:])
+
+
+def _one_pass(r: Roofline, e: Engine, terms: Terms, capacity: float, batch: float, input_: float,
+              output: float) -> tuple:
     b = batch
     tokens = b * input_
     chunks = float(math.ceil(tokens / e.memory[2]))
@@ -635,9 +655,10 @@ class ReplicaModel:
         r = self.r
         p0 = (r.flops_per_token * batch + r.flops_per_seq * batch) / r.peak * 1e3
         p1 = r.flops_per_pair / r.peak * 1e3
-        q0 = (r.dense_bytes + r.expert_bytes * r.expert_share(batch) + r.kv_per_token * batch) / r.bw * 1e3
-        q1 = r.kv_per_token / r.bw * 1e3
-        rest = r.act_per_token * batch / r.bw * 1e3 + r.comm_per_token * batch + r.comm_fixed + r.step_overhead_ms
+        q0 = ((r.dense_bytes + r.expert_bytes * r.expert_share(batch)) / r.bw + r.kv_per_token * batch / r.kv_bw) * 1e3
+        q1 = r.kv_per_token / r.kv_bw * 1e3
+        rest = (r.act_per_token * batch / r.bw * 1e3 + r.comm_per_token * batch + r.comm_fixed + r.step_overhead_ms
+                + r.seq_overhead_us * batch * 1e-3)
         return p0, p1, q0, q1, rest
 
     def decode_s(self, batch: float, context: float, k: float) -> float:

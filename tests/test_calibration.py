@@ -18,12 +18,16 @@ def test_shipped_measurements_load_with_sources():
     assert {r.engine for r in rows} == {"trtllm", "llama.cpp"}
 
 
-def test_validation_meets_the_accuracy_bar():
-    v = gpuopt.validate()
-    assert v.mape <= 0.15, v.mape
+def test_validation_of_a_small_file_leaves_each_row_out():
+    v = gpuopt.validate(load_measurements(), loo="row")
+    assert v.loo == "row" and v.mape <= 0.15, v.mape
     assert v.loo_mape is not None and v.loo_mape <= 0.25, v.loo_mape
     assert v.worst_ratio < 2.0
     assert len(v.rows) == 17 and all(r.loo_error is not None for r in v.rows)
+    with pytest.raises(InvalidInputError, match="loo='row' refits once per row"):
+        gpuopt.validate(loo="row")
+    with pytest.raises(InvalidInputError, match="loo must be"):
+        gpuopt.validate(load_measurements(), loo="sometimes")
 
 
 def test_shipped_profiles_are_what_the_fit_script_writes():
@@ -32,12 +36,10 @@ def test_shipped_profiles_are_what_the_fit_script_writes():
     spec.loader.exec_module(script)
     shipped = yaml.safe_load((Path(gpuopt.__file__).parent / "data" / "engine_timing.yaml").read_text())
     refit = script.fitted_profiles()
-    assert set(refit) == set(shipped)
-    for engine, figures in refit.items():
-        for f in FITTED:
-            assert figures[f] == pytest.approx(shipped[engine][f], rel=0.02), (engine, f)
+    assert refit == shipped   # exactly: the fit is deterministic and the file holds its rounded figures
+    for engine in refit:
         assert gpuopt.engine(engine).calibration.startswith("fitted on")
-    assert gpuopt.engine("vllm").calibration.startswith("borrowed from trtllm")
+        assert set(FITTED) <= set(refit[engine])
 
 
 def _synthetic(profile, n=12, seed=0):

@@ -37,7 +37,10 @@ def _served(p, scn):
 
 
 def test_plan_proves_itself_and_beats_baselines():
-    scn = two_period_scenario()
+    # no L4 on offer: the small service fits a MIG slice of an owned A100 beside other work
+    scn = two_period_scenario(sites=[Site(name="dc", gpus=[GpuOffer(type="a100-sxm-80gb", owned=2)]),
+                                     Site(name="cloud", kind="cloud", gpus=[GpuOffer(type="h100-sxm", max_purchase=0,
+                                                                                     rent_usd_per_hour=7.5)])])
     p = plan(scn, threads=1)
     assert p.status == "optimal" and p.gap <= 1e-6
     assert p.cost_per_hour >= p.lower_bound_per_hour - 1e-9

@@ -67,7 +67,9 @@ def test_fraction_estimates_are_slower_than_the_whole_gpu():
     whole = gpuopt.estimate("llama-3-8b", "h100-sxm", precision="int4", input_tokens=20, output_tokens=100)
     shared = gpuopt.estimate("llama-3-8b", gpuopt.fraction("h100-sxm", 3), precision="int4", input_tokens=20,
                              output_tokens=100)
-    assert shared.e2e_ms > 3 * whole.e2e_ms
+    # the GPU's work takes three times as long (and more, with contention); host-side overheads do not
+    assert shared.decode.memory_ms >= 3 * whole.decode.memory_ms
+    assert shared.e2e_ms > 2 * whole.e2e_ms
     assert shared.ttft_ms >= whole.ttft_ms + 80
 
 

@@ -196,6 +196,21 @@ def engine(spec: EngineLike) -> EngineProfile:
     return _lookup("engine", spec, engines())
 
 
+def stack_of(gpu: Accelerator) -> str:
+    """The software stack engines run on `gpu`: 'rocm' on AMD Instinct GPUs, else 'cuda'."""
+    return "rocm" if gpu.name.upper().startswith("AMD") else "cuda"
+
+
+def engine_on(e: EngineProfile, gpu: Accelerator) -> EngineProfile:
+    """`e` as it runs on `gpu`'s software stack: a shipped engine with a build of its own for that
+    stack (vllm on an AMD GPU: vllm-rocm, its kernels and its fitted timing) becomes that build.
+    A profile the user gave or registered is kept as it is."""
+    stack = stack_of(gpu)
+    if stack == "cuda" or e.id in _user_engines or _shipped_engines().get(e.id) != e:
+        return e
+    return _shipped_engines().get(f"{e.id}-{stack}", e)
+
+
 def precision(name: str, *, what: str = "precision") -> str:
     if isinstance(name, str) and name.strip().lower() in PRECISIONS:
         return name.strip().lower()

@@ -26,7 +26,7 @@ from gpuopt.files import write_atomic
 from gpuopt.output.documents import write_report
 from gpuopt.output.commands import export_commands
 from gpuopt.output.k8s import KUBECTL_IMAGE, check_exportable, export_k8s
-from gpuopt.output.plots import pareto_png
+from gpuopt.output.plots import pareto_png, validation_png
 from gpuopt.output.tables import estimate_table, fit_table, gpu_table, model_table, new_table, plan_tables, validation_table
 from gpuopt.planning.planner import PlanProgress, plan as run_plan
 from gpuopt.planning.scenario import Scenario, load_scenario
@@ -178,15 +178,21 @@ def estimate_cmd(
 @_errors_to_exit
 def validate_cmd(
     csv: Optional[str] = typer.Argument(None, help="measurements CSV/YAML/JSON (default: the shipped public ones)"),
-    loo: bool = typer.Option(True, help="also refit leaving each row out"),
+    loo: str = typer.Option("source", help="held-out estimates: 'source' (fit without the row's source), "
+                                           "'row' (without the row; small files) or 'none'"),
+    rows: bool = typer.Option(False, "--rows", help="every row, not only the engine x GPU x source summary"),
+    plot: Optional[str] = typer.Option(None, help="write estimate against measured, log-log, as a PNG"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
-    """Each measured row beside gpuopt's estimate, its error, and the MAPE in-sample and leave-one-out."""
-    with err.status("fitting engine profiles (in-sample and leave-one-out)..."):
-        v = run_validate(csv, loo=loo)
+    """gpuopt's estimates against measured rows (default: every shipped public row): MAPE per engine
+    x GPU x source, in-sample and held out (leave-one-source-out by default)."""
+    with err.status("fitting engine profiles (in-sample and held out)..."):
+        v = run_validate(csv, loo=False if loo == "none" else loo)
+    if plot:
+        err.print(f"wrote {validation_png(v, plot)}", highlight=False)
     if as_json:
         return _print_json(v.model_dump(exclude={"profiles"}))
-    out.print(validation_table(v))
+    out.print(validation_table(v, rows=rows))
 
 
 @app.command("plan")

@@ -178,15 +178,28 @@ class EngineProfile(_Frozen):
     request_overhead_ms: NonNegative = 5.0
     comm_efficiency: Share = 0.7
     allreduce_latency_us: NonNegative = 10.0
+    attention_efficiency: Share = Field(0.8, description="share of the memory bandwidth its attention kernels reach "
+                                                         "reading the KV cache (default: memory_efficiency)")
+    seq_overhead_us: NonNegative = Field(0.0, description="host-side cost per sequence in every step "
+                                                          "(scheduling, sampling, detokenising), µs")
     source: str = "user"
     calibration: str = Field("not calibrated: generic defaults", description="where the timing figures come from")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _attention_as_matmuls(cls, data):
+        # a profile that says nothing of its attention kernels reads the KV cache as it reads weights
+        if isinstance(data, dict) and "attention_efficiency" not in data and "memory_efficiency" in data:
+            data = {**data, "attention_efficiency": data["memory_efficiency"]}
+        return data
 
     def row(self) -> tuple[float, ...]:
         return tuple(float(getattr(self, f)) for f in _core.ENGINE_FIELDS)
 
 
 TIMING_FIELDS: tuple[str, ...] = ("compute_efficiency", "memory_efficiency", "activation_traffic", "step_overhead_ms",
-                                  "request_overhead_ms", "comm_efficiency", "allreduce_latency_us")
+                                  "request_overhead_ms", "comm_efficiency", "allreduce_latency_us",
+                                  "attention_efficiency", "seq_overhead_us")
 
 
 class Price(_Frozen):

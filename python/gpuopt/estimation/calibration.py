@@ -26,8 +26,9 @@ from gpuopt.user_files import load_yaml, read_text
 
 Metric = Literal["out_tok_s_max", "out_tok_s_static", "ttft_ms", "decode_tok_s", "tpot_ms", "e2e_ms"]
 FITTED = ("compute_efficiency", "memory_efficiency", "activation_traffic", "step_overhead_ms",
-          "request_overhead_ms", "comm_efficiency")
-SHARES = {"compute_efficiency", "memory_efficiency", "comm_efficiency"}
+          "request_overhead_ms", "comm_efficiency", "allreduce_latency_us", "attention_efficiency",
+          "seq_overhead_us")
+SHARES = {"compute_efficiency", "memory_efficiency", "comm_efficiency", "attention_efficiency"}
 PRIOR_WEIGHT = 0.1  # a prior residual of 1 (e-fold / logit unit) weighs like a 10 % error on one row
 
 
@@ -145,6 +146,16 @@ def _prior_of(engine: EngineLike) -> EngineProfile:
     return catalog.engine(engine)
 
 
+def source_weights(rows: Sequence[Measurement]) -> np.ndarray:
+    """A weight per row such that every source weighs as much as every other in all (a table of
+    thousands of static batches must not drown a vendor's dozen rows of another regime); the
+    weights sum to the number of rows."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.source] = counts.get(r.source, 0) + 1
+    return np.array([len(rows) / (len(counts) * counts[r.source]) for r in rows])
+
+
 def calibrate(measurements: Union[Sequence[Measurement], Sequence[dict], str, Path, None], *,
               engine: EngineLike | None = None, fit: Sequence[str] = FITTED, prior_weight: float = PRIOR_WEIGHT,
               start: EngineProfile | None = None, max_iterations: int = 60) -> Calibration:
@@ -162,10 +173,9 @@ def calibrate(measurements: Union[Sequence[Measurement], Sequence[dict], str, Pa
                                     "calibrate one engine at a time (engine=...)")
         engine = names.pop()
     prior = _prior_of(engine)
-    unknown = [f for f in fit if f not in FITTED and f != "allreduce_latency_us"]
+    unknown = [f for f in fit if f not in FITTED]
     if unknown:
-        raise InvalidInputError(f"cannot fit {', '.join(unknown)}; timing figures: {', '.join(FITTED)}, "
-                                "allreduce_latency_us")
+        raise InvalidInputError(f"cannot fit {', '.join(unknown)}; timing figures: {', '.join(FITTED)}")
     measured = np.array([r.value for r in rows])
     x0 = np.array([_to_x(f, getattr(prior, f)) for f in fit])
     base = (start or prior).model_dump()
@@ -174,11 +184,13 @@ def calibrate(measurements: Union[Sequence[Measurement], Sequence[dict], str, Pa
         values = {f: _from_x(f, v) for f, v in zip(fit, x)}
         return EngineProfile.model_validate({**base, **values})
 
+    weight = np.sqrt(source_weights(rows))
+
     def residuals(x: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"):
             r = np.log(predict(rows, profile(x)) / measured)
         r = np.where(np.isfinite(r), r, 10.0)  # a configuration that cannot run: a large, finite miss
-        return np.concatenate([r, prior_weight * (x - x0)])
+        return np.concatenate([weight * r, prior_weight * (x - x0)])
 
     x = np.array([_to_x(f, base[f]) for f in fit])
     r = residuals(x)
@@ -217,26 +229,58 @@ class ValidationRow(BaseModel):
     measurement: Measurement
     estimate: float
     error: float = Field(description="estimate / measured - 1")
-    loo_estimate: Optional[float] = Field(description="with the engine fitted on every other row")
+    loo_estimate: Optional[float] = Field(description="with the engine fitted without this row (loo='row') or "
+                                                      "without this row's source (loo='source')")
     loo_error: Optional[float]
+
+
+class ValidationGroup(BaseModel):
+    """One engine x GPU x source: how many rows, and their MAPE in-sample and held out."""
+
+    model_config = ConfigDict(frozen=True)
+    engine: str
+    gpu: str
+    source: str
+    rows: int
+    mape: float
+    loo_mape: Optional[float]
 
 
 class Validation(BaseModel):
     model_config = ConfigDict(frozen=True)
     rows: list[ValidationRow]
     mape: float = Field(description="in-sample mean absolute percentage error")
-    loo_mape: Optional[float] = Field(description="leave-one-out mean absolute percentage error")
-    worst_ratio: float = Field(description="largest max(estimate/measured, measured/estimate), in-sample or LOO")
+    loo: str = Field(description="what each held-out estimate was fitted without: 'source', 'row' or 'none'")
+    loo_mape: Optional[float] = Field(description="mean absolute percentage error of the held-out estimates")
+    worst_ratio: float = Field(description="largest max(estimate/measured, measured/estimate), in-sample or held out")
+    groups: list[ValidationGroup] = Field(default_factory=list, description="per engine x GPU x source")
     profiles: dict[str, EngineProfile]
 
 
-def validate(measurements: Union[Sequence[Measurement], str, Path, None] = None, *, loo: bool = True) -> Validation:
+MAX_LOO_ROWS = 200   # loo='row' refits once per row: past this many rows, hold out sources instead
+
+
+def validate(measurements: Union[Sequence[Measurement], str, Path, None] = None, *,
+             loo: Union[bool, str] = "source") -> Validation:
     """For each measurement: the estimate of the engine profile fitted on all rows of its engine
-    (in-sample) and of the one fitted on all its engine's other rows (leave-one-out)."""
-    rows = load_measurements(measurements) if not (isinstance(measurements, list) and measurements
-                                                  and isinstance(measurements[0], Measurement)) else measurements
+    (in-sample) and a held-out one: fitted on the engine's rows from every other source
+    (loo='source' or True: leave-one-source-out, the engine's hand-set prior where no other
+    source has rows), or on every other row (loo='row', up to MAX_LOO_ROWS rows); loo=False: none.
+    None validates every shipped public row (gpuopt.estimation.public.shipped)."""
+    if measurements is None:
+        from gpuopt.estimation.public import shipped
+        rows = shipped()
+    else:
+        rows = load_measurements(measurements) if not (isinstance(measurements, list) and measurements
+                                                      and isinstance(measurements[0], Measurement)) else measurements
+    mode = {True: "source", False: "none"}.get(loo, loo) if isinstance(loo, bool) else loo
+    if mode not in ("source", "row", "none"):
+        raise InvalidInputError(f"loo must be 'source', 'row', True or False, got {loo!r}")
+    if mode == "row" and len(rows) > MAX_LOO_ROWS:
+        raise InvalidInputError(f"loo='row' refits once per row: {len(rows)} rows is more than {MAX_LOO_ROWS}; "
+                                "use loo='source'")
     est = np.empty(len(rows))
-    loo_est = np.full(len(rows), np.nan)
+    held = np.full(len(rows), np.nan)
     profiles = {}
     for name in sorted({r.engine for r in rows}):
         idx = [i for i, r in enumerate(rows) if r.engine == name]
@@ -244,24 +288,34 @@ def validate(measurements: Union[Sequence[Measurement], str, Path, None] = None,
         full = calibrate(group, engine=name)
         profiles[name] = full.profile
         est[idx] = full.predictions
-        if not loo or len(group) < 2:
-            continue
-        for k, i in enumerate(idx):
-            rest = group[:k] + group[k + 1:]
-            one = calibrate(rest, engine=name, start=full.profile)
-            loo_est[i] = predict([rows[i]], one.profile)[0]
+        if mode == "row" and len(group) > 1:
+            for k, i in enumerate(idx):
+                one = calibrate(group[:k] + group[k + 1:], engine=name, start=full.profile)
+                held[i] = predict([rows[i]], one.profile)[0]
+        elif mode == "source":
+            for source in sorted({r.source for r in group}):
+                out_idx = [i for i in idx if rows[i].source == source]
+                rest = [r for r in group if r.source != source]
+                profile = calibrate(rest, engine=name).profile if rest else _prior_of(name)
+                held[out_idx] = predict([rows[i] for i in out_idx], profile)
     measured = np.array([r.value for r in rows])
-    err, loo_err = est / measured - 1, loo_est / measured - 1
-    ratios = np.concatenate([est / measured, loo_est[np.isfinite(loo_est)] / measured[np.isfinite(loo_est)]])
+    err, held_err = est / measured - 1, held / measured - 1
+    has = np.isfinite(held_err)
+    ratios = np.concatenate([est / measured, held[has] / measured[has]])
     out_rows = [ValidationRow(measurement=r, estimate=float(est[i]), error=float(err[i]),
-                              loo_estimate=None if not np.isfinite(loo_est[i]) else float(loo_est[i]),
-                              loo_error=None if not np.isfinite(loo_err[i]) else float(loo_err[i]))
+                              loo_estimate=float(held[i]) if has[i] else None,
+                              loo_error=float(held_err[i]) if has[i] else None)
                 for i, r in enumerate(rows)]
-    has_loo = np.isfinite(loo_err)
-    return Validation(rows=out_rows, mape=float(np.mean(np.abs(err))),
-                      loo_mape=float(np.mean(np.abs(loo_err[has_loo]))) if has_loo.any() else None,
-                      worst_ratio=float(np.max(np.maximum(ratios, 1 / ratios))), profiles=profiles)
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault((r.engine, r.gpu, r.source), []).append(i)
+    summary = [ValidationGroup(engine=e, gpu=g, source=src, rows=len(ix), mape=float(np.mean(np.abs(err[ix]))),
+                               loo_mape=float(np.mean(np.abs(held_err[ix]))) if has[ix].all() else None)
+               for (e, g, src), ix in sorted(groups.items())]
+    return Validation(rows=out_rows, mape=float(np.mean(np.abs(err))), loo=mode,
+                      loo_mape=float(np.mean(np.abs(held_err[has]))) if has.any() else None,
+                      worst_ratio=float(np.max(np.maximum(ratios, 1 / ratios))), groups=summary, profiles=profiles)
 
 
-__all__ = ["Calibration", "FITTED", "Measurement", "Validation", "ValidationRow", "calibrate", "load_measurements",
+__all__ = ["Calibration", "FITTED", "Measurement", "source_weights", "Validation", "ValidationGroup", "ValidationRow", "calibrate", "load_measurements",
            "predict", "validate"]

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gpuopt import _core
-from gpuopt.catalog import EngineLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
+from gpuopt.catalog import EngineLike, ModelLike, engine as get_engine, engine_on, gpu as get_gpu, model as get_model
 from gpuopt.estimation.columns import Categorical, Results, prepare, scalar_count, tables
 from gpuopt.errors import CheckedModel, InvalidInputError
 from gpuopt.estimation.fit import check_tp
@@ -234,7 +234,8 @@ def capacity(model: ModelLike, gpu: Any, *, requests: RequestsLike, slo: SloLike
 
     `requests`: (input_tokens, output_tokens), a list of (input, output, weight) buckets, or a
     RequestClass. `slo`: SLO or dict with ttft_p95_ms / tpot_p95_ms / e2e_p95_ms."""
-    m, slot, e = get_model(model), _slot(gpu), get_engine(engine)
+    m, slot = get_model(model), _slot(gpu)
+    e = engine_on(get_engine(engine), get_gpu(slot.parent) if isinstance(slot, Slot) else slot)
     req, s = _requests(requests), _slo(slo)
     tp = scalar_count("tp", tp)
     check_tp(m, tp)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from gpuopt import _core
-from gpuopt.catalog import engine as get_engine, gpu as get_gpu, model as get_model, precision as get_precision
+from gpuopt.catalog import engine as get_engine, engine_on, gpu as get_gpu, model as get_model, precision as get_precision
 from gpuopt.errors import InvalidInputError
 
 VERDICTS: tuple[str, ...] = tuple(_core.VERDICTS)
@@ -150,7 +150,33 @@ def prepare(categoricals: dict[str, Any], counts: dict[str, Any]) -> Prepared:
     if arrays and arrays[0].size == 0:
         raise InvalidInputError("no configurations: give at least one value per column")
     names = list(CATEGORICAL) + list(counts)
-    return Prepared({k: t for k, (t, _) in resolved.items()}, dict(zip(names, arrays)))
+    prepared = Prepared({k: t for k, (t, _) in resolved.items()}, dict(zip(names, arrays)))
+    _on_stacks(prepared)
+    return prepared
+
+
+def _accelerator(g: Any) -> Any:
+    """The physical GPU of a table entry (an Accelerator, or a Slot's parent)."""
+    return get_gpu(g.parent) if hasattr(g, "parent") else g
+
+
+def _on_stacks(p: Prepared) -> None:
+    """Each row's engine as it runs on its GPU's software stack (catalog.engine_on: vllm on an
+    AMD GPU is vllm-rocm), the engine table and codes rewritten where any row changes."""
+    engines, gpus = p.tables["engine"], p.tables["gpu"]
+    on = [[engine_on(e, _accelerator(g)) for g in gpus] for e in engines]
+    if all(x is e for row, e in zip(on, engines) for x in row):
+        return
+    table: list = []
+    index: dict[int, int] = {}
+    lut = np.empty(len(engines) * len(gpus), dtype=np.int64)
+    for i, row in enumerate(on):
+        for j, x in enumerate(row):
+            lut[i * len(gpus) + j] = index.setdefault(id(x), len(table))
+            if len(table) < len(index):
+                table.append(x)
+    p.columns["engine"] = lut[p.columns["engine"] * len(gpus) + p.columns["gpu"]]
+    p.tables["engine"] = table
 
 
 class Results:

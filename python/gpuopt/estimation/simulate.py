@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gpuopt import _core
 from gpuopt.estimation.capacity import DEFAULT_MAX_BATCH, SLO, _requests, _slo
-from gpuopt.catalog import EngineLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
+from gpuopt.catalog import EngineLike, ModelLike, engine as get_engine, engine_on, gpu as get_gpu, model as get_model
 from gpuopt.catalog import precision as get_precision
 from gpuopt.estimation.columns import scalar_count
 from gpuopt.errors import InvalidInputError, number
@@ -133,10 +133,11 @@ def simulate(model: ModelLike, gpu: Any, *, requests: Any = (512, 128), rate: Op
     (input, output), buckets [(input, output, weight)] or a RequestClass. `max_batch` caps running
     requests per replica (default 256, like vLLM); the KV cache bounds them too."""
     m, e = get_model(model), get_engine(engine)
-    delay = 0.0
+    delay, parent = 0.0, None
     if isinstance(gpu, Slot):
-        delay, gpu = gpu.request_delay_ms, gpu.gpu
+        delay, gpu, parent = gpu.request_delay_ms, gpu.gpu, gpu.parent
     g = get_gpu(gpu)
+    e = engine_on(e, get_gpu(parent) if parent else g)
     p = get_precision(precision)
     kv = "fp16" if kv_precision is None else get_precision(kv_precision, what="kv_precision")
     tp = scalar_count("tp", tp)

@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuopt import _core
-from gpuopt.catalog import EngineLike, GpuLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
+from gpuopt.catalog import EngineLike, GpuLike, ModelLike, engine as get_engine, engine_on, gpu as get_gpu, model as get_model
 from gpuopt.catalog import precision as get_precision
 from gpuopt.estimation.columns import VERDICTS, Categorical, Results, precision_codes, rows_frame, whole_numbers
 from gpuopt.cost import price, tco
@@ -100,11 +100,23 @@ def sweep(models: Sequence[ModelLike], gpus: Sequence[Union[GpuLike, Slot]], *, 
     if math.prod(sizes) > MAX_SWEEP:
         raise InvalidInputError(f"a sweep of {math.prod(sizes):,} configurations exceeds {MAX_SWEEP:,} "
                                 f"({_core.MAX_RESULT_BYTES >> 30} GiB of results): split it")
-    raw = _core.sweep_grid(
-        np.array([m.row() for m in ms], dtype=np.int64),
-        np.array([_slot_row(s, usd_per_hour) for s in slots], dtype=np.float64),
-        np.array([e.row() for e in es], dtype=np.float64),
-        *[np.arange(s, dtype=np.int64) for s in sizes[:3]], precision_codes(ps), precision_codes(ks), *counts)
+    slot_rows = np.array([_slot_row(s, usd_per_hour) for s in slots], dtype=np.float64)
+    model_rows = np.array([m.row() for m in ms], dtype=np.int64)
+    rest = [precision_codes(ps), precision_codes(ks), *counts]
+    # each slot's engines as they run on its stack (vllm on an AMD GPU is vllm-rocm): one Rust
+    # sweep per group of slots that share them, their rows put back in factorial order
+    groups: dict[tuple[int, ...], tuple[list, list[int]]] = {}
+    for k, sl in enumerate(slots):
+        on = [engine_on(e, get_gpu(sl.parent)) for e in es]
+        groups.setdefault(tuple(map(id, on)), (on, []))[1].append(k)
+    inner = math.prod(sizes[2:])
+    raw = np.empty((len(ms), len(slots), inner, len(SWEEP_COLUMNS)))
+    for on, members in groups.values():
+        part = _core.sweep_grid(model_rows, slot_rows, np.array([e.row() for e in on], dtype=np.float64),
+                                np.arange(len(ms), dtype=np.int64), np.array(members, dtype=np.int64),
+                                np.arange(len(es), dtype=np.int64), *rest)
+        raw[:, members] = part.reshape(len(ms), len(members), inner, len(SWEEP_COLUMNS))
+    raw = raw.reshape(-1, len(SWEEP_COLUMNS))
     cols = {name: raw[:, j] for j, name in enumerate(SWEEP_COLUMNS)}
     cols["verdict"] = cols["verdict"].astype(np.int8)
 

@@ -50,6 +50,31 @@ def pareto_png(results: Mapping[str, Any], front: Sequence[int], path: str | Pat
     return _save(plt, fig, path)
 
 
+def validation_png(v, path: str | Path) -> Path:
+    """Each validated row's estimate against its measured value, log-log, one colour per engine,
+    with the y = x line and the 1.5x band."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 6))
+    measured = np.array([r.measurement.value for r in v.rows])
+    estimate = np.array([r.estimate for r in v.rows])
+    for k, engine in enumerate(sorted({r.measurement.engine for r in v.rows})):
+        sel = np.array([r.measurement.engine == engine for r in v.rows])
+        ax.scatter(measured[sel], estimate[sel], s=6, alpha=0.5, color=f"C{k}", label=engine)
+    lo, hi = float(min(measured.min(), estimate.min())), float(max(measured.max(), estimate.max()))
+    line = np.array([lo, hi])
+    ax.plot(line, line, color="k", lw=0.8)
+    for f in (1.5, 1 / 1.5):
+        ax.plot(line, line * f, color="k", lw=0.5, ls="--")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("measured (each row's metric)")
+    ax.set_ylabel("gpuopt's estimate")
+    ax.set_title(f"{len(v.rows)} rows: MAPE {v.mape:.1%} in-sample")
+    ax.legend()
+    fig.tight_layout()
+    return _save(plt, fig, path)
+
+
 def fleet_png(plan, path: str | Path) -> Path:
     """GPUs owned (bought and already owned) and peak rentals per site and type."""
     plt = _plt()

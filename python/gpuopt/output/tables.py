@@ -83,20 +83,33 @@ def _num(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 
-def validation_table(v: Validation) -> Table:
-    t = new_table("Estimates against public measurements (error = estimate / measured - 1)")
-    t.add_column("configuration")
-    for col in ("metric", "measured", "estimate", "error", "LOO est.", "LOO err."):
-        t.add_column(col, justify="right", min_width=len(col))
-    for row in v.rows:
-        m = row.measurement
-        batch = "max batch" if m.batch == "max" else f"batch {m.batch}"
-        t.add_row(f"{m.model} {m.precision} {m.n_gpu}x {m.gpu} {m.engine}, {batch}, {m.isl}/{m.osl}", m.metric,
-                  _num(m.value), _num(row.estimate), f"{row.error:+.1%}",
-                  "-" if row.loo_estimate is None else _num(row.loo_estimate),
-                  "-" if row.loo_error is None else f"{row.loo_error:+.1%}")
+def validation_table(v: Validation, *, rows: bool = False) -> Table:
+    """Per engine x GPU x source: rows, MAPE in-sample and held out; with `rows`, every row too."""
+    held = {"source": "leave-one-source-out", "row": "leave-one-out", "none": "none"}[v.loo]
+    if rows:
+        t = new_table("Estimates against public measurements (error = estimate / measured - 1)")
+        t.add_column("configuration")
+        for col in ("metric", "measured", "estimate", "error", "held-out est.", "held-out err."):
+            t.add_column(col, justify="right", min_width=len(col))
+        for row in v.rows:
+            m = row.measurement
+            batch = "max batch" if m.batch == "max" else f"batch {m.batch}"
+            t.add_row(f"{m.model} {m.precision} {m.n_gpu}x {m.gpu} {m.engine}, {batch}, {m.isl}/{m.osl}", m.metric,
+                      _num(m.value), _num(row.estimate), f"{row.error:+.1%}",
+                      "-" if row.loo_estimate is None else _num(row.loo_estimate),
+                      "-" if row.loo_error is None else f"{row.loo_error:+.1%}")
+    else:
+        t = new_table("Estimates against public measurements, per engine x GPU x source")
+        for col in ("engine", "gpu", "source"):
+            t.add_column(col)
+        for col in ("rows", "MAPE", f"{held} MAPE"):
+            t.add_column(col, justify="right")
+        for g in v.groups:
+            t.add_row(g.engine, g.gpu, g.source, str(g.rows), f"{g.mape:.1%}",
+                      "-" if g.loo_mape is None else f"{g.loo_mape:.1%}")
     loo = "-" if v.loo_mape is None else f"{v.loo_mape:.1%}"
-    t.caption = (f"MAPE in-sample {v.mape:.1%}, leave-one-out {loo}; worst row off by {v.worst_ratio:.2f}x")
+    t.caption = (f"{len(v.rows)} rows: MAPE in-sample {v.mape:.1%}, {held} {loo}; "
+                 f"worst row off by {v.worst_ratio:.2f}x")
     return t
 
 

@@ -3,7 +3,7 @@
 use crate::error::{invalid, CoreError};
 
 /// Column order of an engine row as it crosses the Python boundary.
-pub const ENGINE_FIELDS: [&str; 11] = [
+pub const ENGINE_FIELDS: [&str; 13] = [
     "memory_utilization",
     "overhead_bytes",
     "max_batched_tokens",
@@ -15,6 +15,8 @@ pub const ENGINE_FIELDS: [&str; 11] = [
     "request_overhead_ms",
     "comm_efficiency",
     "allreduce_latency_us",
+    "attention_efficiency",
+    "seq_overhead_us",
 ];
 
 /// How a serving engine spends memory beyond weights and KV cache.
@@ -49,6 +51,13 @@ pub struct EngineTiming {
     pub comm_efficiency: f64,
     /// Latency of one all-reduce, µs.
     pub allreduce_latency_us: f64,
+    /// Share of the memory bandwidth its attention kernels reach reading (and writing) the KV
+    /// cache: paged attention gathers scattered blocks, so it falls short of the weight reads'
+    /// share, most of all at long contexts and large batches, where KV reads dominate a step.
+    pub attention_efficiency: f64,
+    /// Host-side cost per sequence in every step (scheduling, sampling, detokenising, block
+    /// tables), µs: what makes a large batch's step slower than its kernels alone.
+    pub seq_overhead_us: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -101,6 +110,8 @@ impl EngineProfile {
             request_overhead_ms: non_negative(f(8).0, f(8).1)?,
             comm_efficiency: share(f(9).0, f(9).1)?,
             allreduce_latency_us: non_negative(f(10).0, f(10).1)?,
+            attention_efficiency: share(f(11).0, f(11).1)?,
+            seq_overhead_us: non_negative(f(12).0, f(12).1)?,
         };
         Ok(EngineProfile { memory, timing })
     }
@@ -110,14 +121,14 @@ impl EngineProfile {
 pub(crate) mod tests {
     use super::*;
 
-    pub const ROW: [f64; 11] = [0.9, 0.8e9, 2048.0, 8.0, 0.6, 0.8, 40.0, 0.5, 3.0, 0.7, 10.0];
+    pub const ROW: [f64; 13] = [0.9, 0.8e9, 2048.0, 8.0, 0.6, 0.8, 40.0, 0.5, 3.0, 0.7, 10.0, 0.6, 20.0];
 
     #[test]
     fn parses_and_validates() {
         let e = EngineProfile::from_row(&ROW).unwrap();
         assert_eq!(e.memory.max_batched_tokens, 2048.0);
         assert_eq!(e.timing.request_overhead_ms, 3.0);
-        for (i, bad) in [(0, 1.5), (1, -1.0), (2, 0.5), (4, 0.0), (6, f64::NAN), (9, 2.0)] {
+        for (i, bad) in [(0, 1.5), (1, -1.0), (2, 0.5), (4, 0.0), (6, f64::NAN), (9, 2.0), (11, 0.0), (11, 1.5), (12, -1.0)] {
             let mut row = ROW;
             row[i] = bad;
             let err = EngineProfile::from_row(&row).unwrap_err().to_string();

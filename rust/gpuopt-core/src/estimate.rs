@@ -162,6 +162,8 @@ pub struct Roofline {
     comm_ms_per_token: f64,
     comm_ms_fixed: f64,
     bw: f64,
+    /// Bandwidth the attention kernels reach reading and writing the KV cache.
+    kv_bw: f64,
     timing: EngineTiming,
 }
 
@@ -195,6 +197,7 @@ impl Roofline {
             comm_ms_per_token,
             comm_ms_fixed,
             bw,
+            kv_bw: gpu.mem_bw * t.attention_efficiency,
             timing: t,
         }
     }
@@ -214,10 +217,11 @@ impl Roofline {
     pub fn decode_lines(&self, batch: f64) -> (f64, f64, f64, f64, f64) {
         let p0 = (self.flops_per_token * batch + self.flops_per_seq * batch) / self.peak * 1e3;
         let p1 = self.flops_per_pair / self.peak * 1e3;
-        let q0 = (self.dense_bytes + self.expert_bytes * self.expert_share(batch) + self.kv_per_token * batch) / self.bw * 1e3;
-        let q1 = self.kv_per_token / self.bw * 1e3;
+        let q0 = ((self.dense_bytes + self.expert_bytes * self.expert_share(batch)) / self.bw
+            + self.kv_per_token * batch / self.kv_bw) * 1e3;
+        let q1 = self.kv_per_token / self.kv_bw * 1e3;
         let rest = self.act_per_token * batch / self.bw * 1e3 + self.comm_ms_per_token * batch + self.comm_ms_fixed
-            + self.timing.step_overhead_ms;
+            + self.timing.step_overhead_ms + self.timing.seq_overhead_us * batch * 1e-3;
         (p0, p1, q0, q1, rest)
     }
 
@@ -225,13 +229,13 @@ impl Roofline {
     /// (query, key) pairs attended.
     pub fn step(&self, tokens: f64, seqs: f64, kv_read: f64, pairs: f64) -> StepTime {
         let flops = self.flops_per_token * tokens + self.flops_per_seq * seqs + self.flops_per_pair * pairs;
-        let bytes = self.dense_bytes + self.expert_bytes * self.expert_share(tokens) + self.kv_per_token * (kv_read + tokens);
+        let weight_bytes = self.dense_bytes + self.expert_bytes * self.expert_share(tokens);
         StepTime {
             compute_ms: flops / self.peak * 1e3,
-            memory_ms: bytes / self.bw * 1e3,
+            memory_ms: (weight_bytes / self.bw + self.kv_per_token * (kv_read + tokens) / self.kv_bw) * 1e3,
             activation_ms: self.act_per_token * tokens / self.bw * 1e3,
             comm_ms: self.comm_ms_per_token * tokens + self.comm_ms_fixed,
-            overhead_ms: self.timing.step_overhead_ms,
+            overhead_ms: self.timing.step_overhead_ms + self.timing.seq_overhead_us * seqs * 1e-3,
         }
     }
 }
@@ -270,8 +274,30 @@ pub(crate) fn buildable(m: &ModelArch, gpu: &GpuSpec, tp: f64) -> bool {
 }
 
 /// Latency and throughput of a static batch of `q.batch` requests, each `q.input` prompt tokens
-/// and `q.output` generated tokens.
+/// and `q.output` generated tokens. A batch the KV cache cannot hold at once runs as engines run
+/// it: in waves of as many sequences as fit (the rest wait for the wave before to finish), so its
+/// end-to-end time is the waves' sum; TTFT and TPOT are those of the first wave.
 pub fn estimate_with(r: &Roofline, e: &EngineProfile, terms: &MemoryTerms, capacity: f64, q: &EstimateQuery) -> Estimate {
+    let fits = terms.max_batch(capacity);
+    if !(fits >= 1.0 && fits < q.batch) {
+        return one_pass(r, e, terms, capacity, q);
+    }
+    let full_waves = (q.batch / fits).floor();
+    let rest = q.batch - full_waves * fits;
+    let wave = one_pass(r, e, terms, capacity, &EstimateQuery { batch: fits, ..*q });
+    let last = if rest > 0.0 { one_pass(r, e, terms, capacity, &EstimateQuery { batch: rest, ..*q }).e2e_ms } else { 0.0 };
+    let e2e = full_waves * wave.e2e_ms + last;
+    Estimate {
+        e2e_ms: e2e,
+        output_tokens_per_s: q.batch * q.output / (e2e / 1e3),
+        batch: q.batch,
+        verdict: verdict(terms, q.batch, capacity),
+        ..wave
+    }
+}
+
+/// A static batch that runs as one: every sequence prefilled, then decoded side by side.
+fn one_pass(r: &Roofline, e: &EngineProfile, terms: &MemoryTerms, capacity: f64, q: &EstimateQuery) -> Estimate {
     let b = q.batch;
     // Prefill: the batch's prompts in chunks of the engine's token budget.
     let tokens = b * q.input;

@@ -1,0 +1,87 @@
+"""Public benchmark results shipped with gpuopt as Measurements, each row's conditions mapped to
+what gpuopt models, and every row it cannot map counted by the reason.
+
+argonne_llm_inference_bench.csv: Argonne's LLM-Inference-Bench (arXiv:2411.00136), repository
+argonne-lcf/LLM-Inference-Bench, Plots/All_results.csv at commit 4211f5d (some rows withheld by
+whoever shipped it). Each row is one static batch, fp16, input length = output length, timed
+after warm-up: its benchmark_throughput.py scripts time `llm.generate` over `Batch Size` prompts
+(vLLM, TensorRT-LLM), so `Latency` is the batch's end-to-end seconds and `Throughput` counts
+input and output tokens, batch x 2L / Latency. gpuopt's metric is out_tok_s_static = batch x L /
+Latency. llama.cpp rows come from `llama-bench -p L -n L -b B`: one sequence, whose prompt is
+processed B tokens at a time, over GPUs split by layers - none of which gpuopt models yet, so
+they are counted, not used.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+
+from gpuopt import catalog
+from gpuopt.estimation.calibration import Measurement, load_measurements
+
+ARGONNE_FILE = "argonne_llm_inference_bench.csv"
+ARGONNE_SOURCE = "Argonne LLM-Inference-Bench (arXiv:2411.00136)"
+
+# the benchmark's hardware names -> gpuopt ids, and the vendor stack its frameworks ran on
+HARDWARE = {
+    "Nvidia A100 GPU": ("a100-40gb", "cuda"),     # ALCF Polaris: A100-SXM4-40GB
+    "Nvidia H100 GPU": ("h100-sxm", "cuda"),      # SXM, 80 GB HBM3
+    "Nvidia GH200 GPU": ("gh200", "cuda"),        # JLSE GH200, 96 GB HBM3
+    "AMD MI300X GPU": ("mi300x", "rocm"),         # vLLM 0.6.1 built from Dockerfile.rocm
+}
+# (framework, stack) -> gpuopt engine
+ENGINES = {("vLLM", "cuda"): "vllm", ("vLLM", "rocm"): "vllm-rocm", ("TensorRT-LLM", "cuda"): "trtllm"}
+MODELS = {
+    "meta-llama/Llama-2-7b-hf": "llama-2-7b", "meta-llama/Llama-2-70b-hf": "llama-2-70b",
+    "meta-llama/Meta-Llama-3-8B": "llama-3-8b", "meta-llama/Meta-Llama-3-70B": "llama-3-70b",
+    "mistralai/Mistral-7B-v0.1": "mistral-7b", "mistralai/Mixtral-8x7B-v0.1": "mixtral-8x7b",
+}
+WHY_NOT = {
+    "hardware": "hardware gpuopt has no specification for (MI250 as counted per die or per card is not "
+                "stated, Gaudi2, Intel PVC and Max 1550, SambaNova SN40L)",
+    "framework": "a framework gpuopt has no profile for (DeepSpeed-MII, DeepSpeed, sambaflow), or llama.cpp's "
+                 "llama-bench rows (one sequence, prompt chunk B, layer split: not what gpuopt models yet)",
+    "model": "a model not in gpuopt's catalog",
+}
+
+
+@dataclass
+class PublicRows:
+    """Measurements mapped from a public table, and how many rows were left out for each reason."""
+
+    rows: list[Measurement]
+    skipped: Counter = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        left = "; ".join(f"{n} rows: {WHY_NOT[why]}" for why, n in sorted(self.skipped.items()))
+        return f"{len(self.rows)} rows used" + (f"; left out {left}" if left else "")
+
+
+def argonne() -> PublicRows:
+    """Argonne's LLM-Inference-Bench rows as out_tok_s_static Measurements (source ARGONNE_SOURCE)."""
+    out = PublicRows(rows=[])
+    for r in csv.DictReader(io.StringIO(catalog._data_text(ARGONNE_FILE))):
+        hw = HARDWARE.get(r["Hardware"])
+        engine = ENGINES.get((r["Framework"], hw[1])) if hw else None
+        model = MODELS.get(r["Model"])
+        why = "hardware" if hw is None else "framework" if engine is None else "model" if model is None else None
+        if why:
+            out.skipped[why] += 1
+            continue
+        length, batch, latency_s = int(r["Input Output Length"]), int(r["Batch Size"]), float(r["Latency"])
+        out.rows.append(Measurement(model=model, gpu=hw[0], n_gpu=int(r["Num of Hardware"]), precision="fp16",
+                                    engine=engine, batch=batch, isl=length, osl=length, metric="out_tok_s_static",
+                                    value=batch * length / latency_s, source=ARGONNE_SOURCE))
+    return out
+
+
+def shipped() -> list[Measurement]:
+    """Every shipped public measurement gpuopt can model: data/measured_calibration.csv and the
+    Argonne rows (what scripts/fit_engine_profiles.py fits the shipped profiles on)."""
+    return load_measurements() + argonne().rows
+
+
+__all__ = ["ARGONNE_SOURCE", "PublicRows", "argonne", "shipped"]
