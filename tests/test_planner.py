@@ -1,5 +1,6 @@
 import itertools
 import math
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -195,6 +196,21 @@ def test_simulate_plan_covers_every_service_and_period():
                                                                                             threads=3)
     with pytest.raises(InvalidInputError, match="threads"):
         gpuopt.simulate_plan(p, scn, threads=0)
+    # a deadline already past: nothing is simulated, and every pair says so
+    late = gpuopt.simulate_plan(p, scn, duration_s=120, deadline=time.perf_counter() - 1)
+    assert late.checks == [] and set(late.unchecked) == {(c.service, c.period) for c in check.checks}
+    assert check.unchecked == []
+
+
+def test_a_time_limit_that_ends_verification_says_what_went_unchecked(monkeypatch):
+    from gpuopt.planning import planner as planner_module
+
+    # verification gets no time at all: the plan is kept, with a warning naming what was not simulated
+    monkeypatch.setattr(planner_module, "_verify_deadline", lambda budget, baselines: time.perf_counter() - 1)
+    scn = two_period_scenario()
+    p = plan(scn, threads=1, baselines=False)
+    assert p.status == "optimal" and p.verification == {}
+    assert any("ended the verification before 4 service-period(s) were simulated" in w for w in p.warnings), p.warnings
 
 
 def test_verification_tightens_or_warns():

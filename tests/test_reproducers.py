@@ -58,6 +58,9 @@ MIX_TYPES = ("['h100-sxm', 'a100-40gb', 'a100-sxm-80gb', 'l4', 'a10g', 'rtx-4090
     # a verification that would simulate for 30 years, and one of NaN seconds
     ("gpuopt.plan(gpuopt.load_scenario('examples/enterprise.yaml'), verify_duration_s=1e9)", "verify"),
     ("gpuopt.simulate_plan(None, None, duration_s=float('nan'))", "duration_s must be seconds"),
+    # found by the thorough fuzz run: a bucket that is a mapping raised a bare KeyError
+    ("gpuopt.capacity('llama-2-13b', 'a100-40gb', requests=({}, 1), slo={'ttft_p95_ms': 100})",
+     "each bucket must be (input_tokens, output_tokens)"),
     # "optimal" at $39.64/h where the optimum is $26.19: a gap of 100 % proves nothing
     ("gpuopt.plan(gpuopt.load_scenario('examples/enterprise.yaml'), relative_gap=1.0)", "relative_gap must be in (0, 1)"),
 ])

@@ -101,7 +101,15 @@ def test_bad_simulation_inputs(kwargs, match):
 def test_percentiles_nearest_rank():
     p = percentiles(np.arange(1, 101))
     assert (p.p50, p.p95, p.p99, p.mean) == (50, 95, 99, 50.5)
-    assert math.isnan(percentiles(np.array([])).p50)
+    assert percentiles(np.array([])) == percentiles([])
+    assert percentiles(np.array([])).model_dump() == {"p50": None, "p95": None, "p99": None, "mean": None}
+
+
+def test_nothing_completed_reports_no_latencies_and_a_model_that_does_not_fit_is_refused():
+    idle = simulate("llama-3-8b", "l4", rate=0.0, duration_s=10)
+    assert idle.requests_completed == 0 and idle.ttft_ms.p95 is None and idle.throughput_rps == 0.0
+    with pytest.raises(InvalidInputError, match="llama-2-13b at fp16 over 1 GPU.s. does not fit on a10g"):
+        simulate("llama-2-13b", "a10g", rate=1.0, duration_s=10)
 
 
 @settings(max_examples=25, deadline=None)

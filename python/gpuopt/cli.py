@@ -360,7 +360,8 @@ def simulate_cmd(
     for col in ("ms", "p50", "p95", "p99", "mean"):
         t.add_column(col, justify="left" if col == "ms" else "right")
     for name, pct in (("TTFT", r.ttft_ms), ("TPOT", r.tpot_ms), ("end-to-end", r.e2e_ms), ("queue wait", r.wait_ms)):
-        t.add_row(name, *(f"{getattr(pct, q):,.1f}" for q in ("p50", "p95", "p99", "mean")))
+        t.add_row(name, *("-" if getattr(pct, q) is None else f"{getattr(pct, q):,.1f}"
+                          for q in ("p50", "p95", "p99", "mean")))
     out.print(t)
     if r.overload:
         err.print(f"warning: {r.overload}", markup=False)

@@ -94,7 +94,10 @@ def _requests(value: Any) -> RequestClass:
         if isinstance(value, (list, tuple)):
             return RequestClass(buckets=tuple(Bucket(input_tokens=b[0], output_tokens=b[1],
                                                      weight=b[2] if len(b) > 2 else 1.0) for b in value))
-    except (ValueError, TypeError, IndexError) as e:
+    except (TypeError, IndexError, KeyError):   # a bucket that is not a sequence of numbers
+        raise InvalidInputError(f"invalid request class {value!r}: each bucket must be (input_tokens, "
+                                "output_tokens) or (input_tokens, output_tokens, weight)") from None
+    except ValueError as e:
         raise InvalidInputError(f"invalid request class {value!r}: {e}") from None
     raise InvalidInputError(f"requests must be (input_tokens, output_tokens), a list of (input, output, weight) "
                             f"buckets or a RequestClass, got {value!r}")

@@ -27,19 +27,20 @@ from gpuopt.estimation.sharing import Slot
 
 
 class Percentiles(BaseModel):
+    """Nearest-rank percentiles and the mean, ms; None where no request completed."""
+
     model_config = ConfigDict(frozen=True)
-    p50: float
-    p95: float
-    p99: float
-    mean: float
+    p50: Optional[float]
+    p95: Optional[float]
+    p99: Optional[float]
+    mean: Optional[float]
 
 
 def percentiles(values: np.ndarray) -> Percentiles:
-    """Nearest-rank percentiles (NaN for no values)."""
+    """Nearest-rank percentiles (None for no values: nothing to measure, not a number)."""
     v = np.sort(np.asarray(values, dtype=float))
     if v.size == 0:
-        nan = float("nan")
-        return Percentiles(p50=nan, p95=nan, p99=nan, mean=nan)
+        return Percentiles(p50=None, p95=None, p99=None, mean=None)
     rank = lambda q: float(v[max(int(math.ceil(q * v.size)) - 1, 0)])  # noqa: E731
     return Percentiles(p50=rank(0.50), p95=rank(0.95), p99=rank(0.99), mean=float(v.mean()))
 
@@ -155,6 +156,10 @@ def simulate(model: ModelLike, gpu: Any, *, requests: Any = (512, 128), rate: Op
     fixed_ms = e.request_overhead_ms + delay
     raw = _core.simulate(list(m.row()), list(g.row()), list(e.row()), code[p], code[kv], tp, replicas, router,
                          arrivals, req.rows(), float(batch_cap), fixed_ms, seed)
+    if raw["kv_budget_bytes"] <= 0:
+        raise InvalidInputError(f"{m.id} at {p} over {tp} GPU(s) does not fit on {g.id}: its weights, activations and "
+                                f"overhead leave no room for a KV cache ({raw['kv_budget_bytes'] / 1e9:.1f} GB); use "
+                                "more tensor-parallel GPUs, a lower precision or a larger GPU")
     return report(raw, m.id, getattr(gpu, "id", g.id), e.id, replicas, router, target)
 
 
@@ -203,7 +208,7 @@ def report(raw: dict, model: str, slot: str, engine: str, replicas: int, router:
         for name, limit, pct in (("ttft", slo.ttft_p95_ms, t), ("tpot", slo.tpot_p95_ms, tp_),
                                  ("e2e", slo.e2e_p95_ms, e2)):
             if limit is not None:
-                met[name] = bool(pct.p95 <= limit)
+                met[name] = pct.p95 is not None and bool(pct.p95 <= limit)
     makespan = raw["makespan_s"]
     offered, overload = overload_of(arrival, admitted, arrival.size / span)
     return SimulationReport(

@@ -60,7 +60,7 @@ class SloCheck(_Part):
     redundancy: str = Field(description="n+1: the replicas left after losing any one still carry the demand")
     target: dict[str, Optional[float]]
     predicted: dict[str, float]
-    simulated: Optional[dict[str, float]] = None
+    simulated: Optional[dict[str, Optional[float]]] = None
     meets_slo: Optional[bool] = None
 
 

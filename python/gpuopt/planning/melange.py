@@ -35,6 +35,9 @@ class MixPlan(BaseModel):
     explanation: Optional[str] = None
 
 
+MIN_CAPACITY = 1e-6   # req/s of one GPU on one bucket, where it serves it at all
+
+
 def _grid(name: str, value, shape: Optional[tuple] = None) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=float)
@@ -73,6 +76,11 @@ def plan_mix(gpu_costs: Mapping[str, float], capacities: Mapping[str, Sequence],
                                      or slice_factor < 1):
         raise InvalidInputError(f"slice_factor must be a whole number >= 1 or None, got {slice_factor!r}")
     caps = {n: _grid(f"capacities[{n!r}]", capacities[n], dist.shape).reshape(-1) for n in names}
+    for n, c in caps.items():
+        tiny = c[(c > 0) & (c < MIN_CAPACITY)]
+        if tiny.size:   # a GPU that serves 1e-300 req/s would need 1e300 of itself: a unit slip
+            raise InvalidInputError(f"capacities[{n!r}] holds {tiny[0]:g} req/s: a capacity is 0 (cannot serve the "
+                                    f"bucket) or at least {MIN_CAPACITY:g} req/s")
     for n in names:
         c = gpu_costs[n]
         if not (isinstance(c, (int, float)) and c >= 0 and math.isfinite(c)):

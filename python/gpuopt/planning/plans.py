@@ -85,9 +85,9 @@ class Changes(_Part):
 
 class Verification(_Part):
     """A service in one period, simulated with the plan's replicas."""
-    ttft_p95_ms: float
-    tpot_p95_ms: float
-    e2e_p95_ms: float
+    ttft_p95_ms: Optional[float]
+    tpot_p95_ms: Optional[float]
+    e2e_p95_ms: Optional[float]
     requests: int
     meets_slo: bool
 
