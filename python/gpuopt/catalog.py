@@ -245,7 +245,11 @@ def register_model(spec: Union[str, Path, Mapping[str, Any], ModelSpec]) -> Mode
     return m
 
 
-def register_engine(spec: Union[Mapping[str, Any], EngineProfile]) -> EngineProfile:
+def register_engine(spec: Union[str, Path, Mapping[str, Any], EngineProfile]) -> EngineProfile:
+    """Adds (or overrides) an engine profile from a dict, an EngineProfile, a shipped engine's id,
+    or a YAML/JSON file of its fields (what `gpuopt calibrate --out` writes)."""
+    if isinstance(spec, Path) or (isinstance(spec, str) and spec.lower().endswith((".yaml", ".yml", ".json"))):
+        spec = _load_mapping(spec, "engine")
     e = engine(spec)
     _user_engines[e.id] = e
     return e

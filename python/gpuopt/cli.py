@@ -10,13 +10,14 @@ from enum import Enum
 from typing import Optional
 
 import typer
+import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from gpuopt import __version__, batch, catalog
 from gpuopt.errors import GpuoptError, InvalidInputError, OutputError
-from gpuopt.estimation.calibration import validate as run_validate
+from gpuopt.estimation.calibration import calibrate as run_calibrate, load_measurements, validate as run_validate
 from gpuopt.estimation.estimate import estimate as run_estimate, max_throughput as run_max_throughput
 from gpuopt.estimation.fit import fit as run_fit
 from gpuopt.estimation.simulate import simulate as run_simulate
@@ -30,6 +31,7 @@ from gpuopt.output.plots import pareto_png, validation_png
 from gpuopt.output.tables import estimate_table, fit_table, gpu_table, model_table, new_table, plan_tables, validation_table
 from gpuopt.planning.planner import PlanProgress, plan as run_plan
 from gpuopt.planning.scenario import Scenario, load_scenario
+from gpuopt.schema import TIMING_FIELDS
 from gpuopt.planning.sensitivity import cost_against_rate
 
 app = typer.Typer(no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
@@ -172,6 +174,45 @@ def estimate_cmd(
     out.print(estimate_table(r))
     for w in r.warnings:
         err.print(f"[yellow]warning:[/] {w}", highlight=False)
+
+
+@app.command("calibrate")
+@_errors_to_exit
+def calibrate_cmd(
+    files: list[str] = typer.Argument(..., help="measurement files: gpuopt's CSV/YAML/JSON columns, `vllm bench "
+                                                "serve --save-result` JSON, or GenAI-Perf's "
+                                                "profile_export_genai_perf.csv"),
+    engine: str = typer.Option("vllm", help="the engine profile to start from and fit"),
+    model: Optional[str] = typer.Option(None, help="model id, where a benchmark file does not say"),
+    gpu: Optional[str] = typer.Option(None, help="accelerator id, where a benchmark file does not say"),
+    tp: Optional[int] = typer.Option(None, help="tensor-parallel GPUs, where a benchmark file does not say"),
+    precision: Optional[str] = typer.Option(None, help="weight precision, where a benchmark file does not say"),
+    concurrency: Optional[int] = typer.Option(None, help="GenAI-Perf's --concurrency, where its folder name does "
+                                                         "not say"),
+    save: Optional[str] = typer.Option(None, "--out", help="write the fitted profile as YAML (gpuopt.register_engine "
+                                                         "reads it)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Fit ENGINE's timing figures to measured results (yours or a benchmark's) and show how well
+    they fit; --out writes the profile to register with gpuopt.register_engine."""
+    settings = {"model": model, "gpu": gpu, "n_gpu": tp, "precision": precision, "engine": engine,
+                "concurrency": concurrency}
+    rows = [m for f in files for m in load_measurements(f, settings={k: v for k, v in settings.items()
+                                                                        if v is not None})]
+    with err.status(f"fitting {engine} on {len(rows)} measurements..."):
+        cal = run_calibrate(rows, engine=engine)
+    figures = {f: getattr(cal.profile, f) for f in TIMING_FIELDS}
+    if save:
+        write_atomic(save, yaml.safe_dump(cal.profile.model_dump(), sort_keys=False))
+        err.print(f"wrote {save}", highlight=False)
+    if as_json:
+        return _print_json({"engine": engine, "rows": cal.rows, "mape": cal.mape, "figures": figures})
+    t = new_table(f"{engine} fitted on {cal.rows} measurements: in-sample MAPE {cal.mape:.1%}")
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    for k, v in figures.items():
+        t.add_row(k, f"{v:.4g}")
+    out.print(t)
 
 
 @app.command("validate")

@@ -12,7 +12,7 @@ import csv
 import io
 import math
 from pathlib import Path
-from typing import Iterable, Literal, Optional, Sequence, Union
+from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +22,7 @@ from gpuopt.catalog import EngineLike
 from gpuopt.errors import CheckedModel, InvalidInputError, ModelInputError
 from gpuopt.estimation.estimate import estimate_many, max_throughput_many
 from gpuopt.schema import EngineProfile
+from gpuopt.estimation.bench_files import read_bench_file
 from gpuopt.user_files import load_yaml, read_text
 
 Metric = Literal["out_tok_s_max", "out_tok_s_static", "ttft_ms", "decode_tok_s", "tpot_ms", "e2e_ms"]
@@ -57,17 +58,26 @@ def _parse(rows: Iterable[dict], origin: str) -> list[Measurement]:
     for i, r in enumerate(rows, start=1):
         r = {k: v for k, v in r.items() if v not in ("", None)}
         try:
-            out.append(Measurement.model_validate(r))
+            m = Measurement.model_validate(r)
+            # ids the catalog does not know fail here, with suggestions, not later inside a fit
+            catalog.model(m.model), catalog.gpu(m.gpu), catalog.engine(m.engine)
         except ModelInputError as e:
             raise InvalidInputError(f"{origin}, measurement {i}: {e.problems}") from None
+        except InvalidInputError as e:
+            raise InvalidInputError(f"{origin}, measurement {i}: {e}") from None
+        out.append(m)
     if not out:
         raise InvalidInputError(f"{origin} holds no measurements")
     return out
 
 
-def load_measurements(source: Union[str, Path, Sequence[dict], None] = None) -> list[Measurement]:
-    """Measurements from a CSV file ('#' lines are comments), a YAML/JSON list, a list of dicts or
-    Measurements; None gives the shipped public measurements (data/measured_calibration.csv)."""
+def load_measurements(source: Union[str, Path, Sequence[dict], None] = None, *,
+                      settings: Optional[Mapping[str, Any]] = None) -> list[Measurement]:
+    """Measurements from a CSV file of Measurement columns ('#' lines are comments), a YAML/JSON
+    list, a list of dicts or Measurements, or the result file of a real benchmark: `vllm bench
+    serve --save-result` JSON or GenAI-Perf's profile_export_genai_perf.csv
+    (gpuopt.estimation.bench_files; `settings` give what such a file does not say: model, gpu,
+    n_gpu, precision, engine, concurrency). None gives the shipped measured_calibration.csv."""
     if source is None:
         text = catalog._data_text("measured_calibration.csv")
         origin = "measured_calibration.csv"
@@ -75,6 +85,9 @@ def load_measurements(source: Union[str, Path, Sequence[dict], None] = None) -> 
         path = Path(source)
         text = read_text(path, "measurements")
         origin = str(path)
+        bench = read_bench_file(path, text, settings or {})
+        if bench is not None:
+            return _parse(bench, origin)
         if path.suffix.lower() in (".yaml", ".yml", ".json"):
             data = load_yaml(text, origin)
             if not isinstance(data, list):
