@@ -687,15 +687,18 @@ def simulate(model_row, gpu_row, engine_row, precision: int, kv_precision: int, 
         return last[0], last[1]
 
     requests: list[list] = []  # [input, output, kv, client]
-    pending: collections.deque = collections.deque()  # closed-loop arrivals, in time order
+    pending: list = []  # closed-loop arrivals: a heap of (time, order issued, request)
     kind = arrivals[0]
     state = {"poisson_t": 0.0, "trace_i": 0, "issued": 0}
+    stagger = arrivals[3] if kind == "closed" and len(arrivals) > 3 else 0.0
+    think = arrivals[4] if kind == "closed" and len(arrivals) > 4 else 0.0
+    order = itertools.count()
     if kind == "closed":
         clients, total = arrivals[1], arrivals[2]
         for c in range(min(clients, total)):
             i, o = draw()
             requests.append([i, o, model.kv_need(i, o), c])
-            pending.append((0.0, len(requests) - 1))
+            heapq.heappush(pending, (c * stagger, next(order), len(requests) - 1))
             state["issued"] += 1
 
     def next_open():
@@ -735,7 +738,7 @@ def simulate(model_row, gpu_row, engine_row, precision: int, kv_precision: int, 
         state["issued"] += 1
         i, o = draw()
         requests.append([i, o, model.kv_need(i, o), client])
-        pending.append((at, len(requests) - 1))
+        heapq.heappush(pending, (at + think, next(order), len(requests) - 1))
 
     out = {"arrival": [], "admitted": [], "first_token": [], "finish": [], "output_tokens": [], "rejected": 0}
     rec = {}  # id -> [arrival, admitted, first]
@@ -806,7 +809,7 @@ def simulate(model_row, gpu_row, engine_row, precision: int, kv_precision: int, 
                 rid = upcoming[1]
                 upcoming = next_open()
             else:
-                rid = pending.popleft()[1]
+                rid = heapq.heappop(pending)[2]
             rec[rid] = [now, math.nan, math.nan]
             req = requests[rid]
             if req[2] > model.kv_budget:

@@ -160,3 +160,20 @@ def test_an_overloaded_run_says_so_and_by_how_much():
         assert ok.offered_rps == pytest.approx(rate, rel=0.1)
     # closed-loop clients never pile up beyond their number
     assert gpuopt.simulate("llama-3-8b", "l40s", clients=8, total_requests=400).overload is None
+
+
+def test_closed_loop_clients_drift_apart_like_a_benchmarks():
+    """Identical clients that all start at once stay in lock-step, every prompt queued behind the
+    others' prefills; a benchmark's clients drift apart. The default stagger spreads them over one
+    cycle of the loop: TTFT near one prefill's, the same throughput."""
+    kw = dict(clients=20, total_requests=400, requests=(5000, 200))
+    lock = simulate("llama-3-8b", "h100-sxm", stagger_s=0.0, **kw)
+    spread = simulate("llama-3-8b", "h100-sxm", **kw)
+    assert spread.ttft_ms.p50 < lock.ttft_ms.p50 / 3
+    assert spread.throughput_rps == pytest.approx(lock.throughput_rps, rel=0.1)
+    # a think time between a client's requests leaves the replica idle part of the time
+    thinking = simulate("llama-3-8b", "h100-sxm", think_time_s=5.0, **kw)
+    assert thinking.throughput_rps < spread.throughput_rps and thinking.utilization < spread.utilization
+    for bad in (dict(stagger_s=-1.0), dict(think_time_s=float("nan")), dict(stagger_s=1e9)):
+        with pytest.raises(InvalidInputError, match="stagger_s|think_time_s"):
+            simulate("llama-3-8b", "h100-sxm", **kw, **bad)

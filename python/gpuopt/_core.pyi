@@ -193,6 +193,7 @@ def simulate(
 ) -> dict:
     """Discrete-event simulation of continuous batching on `replicas` identical replicas.
     arrivals: ("poisson", rates, period_s, duration_s) | ("trace", times, sizes) | ("closed",
-    clients, total). Returns per completed request arrays (arrival, admitted, first_token, finish,
+    clients, total[, stagger_s[, think_s]]) (client c starts at c x stagger_s; each sends its next
+    request think_s after its last completes; both 0 when left out). Returns per completed request arrays (arrival, admitted, first_token, finish,
     output_tokens; seconds), per replica busy_s, queue_area, queue_max, and rejected, makespan_s,
     fixed_ms, kv_budget_bytes."""

@@ -122,7 +122,8 @@ def _arrivals(rate, rates, period_s, duration_s, trace, clients, total_requests)
 def simulate(model: ModelLike, gpu: Any, *, requests: Any = (512, 128), rate: Optional[float] = None,
              rates: Optional[Sequence[float]] = None, period_s: float = 3600.0, duration_s: Optional[float] = 60.0,
              trace: Optional[Sequence[tuple]] = None, clients: Optional[int] = None,
-             total_requests: Optional[int] = None, replicas: int = 1,
+             total_requests: Optional[int] = None, stagger_s: Optional[float] = None, think_time_s: float = 0.0,
+             replicas: int = 1,
              router: Literal["least-loaded", "round-robin"] = "least-loaded", precision: str = "fp16",
              kv_precision: Optional[str] = None, tp: int = 1, engine: EngineLike = "vllm",
              max_batch: Optional[int] = None, slo: Any = None, seed: int = 0) -> SimulationReport:
@@ -130,7 +131,10 @@ def simulate(model: ModelLike, gpu: Any, *, requests: Any = (512, 128), rate: Op
 
     Arrivals: `rate` (Poisson, req/s) for `duration_s`; or `rates` per period of `period_s`,
     cycling; or a `trace` of (arrival_s, input_tokens, output_tokens); or `clients` closed-loop
-    clients sending `total_requests` in all. `requests` sizes Poisson and closed-loop requests:
+    clients sending `total_requests` in all, each its next request `think_time_s` after its last
+    completes. Client c starts at c x `stagger_s` (default: the end-to-end time of a static batch of
+    `clients` requests over `clients`, spreading them over one cycle of the loop as a benchmark's
+    clients drift apart; 0: all start at once and stay in lock-step). `requests` sizes Poisson and closed-loop requests:
     (input, output), buckets [(input, output, weight)] or a RequestClass. `max_batch` caps running
     requests per replica (default 256, like vLLM); the KV cache bounds them too."""
     m, e = get_model(model), get_engine(engine)
@@ -152,6 +156,11 @@ def simulate(model: ModelLike, gpu: Any, *, requests: Any = (512, 128), rate: Op
     req = _requests(requests)
     target = _slo(slo) if slo is not None else None
     arrivals = _arrivals(rate, rates, period_s, duration_s, trace, clients, total_requests)
+    if arrivals[0] == "closed":
+        think = number("think_time_s", think_time_s, hi=86_400.0)
+        stagger = _auto_stagger(m, g, e, p, kv, tp, req, arrivals[1]) if stagger_s is None else \
+            number("stagger_s", stagger_s, hi=86_400.0)
+        arrivals = (*arrivals, stagger, think)
     code = {q: i for i, q in enumerate(_core.PRECISIONS)}
     fixed_ms = e.request_overhead_ms + delay
     raw = _core.simulate(list(m.row()), list(g.row()), list(e.row()), code[p], code[kv], tp, replicas, router,
@@ -161,6 +170,21 @@ def simulate(model: ModelLike, gpu: Any, *, requests: Any = (512, 128), rate: Op
                                 f"overhead leave no room for a KV cache ({raw['kv_budget_bytes'] / 1e9:.1f} GB); use "
                                 "more tensor-parallel GPUs, a lower precision or a larger GPU")
     return report(raw, m.id, getattr(gpu, "id", g.id), e.id, replicas, router, target)
+
+
+def _auto_stagger(m, g, e, precision: str, kv: str, tp: int, req, clients: int) -> float:
+    """A static batch of `clients` requests' end-to-end time (mean sizes) over the clients: the
+    clients spread evenly over one cycle of the loop, the steady state a real benchmark's clients
+    drift into, instead of all sending at once and staying in lock-step."""
+    from gpuopt.estimation.estimate import estimate
+
+    inp = max(1, round(sum(b.weight * b.input_tokens for b in req.buckets) / sum(b.weight for b in req.buckets)))
+    try:
+        one = estimate(m, g, precision=precision, kv_precision=kv, batch=clients, input_tokens=inp,
+                       output_tokens=max(1, round(req.mean_output_tokens)), tp=tp, engine=e)
+    except InvalidInputError:
+        return 0.0
+    return one.e2e_ms / 1e3 / clients if math.isfinite(one.e2e_ms) else 0.0
 
 
 OVERLOAD_MIN_REQUESTS = 50

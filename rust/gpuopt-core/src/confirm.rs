@@ -138,7 +138,7 @@ impl Confirmer<'_> {
         let cfg = SimConfig {
             replicas: 1,
             router: Router::LeastLoaded,
-            arrivals: Arrivals::Closed { clients, total: SATURATION_REQUESTS.max(4 * clients) },
+            arrivals: Arrivals::Closed { clients, total: SATURATION_REQUESTS.max(4 * clients), stagger_s: 0.0, think_s: 0.0 },
             sizes: self.class.buckets.clone(),
             max_batch: self.max_batch,
             fixed_ms: self.fixed_ms,

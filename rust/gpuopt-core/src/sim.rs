@@ -28,6 +28,8 @@ pub const MAX_OUTPUT_TOKENS: f64 = (1u64 << 20) as f64;
 pub const MAX_SIM_BYTES: f64 = 4.0 * (1u64 << 30) as f64;
 /// Most rate periods a Poisson run may cross (each is a step of the arrival loop).
 pub const MAX_PERIODS: f64 = 1e8;
+/// Longest stagger between closed-loop clients, or think time, s: a day.
+pub const MAX_CLIENT_DELAY_S: f64 = 86_400.0;
 
 /// splitmix64: small, fast, and easy to reproduce bit for bit in Python.
 #[derive(Clone, Debug)]
@@ -64,8 +66,10 @@ pub enum Arrivals {
     Poisson { rates: Vec<f64>, period_s: f64, duration_s: f64 },
     /// Given arrival times (s, ascending) with each request's (input, output) tokens.
     Trace { times: Vec<f64>, sizes: Vec<(f64, f64)> },
-    /// `clients` each send a request as soon as their previous one completes, `total` in all.
-    Closed { clients: usize, total: usize },
+    /// `clients` each send a request `think_s` after their previous one completes, `total` in
+    /// all; client c sends its first at c x `stagger_s` (as a benchmark's clients drift apart,
+    /// rather than all starting, and staying, in lock-step).
+    Closed { clients: usize, total: usize, stagger_s: f64, think_s: f64 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -286,7 +290,7 @@ fn expected_requests(arrivals: &Arrivals) -> f64 {
             rates.iter().sum::<f64>() / rates.len().max(1) as f64 * duration_s * 1.05 + 64.0
         }
         Arrivals::Trace { times, .. } => times.len() as f64,
-        Arrivals::Closed { clients, total } => (*total).max(*clients) as f64,
+        Arrivals::Closed { clients, total, .. } => (*total).max(*clients) as f64,
     }
 }
 
@@ -319,7 +323,7 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
     let draw_size = |rng: &mut Rng| draw(rng, &cfg.sizes, total_w);
     // Arrival stream: open-loop arrivals are generated lazily; closed-loop ones come from
     // completions, which happen in time order, so a FIFO keeps them sorted.
-    let mut pending: VecDeque<(f64, usize)> = VecDeque::new();
+    let mut pending = Pending::default();
     let mut requests: Vec<Request> = Vec::new();
     let mut out = SimOutput { fixed_ms: cfg.fixed_ms, ..Default::default() };
     let mut rec_arrival: Vec<f64> = Vec::new();
@@ -372,14 +376,19 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
                 return invalid("trace request sizes must be >= 1 token");
             }
         }
-        Arrivals::Closed { clients, total } => {
+        Arrivals::Closed { clients, total, stagger_s, think_s } => {
             if *clients == 0 {
                 return invalid("a closed loop needs at least one client");
+            }
+            for (name, v) in [("stagger_s", *stagger_s), ("think_s", *think_s)] {
+                if !(v >= 0.0 && v <= MAX_CLIENT_DELAY_S) {
+                    return invalid(format!("{name} = {v} must be seconds in [0, {MAX_CLIENT_DELAY_S}]"));
+                }
             }
             for c in 0..(*clients).min(*total) {
                 let (i, o) = draw_size(&mut rng);
                 requests.push(Request { input: i, output: o, kv: model.kv_need(i, o), client: c });
-                pending.push_back((0.0, requests.len() - 1));
+                pending.push(requests.len() - 1, c as f64 * stagger_s);
                 issued += 1;
             }
         }
@@ -431,15 +440,15 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
     let mut rr = 0usize;
     let mut now = 0.0f64;
     let mut done: Vec<usize> = Vec::new();
-    let (closed_total, is_closed) = match cfg.arrivals {
-        Arrivals::Closed { total, .. } => (total, true),
-        _ => (0, false),
+    let (closed_total, is_closed, think_s) = match cfg.arrivals {
+        Arrivals::Closed { total, think_s, .. } => (total, true, think_s),
+        _ => (0, false, 0.0),
     };
     let mut poll = crate::interrupt::Poll::default();
     loop {
         poll.step()?;
         let t_open = upcoming.map(|u| u.0).unwrap_or(f64::INFINITY);
-        let t_closed = pending.front().map(|p| p.0).unwrap_or(f64::INFINITY);
+        let t_closed = pending.next_time();
         let t_arr = t_open.min(t_closed);
         let (r_idx, t_rep) = reps
             .iter()
@@ -456,7 +465,7 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
                 upcoming = next_open(&mut rng, &mut requests);
                 id
             } else {
-                pending.pop_front().expect("finite time").1
+                pending.pop().expect("finite time")
             };
             if rec_arrival.len() <= id {
                 rec_arrival.resize(id + 1, f64::NAN);
@@ -467,7 +476,7 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
             if requests[id].kv > model.kv_budget {
                 out.rejected += 1;
                 if is_closed {
-                    issue_next(&mut issued, closed_total, requests[id].client, now, &mut rng, &draw_size, model, &mut requests, &mut pending);
+                    issue_next(&mut issued, closed_total, requests[id].client, now + think_s, &mut rng, &draw_size, model, &mut requests, &mut pending);
                 }
                 continue;
             }
@@ -515,7 +524,7 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
                         finish(&mut out, &rec_arrival, &rec_admitted, &rec_first, id, end, req.output);
                         r.kv_used -= req.kv;
                         if is_closed {
-                            issue_next(&mut issued, closed_total, req.client, end, &mut rng, &draw_size, model, &mut requests, &mut pending);
+                            issue_next(&mut issued, closed_total, req.client, end + think_s, &mut rng, &draw_size, model, &mut requests, &mut pending);
                         }
                     } else {
                         r.context += req.input + 1.0;
@@ -535,7 +544,7 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
                     r.kv_used -= req.kv;
                     finish(&mut out, &rec_arrival, &rec_admitted, &rec_first, id, end, req.output);
                     if is_closed {
-                        issue_next(&mut issued, closed_total, req.client, end, &mut rng, &draw_size, model, &mut requests, &mut pending);
+                        issue_next(&mut issued, closed_total, req.client, end + think_s, &mut rng, &draw_size, model, &mut requests, &mut pending);
                     }
                 }
             }
@@ -569,7 +578,7 @@ fn issue_next(
     draw_size: &impl Fn(&mut Rng) -> (f64, f64),
     model: &ReplicaModel,
     requests: &mut Vec<Request>,
-    pending: &mut VecDeque<(f64, usize)>,
+    pending: &mut Pending,
 ) {
     if *issued >= total {
         return;
@@ -577,8 +586,47 @@ fn issue_next(
     *issued += 1;
     let (i, o) = draw_size(rng);
     requests.push(Request { input: i, output: o, kv: model.kv_need(i, o), client });
-    debug_assert!(pending.back().is_none_or(|p| p.0 <= at));
-    pending.push_back((at, requests.len() - 1));
+    pending.push(requests.len() - 1, at);
+}
+
+/// Closed-loop requests not yet arrived, earliest first (ties in the order they were issued):
+/// staggered starts and think times issue them out of time order.
+#[derive(Default)]
+struct Pending {
+    heap: BinaryHeap<Reverse<(OrdTime, u64, usize)>>,
+    issued: u64,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+struct OrdTime(f64);
+
+impl Eq for OrdTime {}
+
+impl PartialOrd for OrdTime {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrdTime {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl Pending {
+    fn push(&mut self, id: usize, at: f64) {
+        self.heap.push(Reverse((OrdTime(at), self.issued, id)));
+        self.issued += 1;
+    }
+
+    fn next_time(&self) -> f64 {
+        self.heap.peek().map_or(f64::INFINITY, |Reverse((t, _, _))| t.0)
+    }
+
+    fn pop(&mut self) -> Option<usize> {
+        self.heap.pop().map(|Reverse((_, _, id))| id)
+    }
 }
 
 /// A request size drawn from weighted (input, output, weight) buckets.
@@ -670,7 +718,7 @@ mod tests {
         c.sizes = vec![(128.0, 32.0, 1.0)];
         refused(&c, "replicas");
         refused(&cfg(Arrivals::Poisson { rates: vec![1e5], period_s: 1e9, duration_s: 1000.0 }, 256.0), "requests");
-        refused(&cfg(Arrivals::Closed { clients: 1, total: 1_000_000_000 }, 256.0), "requests");
+        refused(&cfg(Arrivals::Closed { clients: 1, total: 1_000_000_000, stagger_s: 0.0, think_s: 0.0 }, 256.0), "requests");
         refused(&cfg(Arrivals::Poisson { rates: vec![1.0, 2.0], period_s: 1e-300, duration_s: 60.0 }, 256.0), "periods");
         // just under the cap still runs
         let ok = cfg(Arrivals::Poisson { rates: vec![5.0], period_s: 1e9, duration_s: 20.0 }, 256.0);
@@ -712,7 +760,7 @@ mod tests {
     #[test]
     fn closed_loop_and_rejections() {
         let m = model();
-        let out = simulate(&m, &cfg(Arrivals::Closed { clients: 4, total: 40 }, 64.0)).unwrap();
+        let out = simulate(&m, &cfg(Arrivals::Closed { clients: 4, total: 40, stagger_s: 0.0, think_s: 0.0 }, 64.0)).unwrap();
         assert_eq!(out.finish.len(), 40);
         let mut c = cfg(Arrivals::Trace { times: vec![0.0, 1.0], sizes: vec![(1e9, 1.0), (10.0, 10.0)] }, 8.0);
         c.sizes = vec![];

@@ -119,7 +119,7 @@ proptest! {
         let arrivals = match kind {
             0 => Arrivals::Poisson { rates: vec![rate.clamp(-1.0, 50.0)], period_s: duration, duration_s: duration.min(40.0) },
             1 => Arrivals::Trace { times: vec![0.0, rate.clamp(-1.0, 5.0), 1.0], sizes: vec![(128.0, 16.0), (duration, 4.0), (1.0, 1.0)] },
-            _ => Arrivals::Closed { clients: replicas * 3, total: 50 },
+            _ => Arrivals::Closed { clients: replicas * 3, total: 50, stagger_s: rate.clamp(-1.0, 2.0), think_s: duration.clamp(-1.0, 1.0) },
         };
         let cfg = SimConfig { replicas, router: Router::LeastLoaded, arrivals, sizes, max_batch, fixed_ms: 0.0, seed };
         if let Ok(out) = simulate(&replica, &cfg) {

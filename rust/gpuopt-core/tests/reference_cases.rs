@@ -264,7 +264,7 @@ fn simulations_match_the_reference() {
         let arrivals = if let Some(v) = f.0.get(&format!("{p}poisson")) {
             Arrivals::Poisson { rates: v[2..].to_vec(), period_s: v[0], duration_s: v[1] }
         } else if let Some(v) = f.0.get(&format!("{p}closed")) {
-            Arrivals::Closed { clients: v[0] as usize, total: v[1] as usize }
+            Arrivals::Closed { clients: v[0] as usize, total: v[1] as usize, stagger_s: v[2], think_s: v[3] }
         } else {
             let sizes = f.get(&format!("{p}trace_sizes")).chunks(2).map(|s| (s[0], s[1])).collect();
             Arrivals::Trace { times: f.get(&format!("{p}trace_times")).to_vec(), sizes }

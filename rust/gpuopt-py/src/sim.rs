@@ -13,7 +13,7 @@ use crate::errors::{invalid_input, IntoPyResult};
 
 /// Discrete-event simulation of one deployment (every replica on the same model, GPU and engine
 /// rows). `arrivals` is ("poisson", rates, period_s, duration_s), ("trace", times, sizes) or
-/// ("closed", clients, total). Returns per completed request arrays and per replica totals.
+/// ("closed", clients, total[, stagger_s[, think_s]]). Returns per completed request arrays and per replica totals.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn simulate<'py>(
@@ -53,7 +53,12 @@ pub fn simulate<'py>(
             duration_s: arrivals.get_item(3)?.extract()?,
         },
         "trace" => sim::Arrivals::Trace { times: arrivals.get_item(1)?.extract()?, sizes: arrivals.get_item(2)?.extract()? },
-        "closed" => sim::Arrivals::Closed { clients: arrivals.get_item(1)?.extract()?, total: arrivals.get_item(2)?.extract()? },
+        "closed" => sim::Arrivals::Closed {
+            clients: arrivals.get_item(1)?.extract()?,
+            total: arrivals.get_item(2)?.extract()?,
+            stagger_s: if arrivals.len() > 3 { arrivals.get_item(3)?.extract()? } else { 0.0 },
+            think_s: if arrivals.len() > 4 { arrivals.get_item(4)?.extract()? } else { 0.0 },
+        },
         other => return Err(invalid_input(format!("arrivals {other:?} are not poisson, trace or closed"))),
     };
     let cfg = sim::SimConfig { replicas, router, arrivals, sizes, max_batch, fixed_ms, seed };
