@@ -11,7 +11,7 @@ import subprocess
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 M = [
- ("python/gpuopt/cost.py", "    if denominator > 0:", "    if denominator >= 0:", "tests/test_cost.py"),
+ ("python/gpuopt/cost.py", "return numerator / denominator if denominator > 0 else math.inf", "return numerator / denominator", "tests/test_cost.py"),
  ("python/gpuopt/cost.py", 'number(name, v, above=True, hi=100)', 'number(name, v, above=False, hi=100)', "tests/test_cost.py"),
  ("python/gpuopt/estimation/columns.py", '    p.columns["engine"] = lut[p.columns["engine"] * len(gpus) + p.columns["gpu"]]', '    pass', "tests/test_public_data.py -k stack"),
  ("python/gpuopt/catalog.py", '    if stack == "cuda" or e.id in _user_engines', '    if stack == "rocm" or e.id in _user_engines', "tests/test_public_data.py -k stack"),

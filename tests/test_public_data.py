@@ -51,6 +51,8 @@ def test_engines_run_on_their_gpus_stack():
     assert catalog.engine_on(vllm, gpuopt.gpu("mi300x")).id == "vllm-rocm"
     assert catalog.engine_on(vllm, gpuopt.gpu("h100-sxm")) is vllm
     assert catalog.engine_on(gpuopt.engine("trtllm"), gpuopt.gpu("mi300x")).id == "trtllm"   # no ROCm build
+    assert catalog.engine_on(vllm, gpuopt.fraction("mi300x", 2)).id == "vllm-rocm"   # a slot: its GPU's stack
+    assert catalog.engine_on(vllm, "mi300x").id == "vllm-rocm"
     mine = vllm.model_copy(update={"compute_efficiency": 0.3})
     assert catalog.engine_on(mine, gpuopt.gpu("mi300x")) is mine          # the user's profile is the user's word
     on_amd = gpuopt.estimate("llama-3-8b", "mi300x", batch=64, input_tokens=1024, output_tokens=1024)

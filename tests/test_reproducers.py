@@ -54,6 +54,7 @@ MIX_TYPES = ("['h100-sxm', 'a100-40gb', 'a100-sxm-80gb', 'l4', 'a10g', 'rtx-4090
     ("gpuopt.fraction('h100-sxm', 2, gpuopt.Interference(switch_ms_per_neighbour=float('inf')))",
      "switch_ms_per_neighbour"),
     ("gpuopt.register_gpu(42)", "a gpu definition must be a mapping"),
+    ("gpuopt.mixes(['l4'], throughput=3)", "throughput must be a mapping of gpu -> figure"),
     ("gpuopt.slots('h100-sxm', fractions=0.0)", "fractions must be a whole number"),
     # a verification that would simulate for 30 years, and one of NaN seconds
     ("gpuopt.plan(gpuopt.load_scenario('examples/enterprise.yaml'), verify_duration_s=1e9)", "verify"),

@@ -201,11 +201,12 @@ def stack_of(gpu: Accelerator) -> str:
     return "rocm" if gpu.name.upper().startswith("AMD") else "cuda"
 
 
-def engine_on(e: EngineProfile, gpu: Accelerator) -> EngineProfile:
-    """`e` as it runs on `gpu`'s software stack: a shipped engine with a build of its own for that
-    stack (vllm on an AMD GPU: vllm-rocm, its kernels and its fitted timing) becomes that build.
-    A profile the user gave or registered is kept as it is."""
-    stack = stack_of(gpu)
+def engine_on(e: EngineProfile, where: Any) -> EngineProfile:
+    """`e` as it runs on the software stack of `where` (a GPU, or a slot of one: its physical GPU
+    decides): a shipped engine with a build of its own for that stack (vllm on an AMD GPU:
+    vllm-rocm, its kernels and its fitted timing) becomes that build. A profile the user gave or
+    registered is kept as it is."""
+    stack = stack_of(gpu(where.parent if hasattr(where, "parent") else where))
     if stack == "cuda" or e.id in _user_engines or _shipped_engines().get(e.id) != e:
         return e
     return _shipped_engines().get(f"{e.id}-{stack}", e)

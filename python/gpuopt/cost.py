@@ -82,19 +82,10 @@ def _non_negative(name: str, v: Optional[float]) -> Optional[float]:
     return number(name, v, hi=1e300, none=True)
 
 
-def _ratio(name: str, numerator: float, denominator: float) -> float:
-    """numerator / denominator, refused (not inf or a ZeroDivisionError) where the inputs are so
-    small or large that it is not a finite number."""
-    if denominator > 0:
-        r = numerator / denominator
-        if math.isfinite(r):
-            return r
-    raise _overflow(name)
-
-
-def _overflow(names: str) -> InvalidInputError:
-    return InvalidInputError(f"these inputs make {names} overflow (not a finite number): give prices, counts and "
-                             "rates of a realistic size")
+def _ratio(numerator: float, denominator: float) -> float:
+    """numerator / denominator; infinity where a denormal denominator rounds to 0 (not a
+    ZeroDivisionError): _check_finite then names the figure."""
+    return numerator / denominator if denominator > 0 else math.inf
 
 
 def tco(gpu: GpuLike, count: int = 1, *, capex_usd: Optional[float] = None, cloud_usd_per_hour: Optional[float] = None,
@@ -158,10 +149,10 @@ def tco(gpu: GpuLike, count: int = 1, *, capex_usd: Optional[float] = None, clou
                assumptions=tuple(assumptions))
     if tokens_per_s is not None:
         tps = _non_negative("tokens_per_s", tokens_per_s)
-        out.update(tokens_per_s=tps, tokens_per_usd=_ratio("tokens_per_usd", tps * busy_s, per_year) if per_year else None,
-                   usd_per_million_tokens=_ratio("usd_per_million_tokens", per_year, tps * busy_s) * 1e6 if tps else None)
+        out.update(tokens_per_s=tps, tokens_per_usd=_ratio(tps * busy_s, per_year) if per_year else None,
+                   usd_per_million_tokens=_ratio(per_year, tps * busy_s) * 1e6 if tps else None)
     if _non_negative("requests_per_s", requests_per_s):
-        out["usd_per_request"] = _ratio("usd_per_request", per_year, requests_per_s * busy_s)
+        out["usd_per_request"] = _ratio(per_year, requests_per_s * busy_s)
     _check_finite(out)
     return TCO(**out)
 
@@ -172,7 +163,8 @@ def _check_finite(figures: dict) -> None:
             **{f"yearly_usd[{k!r}]": v for k, v in figures["yearly_usd"].items()}}
     bad = [k for k, v in flat.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad:
-        raise _overflow(", ".join(bad))
+        raise InvalidInputError(f"these inputs make {', '.join(bad)} overflow (not a finite number): give prices, "
+                                "counts and rates of a realistic size")
 
 
 __all__ = ["HOURS_PER_YEAR", "TCO", "amortised_per_hour", "power_per_hour", "price", "tco"]

@@ -64,8 +64,7 @@ def _settings(found: Mapping[str, Any], defaults: Mapping[str, Any], origin: str
     if missing:
         raise InvalidInputError(f"{origin} does not say which {' or '.join(missing)} it measured: give "
                                 f"{', '.join(f'{k}=...' for k in missing)} (the CLI's --{' and --'.join(missing)})")
-    out.setdefault("engine", "vllm")
-    catalog.model(out["model"]), catalog.gpu(out["gpu"]), catalog.engine(out["engine"])   # unknown ids: suggestions
+    out.setdefault("engine", "vllm")   # ids are checked against the catalog with every row (calibration._parse)
     return out
 
 

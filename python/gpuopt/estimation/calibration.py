@@ -99,6 +99,13 @@ def load_measurements(source: Union[str, Path, Sequence[dict], None] = None, *,
     return _parse(csv.DictReader(io.StringIO("\n".join(lines))), origin)
 
 
+def _rows_of(measurements) -> list[Measurement]:
+    """A list of Measurements as it is; anything else through load_measurements."""
+    if isinstance(measurements, list) and measurements and isinstance(measurements[0], Measurement):
+        return measurements
+    return load_measurements(measurements)
+
+
 def _metric(row: dict, metric: str) -> float:
     if metric in ("out_tok_s_max", "out_tok_s_static"):
         return row["output_tokens_per_s"]
@@ -177,8 +184,7 @@ def calibrate(measurements: Union[Sequence[Measurement], Sequence[dict], str, Pa
     `engine` is the profile to start from and be pulled towards (its hand-set prior for shipped
     ids); by default the engine all rows name. Returns the fitted profile (same id) with its MAPE.
     """
-    rows = load_measurements(measurements) if not isinstance(measurements, list) or not measurements or \
-        not isinstance(measurements[0], Measurement) else measurements
+    rows = _rows_of(measurements)
     if engine is None:
         names = {r.engine for r in rows}
         if len(names) != 1:
@@ -284,9 +290,8 @@ def validate(measurements: Union[Sequence[Measurement], str, Path, None] = None,
         from gpuopt.estimation.public import shipped
         rows = shipped()
     else:
-        rows = load_measurements(measurements) if not (isinstance(measurements, list) and measurements
-                                                      and isinstance(measurements[0], Measurement)) else measurements
-    mode = {True: "source", False: "none"}.get(loo, loo) if isinstance(loo, bool) else loo
+        rows = _rows_of(measurements)
+    mode = ("source" if loo else "none") if isinstance(loo, bool) else loo
     if mode not in ("source", "row", "none"):
         raise InvalidInputError(f"loo must be 'source', 'row', True or False, got {loo!r}")
     if mode == "row" and len(rows) > MAX_LOO_ROWS:

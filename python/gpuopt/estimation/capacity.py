@@ -238,7 +238,7 @@ def capacity(model: ModelLike, gpu: Any, *, requests: RequestsLike, slo: SloLike
     `requests`: (input_tokens, output_tokens), a list of (input, output, weight) buckets, or a
     RequestClass. `slo`: SLO or dict with ttft_p95_ms / tpot_p95_ms / e2e_p95_ms."""
     m, slot = get_model(model), _slot(gpu)
-    e = engine_on(get_engine(engine), get_gpu(slot.parent) if isinstance(slot, Slot) else slot)
+    e = engine_on(get_engine(engine), slot)
     req, s = _requests(requests), _slo(slo)
     tp = scalar_count("tp", tp)
     check_tp(m, tp)

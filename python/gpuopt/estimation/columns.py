@@ -155,16 +155,11 @@ def prepare(categoricals: dict[str, Any], counts: dict[str, Any]) -> Prepared:
     return prepared
 
 
-def _accelerator(g: Any) -> Any:
-    """The physical GPU of a table entry (an Accelerator, or a Slot's parent)."""
-    return get_gpu(g.parent) if hasattr(g, "parent") else g
-
-
 def _on_stacks(p: Prepared) -> None:
     """Each row's engine as it runs on its GPU's software stack (catalog.engine_on: vllm on an
     AMD GPU is vllm-rocm), the engine table and codes rewritten where any row changes."""
     engines, gpus = p.tables["engine"], p.tables["gpu"]
-    on = [[engine_on(e, _accelerator(g)) for g in gpus] for e in engines]
+    on = [[engine_on(e, g) for g in gpus] for e in engines]
     if all(x is e for row, e in zip(on, engines) for x in row):
         return
     table: list = []

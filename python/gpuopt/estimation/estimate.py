@@ -160,13 +160,11 @@ def _report(m, g, e, p: str, kv: str, row: dict, input_tokens: int, output_token
 
 
 def _scalar_inputs(model, gpu, engine, precision, kv_precision, input_tokens, output_tokens, tp):
-    m, e = get_model(model), get_engine(engine)
+    m, e = get_model(model), engine_on(get_engine(engine), gpu)
     if isinstance(gpu, Slot):  # a shared GPU: every request also waits for its time slice
-        e = engine_on(e, get_gpu(gpu.parent))
         e = e.model_copy(update={"request_overhead_ms": e.request_overhead_ms + gpu.request_delay_ms})
         gpu = gpu.gpu
     g = get_gpu(gpu)
-    e = engine_on(e, g)
     p = get_precision(precision)
     kv = "fp16" if kv_precision is None else get_precision(kv_precision, what="kv_precision")
     isl, osl, tp = (scalar_count("input_tokens", input_tokens), scalar_count("output_tokens", output_tokens),

@@ -137,12 +137,11 @@ def simulate(model: ModelLike, gpu: Any, *, requests: Any = (512, 128), rate: Op
     clients drift apart; 0: all start at once and stay in lock-step). `requests` sizes Poisson and closed-loop requests:
     (input, output), buckets [(input, output, weight)] or a RequestClass. `max_batch` caps running
     requests per replica (default 256, like vLLM); the KV cache bounds them too."""
-    m, e = get_model(model), get_engine(engine)
-    delay, parent = 0.0, None
+    m, e = get_model(model), engine_on(get_engine(engine), gpu)
+    delay = 0.0
     if isinstance(gpu, Slot):
-        delay, gpu, parent = gpu.request_delay_ms, gpu.gpu, gpu.parent
+        delay, gpu = gpu.request_delay_ms, gpu.gpu
     g = get_gpu(gpu)
-    e = engine_on(e, get_gpu(parent) if parent else g)
     p = get_precision(precision)
     kv = "fp16" if kv_precision is None else get_precision(kv_precision, what="kv_precision")
     tp = scalar_count("tp", tp)

@@ -107,7 +107,7 @@ def sweep(models: Sequence[ModelLike], gpus: Sequence[Union[GpuLike, Slot]], *, 
     # sweep per group of slots that share them, their rows put back in factorial order
     groups: dict[tuple[int, ...], tuple[list, list[int]]] = {}
     for k, sl in enumerate(slots):
-        on = [engine_on(e, get_gpu(sl.parent)) for e in es]
+        on = [engine_on(e, sl) for e in es]
         groups.setdefault(tuple(map(id, on)), (on, []))[1].append(k)
     inner = math.prod(sizes[2:])
     raw = np.empty((len(ms), len(slots), inner, len(SWEEP_COLUMNS)))
@@ -200,11 +200,11 @@ class MixFront(BaseModel):
 
 def _per_gpu_throughput(gs: list[Accelerator], throughput, model, requests, slo, precision, engine) -> tuple[list[float], str]:
     if throughput is not None:
+        if not isinstance(throughput, Mapping):
+            raise InvalidInputError(f"throughput must be a mapping of gpu -> figure, got {throughput!r}")
         missing = [g.id for g in gs if g.id not in throughput]
         if missing:
             raise InvalidInputError(f"throughput has no figure for {', '.join(missing)}")
-        if not isinstance(throughput, Mapping):
-            raise InvalidInputError(f"throughput must be a mapping of gpu -> figure, got {throughput!r}")
         return ([number(f"throughput[{g.id!r}]", throughput[g.id], hi=1e15) for g in gs],
                 "per-GPU figures as given, each mix's total")
     if model is None:

@@ -26,7 +26,7 @@ from typing import Optional
 
 import numpy as np
 
-from gpuopt.catalog import engine as get_engine, engine_on, gpu as get_gpu, model as get_model
+from gpuopt.catalog import engine as get_engine, engine_on, model as get_model
 from gpuopt.estimation.capacity import STATUS, capacity_many
 from gpuopt.estimation.sharing import Slot, mig_profile, slots as gpu_slots
 from gpuopt.planning import confirmed_cache
@@ -69,7 +69,7 @@ def confirmed_rates(rows: list[tuple[Service, Slot, str, int]]) -> np.ndarray:
     keys = []
     for sv, sl, p, tp in rows:
         keys.append(confirmed_cache.key_text((get_model(sv.model).row(), tuple(sl.gpu.row()), sl.request_delay_ms,
-                                              engine_on(get_engine(sv.engine), get_gpu(sl.parent)).row(), p, tp,
+                                              engine_on(get_engine(sv.engine), sl).row(), p, tp,
                                               tuple(sv.requests.rows()),
                                               sv.slo.row())))
     first: dict[str, int] = {}

@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuopt import _core
-from gpuopt.catalog import engine as get_engine, engine_on, gpu as get_gpu, model as get_model
+from gpuopt.catalog import engine as get_engine, engine_on, model as get_model
 from gpuopt.errors import InvalidInputError
 from gpuopt.estimation.simulate import DEFAULT_MAX_BATCH, SimulationReport, report
 from gpuopt.planning.solve import check_threads
@@ -94,7 +94,7 @@ def simulate_plan(plan, scenario, *, duration_s: float = 600.0, seed: int = 0, m
             args = []
             for i, r in enumerate(rows):
                 slot = r.slot_spec()
-                e = engine_on(get_engine(sv.engine), get_gpu(slot.parent))
+                e = engine_on(get_engine(sv.engine), slot)
                 share = rate * r.replicas * r.capacity_rps / total_cap
                 run_s = max(float(duration_s), min_requests / rate)
                 args.append((list(get_model(sv.model).row()), list(slot.gpu.row()), list(e.row()),
