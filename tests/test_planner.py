@@ -559,7 +559,7 @@ def test_auto_falls_back_on_the_decomposition_when_the_mip_stops_short(monkeypat
 
     monkeypatch.setattr(P, "solve_mip", stopped_early)
     p = plan(scn, time_limit_s=30, threads=1, baselines=False, verify=False)
-    assert calls and 0.7 * 30 * P.MIP_FIRST_SHARE <= calls[0] <= 30 * P.MIP_FIRST_SHARE   # of the time left
+    assert calls and 0.7 * 30 * P.FIRST_SHARE <= calls[0] <= 30 * P.FIRST_SHARE   # of the time left
     assert ", then Benders over per-period column generation" in p.solver
     best = plan(scn, method="mip", time_limit_s=30, threads=1, baselines=False, verify=False)
     assert p.cost_per_hour == pytest.approx(best.cost_per_hour, rel=1e-6)

@@ -35,8 +35,10 @@ log = logging.getLogger(__name__)
 
 DECOMPOSE_ABOVE = 20_000  # replica variables past which the monolithic MIP gives way to decomposition
 VERIFY_TIGHTEN = 0.85     # capacity kept for a service the simulator finds missing its SLO, per round
-MIP_FIRST_SHARE = 0.5     # 'auto' on a small scenario: of the solve's time, for the MIP before the decomposition
-MIN_DECOMPOSITION_S = 1.0  # least time left for the decomposition to be worth starting after the MIP
+FIRST_SHARE = 0.5         # 'auto' on a small scenario over few periods: of the solve's time, for the MIP first
+DECOMPOSITION_FIRST_SHARE = 0.8   # over many periods: for the decomposition first (the MIP from its plan has the rest)
+MIP_FIRST_UP_TO = 8       # periods up to which 'auto' tries the MIP before the decomposition
+MIN_SECOND_S = 1.0        # least time left for the second of them to be worth starting
 SOLVE_SHARE = 0.6         # of the time left, for each solve of the plan when baselines follow (they have the rest)
 MIN_DIAGNOSIS_S = 1.0     # left of the time limit for a diagnosis to start (its model alone takes that at scale)
 DIAGNOSIS_PARTS = 3       # an infeasible solve's diagnosis: a share of the time left for each of its solves
@@ -45,14 +47,16 @@ MAX_VERIFY_ROUNDS = 20
 
 
 def solve_mip(scn: Scenario, cands: Candidates, *, time_limit_s: float, threads: Optional[int], seed: int,
-              relative_gap: float, lift_limits: bool = False, relax: bool = False) -> Solution:
+              relative_gap: float, lift_limits: bool = False, relax: bool = False,
+              start: Optional[Solution] = None) -> Solution:
     """The monolithic MIP (docs/formulation.md), solved by SCIP with its LP bound from GLOP
-    (`relax`: only that LP relaxation).
+    (`relax`: only that LP relaxation); `start`: a plan SCIP starts from (its hint).
     `threads` is taken so every planning step gets the same settings; this one MIP runs on one
     SCIP thread (gpuopt.planning.solve says why)."""
     model = PlanningModel(scn, relax=relax, lift_limits=lift_limits)
     model.add_services(cands, allowed_sites)
-    r = model.solve(time_limit_s=time_limit_s, seed=seed, relative_gap=relative_gap, lp_bound=not relax)
+    hint = improve.start_values(model, improve.Incumbent.of(start.x, start.breakdown).x) if start is not None else None
+    r = model.solve(time_limit_s=time_limit_s, seed=seed, relative_gap=relative_gap, lp_bound=not relax, hint=hint)
     if not found(r.status):
         return Solution(r, Variables(), {}, r.lp_bound, r.solver)
     bound = min(r.objective, best_bound(r.bound, r.lp_bound))
@@ -84,32 +88,39 @@ def _decomposed(scn: Scenario, cands: Candidates, **kw) -> Solution:
     return sol
 
 
-def _mip_then_decomposition(scn: Scenario, cands: Candidates, **kw) -> Solution:
-    """'auto' on a scenario small enough for one MIP: the MIP with MIP_FIRST_SHARE of the time; if it
-    stops short of the gap asked for (small fleets over many periods: 50-60 % at 20 s on 10 services
-    x 24 periods), the decomposition with the rest, whose column-generation bound is often the
-    stronger. The cheaper plan is kept, with the better of the two bounds (both are valid)."""
+def _mip_and_decomposition(scn: Scenario, cands: Candidates, **kw) -> Solution:
+    """'auto' on a scenario small enough for one MIP. Over a few periods the MIP goes first, with
+    FIRST_SHARE of the time; if it stops short of the gap asked for, the decomposition has the
+    rest. Over many (more than MIP_FIRST_UP_TO periods: one SCIP MIP of 10 services x 24 periods
+    was 36 % from its bound after 300 s) the decomposition goes first, with
+    DECOMPOSITION_FIRST_SHARE, and the MIP, started from its plan, has the rest. The cheaper plan
+    is kept, with the better of the two bounds (both are valid)."""
     t0 = time.perf_counter()
-    mip = solve_mip(scn, cands, **dict(kw, time_limit_s=kw["time_limit_s"] * MIP_FIRST_SHARE))
-    r = mip.solved
-    if r.status == "optimal" or r.status == "infeasible":
-        return mip
+    mip_first = len(scn.periods) <= MIP_FIRST_UP_TO
+    share = FIRST_SHARE if mip_first else DECOMPOSITION_FIRST_SHARE
+    first = (solve_mip if mip_first else _decomposed)(scn, cands, **dict(kw, time_limit_s=kw["time_limit_s"] * share))
+    # only the MIP proves a scenario infeasible (the decomposition's integers choose among columns)
+    if first.solved.status == "optimal" or (mip_first and first.solved.status == "infeasible"):
+        return first
     left = kw["time_limit_s"] - (time.perf_counter() - t0)
-    if left < MIN_DECOMPOSITION_S:
-        return mip
-    dec = _decomposed(scn, cands, **dict(kw, time_limit_s=left))
+    if left < MIN_SECOND_S and (mip_first or found(first.solved.status)):
+        return first
+    if mip_first:
+        second = _decomposed(scn, cands, **dict(kw, time_limit_s=left))
+    else:
+        second = solve_mip(scn, cands, **dict(kw, time_limit_s=max(left, MIN_SECOND_S)),
+                           start=first if found(first.solved.status) else None)
+    mip, dec = (first, second) if mip_first else (second, first)
     if not found(dec.solved.status):
         return mip
-    cost = sum(dec.breakdown.values())
-    bounds = [b for b in (mip.bound, dec.bound) if not math.isnan(b)]
-    if found(r.status) and r.objective <= cost:
-        best, cost, name = mip, r.objective, mip.method
-    else:
-        best, name = dec, f"{mip.method}, then {dec.method}"
-    bound = min(max(bounds), cost)
-    gap = gap_between(cost, bound)
-    status = status_within(cost, bound, kw["relative_gap"])
-    solved = Solved(status, cost, bound, r.lp_bound, gap, time.perf_counter() - t0, name)
+    if not found(mip.solved.status):
+        return dec
+    cost = {id(mip): mip.solved.objective, id(dec): sum(dec.breakdown.values())}
+    best = mip if cost[id(mip)] <= cost[id(dec)] else dec
+    name = f"{first.method}, then {second.method}" if best is second else first.method
+    bound = min(best_bound(mip.bound, dec.bound), cost[id(best)])   # NaN only where neither has one
+    solved = Solved(status_within(cost[id(best)], bound, kw["relative_gap"]), cost[id(best)], bound,
+                    mip.solved.lp_bound, gap_between(cost[id(best)], bound), time.perf_counter() - t0, name)
     return Solution(solved, best.x, best.breakdown, bound, name, best.keep)
 
 
@@ -198,7 +209,7 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
         if decompose:
             sol = _decomposed(scenario, cands, **share)
         elif method == "auto" and not whole_only:
-            sol = _mip_then_decomposition(scenario, cands, **share)
+            sol = _mip_and_decomposition(scenario, cands, **share)
         else:
             sol = solve_mip(scenario, cands, **share)
         r = sol.solved

@@ -35,13 +35,13 @@ from typing import Optional
 
 import numpy as np
 
-from gpuopt.planning.decompose import improve
+from gpuopt.planning.decompose import dive, improve
 from gpuopt.planning.decompose.colgen import ALTERNATIVES, Blocks, Generation, Master, homogeneous, list_prices
 from gpuopt.planning.model import (BENDERS_CUT, COST_ITEMS, PATTERN_CHOICE, SUPPLY_ROWS, TRAINING_WORK, PlanningModel,
                                    Solution, Variables, fleet_cost, indexed_name, job_offers, own_cost_per_hour, replica_key,
                                    training_reach)
 from gpuopt.planning.scenario import Scenario
-from gpuopt.planning.solve import found, new_solver, solve
+from gpuopt.planning.solve import Solved, found, gap_between, new_solver, solve, solver_version, status_within
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,8 @@ ROUND_UP_FROM = 0.05    # a fractional purchase above this many GPUs is rounded 
 REPAIR_GAP = 2e-3       # relative gap each integer MIP stops at
 COLUMN_MIP_SHARE = 0.5     # of the time left, for the MIP over every period's columns (the local search has the rest)
 PERIOD_OPTIMA_SHARE = 0.3   # of the integer plan's time, for each period's own optima as more columns
+DIVE_SHARE = 0.8           # of the integer plan's time, by when the dive (gpuopt.planning.decompose.dive) must be done
+COLUMN_MIP_UP_TO = 8       # periods up to which the MIP over every period's columns is tried after a dive
 
 
 def workers_for(threads: Optional[int]) -> int:
@@ -364,6 +366,14 @@ def _record(chosen: list, merged: Variables) -> None:
                     merged.replicas[key] = (merged.replicas.get(key, (0, it.cand))[0] + c, it.cand)
 
 
+def _dived(inc: improve.Incumbent, bound: float, seconds: float, relative_gap: float) -> Solution:
+    """The dive's plan (gpuopt.planning.decompose.dive) as the integer plan, with the coordination's bound."""
+    name = f"a dive from the LP's purchases, each period exact ({solver_version('SCIP')})"
+    solved = Solved(status_within(inc.cost, bound, relative_gap), inc.cost, bound, math.nan,
+                    gap_between(inc.cost, bound), seconds, name)
+    return Solution(solved, inc.x, inc.breakdown, bound, name)
+
+
 def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, threads: Optional[int], seed: int,
                  relative_gap: float, cands=None) -> Solution:
     """The integer plan from the coordination, as a Solution whose bound is the coordination's. Small scenarios: one MIP over every period's columns. Large ones:
@@ -379,18 +389,24 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
     for p, gen in co.generations.items():
         co.extra[p] = homogeneous(gen.master, gen.pi + 1e-6 * list_prices(scn, gen.master.row_list), ALTERNATIVES)
     if co.columns() <= WHOLE_MIP_COLUMNS:
+        dived = dive.dive(scn, co, deadline=t0 + time_limit_s * DIVE_SHARE, seed=seed) if cands is not None else None
+        if dived is not None and len(periods) > COLUMN_MIP_UP_TO:
+            return _dived(dived, co.bound, time.perf_counter() - t0, kw["relative_gap"])
         if cands is not None:
-            improve.add_period_optima(scn, cands, co, deadline=t0 + time_limit_s * PERIOD_OPTIMA_SHARE, seed=seed,
-                                      relative_gap=kw["relative_gap"])
+            after = time.perf_counter()
+            improve.add_period_optima(scn, cands, co, deadline=after + (t0 + time_limit_s - after) * PERIOD_OPTIMA_SHARE,
+                                      seed=seed, relative_gap=kw["relative_gap"])
         fm, chosen = _pattern_mip(scn, co, periods)
         left = max(time_limit_s - (time.perf_counter() - t0), MIN_PERIOD_S)
         r = solve(fm.s, time_limit_s=left * (COLUMN_MIP_SHARE if cands is not None else 1.0), **kw)
-        if not found(r.status):
+        if found(r.status) and (dived is None or r.objective <= dived.cost):
+            _record(chosen, merged)
+            for name in ("buy", "rent", "mig_layout", "time_sliced", "train_gpus", "train_on", "burst"):
+                getattr(merged, name).update(getattr(fm.x, name))
+            return Solution(r, merged, fm.breakdown(), co.bound, f"one MIP over the columns ({r.solver})", [fm.s])
+        if dived is None:
             return Solution(r, merged, {}, co.bound, "one MIP over the columns")
-        _record(chosen, merged)
-        for name in ("buy", "rent", "mig_layout", "time_sliced", "train_gpus", "train_on", "burst"):
-            getattr(merged, name).update(getattr(fm.x, name))
-        return Solution(r, merged, fm.breakdown(), co.bound, f"one MIP over the columns ({r.solver})", [fm.s])
+        return _dived(dived, co.bound, time.perf_counter() - t0, kw["relative_gap"])
     # the bound with GPUs bought whole; the purchases themselves: the LP's rounded up, whose slack
     # absorbs what whole MIG layouts and replicas need beyond the LP at the peak
     bound, _, _, _ = coord.solve(integer=True, time_limit_s=max(time_limit_s / 10, 1.0))

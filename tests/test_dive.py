@@ -1,0 +1,90 @@
+"""The dive (gpuopt.planning.decompose.dive): the integer plan of a small decomposition over many
+periods, from the coordinator's LP purchases rounded, each period solved exactly over its cheapest
+candidates. Its plans must bill as planned, keep every rule, price as the whole model prices them,
+and never cost less than the bound."""
+
+import math
+
+import pytest
+
+import gpuopt
+from gpuopt.planning.candidates import allowed_sites, candidates
+from gpuopt.planning.decompose import benders, colgen, dive, improve
+from gpuopt.planning.model import PlanningModel, Solution
+from gpuopt.planning.plans import extract
+from tests.test_bill import check_bill, check_rules
+
+
+@pytest.fixture(scope="module")
+def dived():
+    scn = gpuopt.synthetic_fleet(6, 4, 12, 2, seed=3)
+    cands = candidates(scn)
+    co = benders.coordinate(scn, colgen.blocks_of(scn, cands, allowed_sites), time_limit_s=60)
+    inc = dive.dive(scn, co, deadline=math.inf, seed=0)
+    return scn, cands, co, inc
+
+
+def test_rounded_purchases_round_from_a_half_for_every_offer():
+    scn = gpuopt.synthetic_fleet(2, 3, 2, 0, seed=1)
+    keys = [(s.name, o.type) for s in scn.sites for o in s.gpus]
+    out = dive.rounded_purchases(scn, {keys[0]: 2.49, keys[1]: 2.5, keys[2]: 1e-9})
+    assert out[keys[0]] == 2 and out[keys[1]] == 3 and out[keys[2]] == 0
+    assert set(out) == set(keys) and all(out[k] == 0 for k in keys[3:])
+
+
+def test_each_service_is_offered_its_cheapest_candidates_and_those_the_lp_uses(dived):
+    scn, cands, co, _ = dived
+    p = co.coordinator.periods[0]
+    few = dive.cheapest_candidates(co, [p])
+    master = co.generations[p].master
+    for b, (k, _) in enumerate(master.blocks.keys):
+        offered = {id(c) for c in few.by_service[k]}
+        assert 1 <= len(offered) <= len(cands.by_service[k])
+        used = {id(master.blocks.items[k][i].cand) for v, counts in master.columns[b] if v.solution_value() > 1e-6
+                for i in counts}
+        assert used <= offered
+    # fewer candidates than the whole model offers, or the dive would be the whole MIP
+    assert sum(map(len, few.by_service.values())) < sum(map(len, cands.by_service.values()))
+
+
+def test_a_dived_plan_bills_as_planned_keeps_every_rule_and_is_priced_as_the_whole_model_prices_it(dived):
+    scn, cands, co, inc = dived
+    assert inc is not None
+    assert inc.cost >= co.bound * (1 - 1e-9)
+    p = extract(scn, Solution(None, inc.x, inc.breakdown, co.bound, "dive"))
+    fm = PlanningModel(scn, relax=False)
+    fm.add_services(cands, allowed_sites)
+    whole = fm.breakdown(improve.start_values(fm, inc.x))
+    for item, value in whole.items():
+        assert p["cost_breakdown"][item] == pytest.approx(value, rel=1e-9, abs=1e-9), item
+    planned = gpuopt.plan(scn, method="decompose", threads=1, time_limit_s=60, verify=False, baselines=False)
+    check_bill(planned, scn)
+    check_rules(planned, scn)
+    assert planned.cost_per_hour <= inc.cost * (1 + 1e-9)   # the local search only lowers it
+    assert planned.lower_bound_per_hour <= planned.cost_per_hour
+
+
+def test_a_dive_past_its_deadline_gives_no_plan(dived):
+    scn, _, co, _ = dived
+    assert dive.dive(scn, co, deadline=0.0, seed=0) is None
+
+
+def test_auto_decomposes_first_over_many_periods_and_keeps_a_valid_bound():
+    scn = gpuopt.synthetic_fleet(4, 4, 12, 1, seed=2)
+    p = gpuopt.plan(scn, time_limit_s=30, threads=1, verify=False, baselines=False)
+    assert p.solver.startswith("Benders over per-period column generation")
+    assert p.lower_bound_per_hour <= p.cost_per_hour
+    check_bill(p, scn)
+    check_rules(p, scn)
+
+
+def test_auto_over_many_periods_leaves_infeasibility_to_the_mip_to_prove():
+    """The decomposition goes first over many periods, but its integers choose among columns: only
+    the whole MIP may call a scenario infeasible (here two owned GPUs, none to buy or rent, for
+    fifty times the demand)."""
+    scn = gpuopt.synthetic_fleet(3, 2, 12, 0, seed=1, demand=50)
+    dc = scn.sites[0]
+    no_gpus = dc.model_copy(update={"gpus": [o.model_copy(update={"owned": 1, "max_purchase": 0}) for o in dc.gpus]})
+    scn = scn.model_copy(update={"sites": [no_gpus]})
+    p = gpuopt.plan(scn, time_limit_s=30, threads=1, verify=False, baselines=False)
+    assert p.status == "infeasible" and any("max_purchase" in r for r in p.infeasibility), p.infeasibility
