@@ -88,3 +88,29 @@ def test_auto_over_many_periods_leaves_infeasibility_to_the_mip_to_prove():
     scn = scn.model_copy(update={"sites": [no_gpus]})
     p = gpuopt.plan(scn, time_limit_s=30, threads=1, verify=False, baselines=False)
     assert p.status == "infeasible" and any("max_purchase" in r for r in p.infeasibility), p.infeasibility
+
+
+def test_a_dive_that_must_buy_more_and_bursts_keeps_every_gpu_supplied_and_every_cost():
+    """Purchases the LP did not make (here none at all) are bought by the periods that need them,
+    the busiest first, and count for the later ones; the coordinator's cloud burst is billed."""
+    from gpuopt.planning.model import gpus_in_use
+
+    base = gpuopt.synthetic_fleet(6, 4, 12, 2, seed=3)
+    scn = base.model_copy(update={
+        "services": [sv.model_copy(update={"sites": ["dc"]}) for sv in base.services],
+        "training": [j.model_copy(update={"burst_usd_per_gpu_hour": 0.05, "gpu_hours": 1e5}) for j in base.training]})
+    cands = candidates(scn)
+    co = benders.coordinate(scn, colgen.blocks_of(scn, cands, allowed_sites), time_limit_s=60)
+    _, work, burst = co.point
+    assert sum(burst.values()) > 0   # more work than the nights hold: the LP bursts some
+    co.point = ({key: 0.0 for key in co.point[0]}, work, burst)
+    inc = dive.dive(scn, co, deadline=math.inf, seed=0)
+    assert sum(inc.x.buy.values()) > 0
+    owned = {(s.name, o.type): o.owned for s in scn.sites for o in s.gpus}
+    for (site, g, p), busy in gpus_in_use(inc.x).items():
+        assert busy <= owned[(site, g)] + inc.x.buy[(site, g)] + inc.x.rent.get((site, g, p), 0) + 1e-9
+    fm = PlanningModel(scn, relax=False)
+    fm.add_services(cands, allowed_sites)
+    whole = fm.breakdown(improve.start_values(fm, inc.x))
+    for item, value in whole.items():
+        assert inc.breakdown[item] == pytest.approx(value, rel=1e-9, abs=1e-9), item
