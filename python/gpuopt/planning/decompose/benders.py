@@ -61,7 +61,7 @@ REPAIR_GAP = 2e-3       # relative gap each integer MIP stops at
 COLUMN_MIP_SHARE = 0.5     # of the time left, for the MIP over every period's columns (the local search has the rest)
 PERIOD_OPTIMA_SHARE = 0.3   # of the integer plan's time, for each period's own optima as more columns
 DIVE_SHARE = 0.8           # of the integer plan's time, by when the dive (gpuopt.planning.decompose.dive) must be done
-COLUMN_MIP_UP_TO = 8       # periods up to which the MIP over every period's columns is tried after a dive
+COLUMN_MIP_UP_TO = 8       # periods up to which the integer plan is the MIP over every period's columns (else a dive)
 
 
 def workers_for(threads: Optional[int]) -> int:
@@ -376,7 +376,9 @@ def _dived(inc: improve.Incumbent, bound: float, seconds: float, relative_gap: f
 
 def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, threads: Optional[int], seed: int,
                  relative_gap: float, cands=None) -> Solution:
-    """The integer plan from the coordination, as a Solution whose bound is the coordination's. Small scenarios: one MIP over every period's columns. Large ones:
+    """The integer plan from the coordination, as a Solution whose bound is the coordination's.
+    Small scenarios: one MIP over every period's columns; over more than COLUMN_MIP_UP_TO periods,
+    a dive (gpuopt.planning.decompose.dive), that MIP only where the dive finds no plan. Large ones:
     the coordinator's purchases made whole; each period's columns re-priced on them and chosen by
     a MIP that rents what it lacks (periods side by side, `threads` at a time); a period that
     cannot do without buying more then buys at full cost, the busiest first, and later ones have
@@ -389,24 +391,22 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
     for p, gen in co.generations.items():
         co.extra[p] = homogeneous(gen.master, gen.pi + 1e-6 * list_prices(scn, gen.master.row_list), ALTERNATIVES)
     if co.columns() <= WHOLE_MIP_COLUMNS:
-        dived = dive.dive(scn, co, deadline=t0 + time_limit_s * DIVE_SHARE, seed=seed) if cands is not None else None
-        if dived is not None and len(periods) > COLUMN_MIP_UP_TO:
-            return _dived(dived, co.bound, time.perf_counter() - t0, kw["relative_gap"])
+        if cands is not None and len(periods) > COLUMN_MIP_UP_TO:
+            dived = dive.dive(scn, co, deadline=t0 + time_limit_s * DIVE_SHARE, seed=seed)
+            if dived is not None:
+                return _dived(dived, co.bound, time.perf_counter() - t0, kw["relative_gap"])
         if cands is not None:
-            after = time.perf_counter()
-            improve.add_period_optima(scn, cands, co, deadline=after + (t0 + time_limit_s - after) * PERIOD_OPTIMA_SHARE,
-                                      seed=seed, relative_gap=kw["relative_gap"])
+            improve.add_period_optima(scn, cands, co, deadline=t0 + time_limit_s * PERIOD_OPTIMA_SHARE, seed=seed,
+                                      relative_gap=kw["relative_gap"])
         fm, chosen = _pattern_mip(scn, co, periods)
         left = max(time_limit_s - (time.perf_counter() - t0), MIN_PERIOD_S)
         r = solve(fm.s, time_limit_s=left * (COLUMN_MIP_SHARE if cands is not None else 1.0), **kw)
-        if found(r.status) and (dived is None or r.objective <= dived.cost):
-            _record(chosen, merged)
-            for name in ("buy", "rent", "mig_layout", "time_sliced", "train_gpus", "train_on", "burst"):
-                getattr(merged, name).update(getattr(fm.x, name))
-            return Solution(r, merged, fm.breakdown(), co.bound, f"one MIP over the columns ({r.solver})", [fm.s])
-        if dived is None:
+        if not found(r.status):
             return Solution(r, merged, {}, co.bound, "one MIP over the columns")
-        return _dived(dived, co.bound, time.perf_counter() - t0, kw["relative_gap"])
+        _record(chosen, merged)
+        for name in ("buy", "rent", "mig_layout", "time_sliced", "train_gpus", "train_on", "burst"):
+            getattr(merged, name).update(getattr(fm.x, name))
+        return Solution(r, merged, fm.breakdown(), co.bound, f"one MIP over the columns ({r.solver})", [fm.s])
     # the bound with GPUs bought whole; the purchases themselves: the LP's rounded up, whose slack
     # absorbs what whole MIG layouts and replicas need beyond the LP at the peak
     bound, _, _, _ = coord.solve(integer=True, time_limit_s=max(time_limit_s / 10, 1.0))
