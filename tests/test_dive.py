@@ -114,3 +114,27 @@ def test_a_dive_that_must_buy_more_and_bursts_keeps_every_gpu_supplied_and_every
     whole = fm.breakdown(improve.start_values(fm, inc.x))
     for item, value in whole.items():
         assert inc.breakdown[item] == pytest.approx(value, rel=1e-9, abs=1e-9), item
+
+
+def test_windows_after_a_dive_are_offered_the_plans_own_candidates_and_never_make_it_dearer(dived):
+    scn, cands, co, inc0 = dived
+    inc = improve.Incumbent(inc0.x.__class__(**{k: dict(v) for k, v in vars(inc0.x).items()}), dict(inc0.breakdown))
+    window = co.coordinator.periods[:2]
+    offered = dive.offered(co, inc, window)
+    for (k, _, _, _, p), (n, c) in inc.x.replicas.items():
+        if p in window and n > 0.5:
+            assert any(c is d for d in offered.by_service[k])
+    asked = []
+
+    def offer(periods):
+        asked.append(list(periods))
+        return dive.offered(co, inc, periods)
+
+    start = inc.cost
+    improve.local_search(scn, cands, inc, deadline=math.inf, seed=0, relative_gap=1e-6, stop_below=co.bound, offer=offer)
+    assert asked and inc.cost <= start * (1 + 1e-12)
+    fm = PlanningModel(scn, relax=False)
+    fm.add_services(cands, allowed_sites)
+    whole = fm.breakdown(improve.start_values(fm, inc.x))
+    for item, value in whole.items():
+        assert inc.breakdown[item] == pytest.approx(value, rel=1e-9, abs=1e-9), item

@@ -22,7 +22,7 @@ from gpuopt.errors import InvalidInputError
 from gpuopt.planning.baselines import baselines as baselines_of
 from gpuopt.planning.bill import bill_of
 from gpuopt.planning.candidates import Candidates, allowed_sites, candidates
-from gpuopt.planning.decompose import benders, colgen, improve
+from gpuopt.planning.decompose import benders, colgen, dive, improve
 from gpuopt.planning.diagnose import explain_infeasible
 from gpuopt.planning.model import PlanningModel, Solution, Variables
 from gpuopt.planning.plans import Plan, extract
@@ -80,8 +80,10 @@ def _decomposed(scn: Scenario, cands: Candidates, **kw) -> Solution:
     sol.method = f"{name} + {sol.method}"
     if found(sol.solved.status):
         inc = improve.Incumbent.of(sol.x, sol.breakdown)
+        # after a dive, windows are offered what the dive's periods were (and what the plan runs)
+        offer = (lambda periods: dive.offered(co, inc, periods)) if benders.dived(scn, co) else None
         kept = improve.local_search(scn, cands, inc, deadline=t0 + kw["time_limit_s"], seed=kw["seed"],
-                                    relative_gap=kw["relative_gap"], stop_below=sol.bound)
+                                    relative_gap=kw["relative_gap"], stop_below=sol.bound, offer=offer)
         if kept:
             sol = Solution(sol.solved, inc.x, inc.breakdown, sol.bound, f"{sol.method} + {kept} period windows re-solved")
     sol.solved.seconds = time.perf_counter() - t0

@@ -366,6 +366,12 @@ def _record(chosen: list, merged: Variables) -> None:
                     merged.replicas[key] = (merged.replicas.get(key, (0, it.cand))[0] + c, it.cand)
 
 
+def dived(scn: Scenario, co: Coordination) -> bool:
+    """Whether the integer plan from `co` is a dive: a small decomposition (up to
+    WHOLE_MIP_COLUMNS columns) over more than COLUMN_MIP_UP_TO periods."""
+    return len(scn.periods) > COLUMN_MIP_UP_TO and co.columns() <= WHOLE_MIP_COLUMNS
+
+
 def _dived(inc: improve.Incumbent, bound: float, seconds: float, relative_gap: float) -> Solution:
     """The dive's plan (gpuopt.planning.decompose.dive) as the integer plan, with the coordination's bound."""
     name = f"a dive from the LP's purchases, each period exact ({solver_version('SCIP')})"
@@ -391,10 +397,10 @@ def integer_plan(scn: Scenario, co: Coordination, *, time_limit_s: float, thread
     for p, gen in co.generations.items():
         co.extra[p] = homogeneous(gen.master, gen.pi + 1e-6 * list_prices(scn, gen.master.row_list), ALTERNATIVES)
     if co.columns() <= WHOLE_MIP_COLUMNS:
-        if cands is not None and len(periods) > COLUMN_MIP_UP_TO:
-            dived = dive.dive(scn, co, deadline=t0 + time_limit_s * DIVE_SHARE, seed=seed)
-            if dived is not None:
-                return _dived(dived, co.bound, time.perf_counter() - t0, kw["relative_gap"])
+        if cands is not None and dived(scn, co):
+            inc = dive.dive(scn, co, deadline=t0 + time_limit_s * DIVE_SHARE, seed=seed)
+            if inc is not None:
+                return _dived(inc, co.bound, time.perf_counter() - t0, kw["relative_gap"])
         if cands is not None:
             improve.add_period_optima(scn, cands, co, deadline=t0 + time_limit_s * PERIOD_OPTIMA_SHARE, seed=seed,
                                       relative_gap=kw["relative_gap"])

@@ -70,6 +70,19 @@ def cheapest_candidates(co, periods: list[str], how_many: int = DIVE_CANDIDATES)
     return out
 
 
+def offered(co, inc: Incumbent, periods: list[str]) -> Candidates:
+    """What the local search offers a window of `periods` after a dive: each service's cheapest
+    candidates there (cheapest_candidates) and every candidate the plan runs there, so that the
+    plan's own values still solve the window."""
+    out = cheapest_candidates(co, periods)
+    inside = set(periods)
+    for (k, _, _, _, p), (n, c) in inc.x.replicas.items():
+        chosen = out.by_service.setdefault(k, [])
+        if p in inside and n > 0.5 and all(c is not d for d in chosen):
+            chosen.append(c)
+    return out
+
+
 def rounded_purchases(scn: Scenario, buy_lp: dict) -> dict[tuple, int]:
     """The coordinator's purchases as whole GPUs (from ROUND_FROM up), for every offer."""
     out = {(site.name, o.type): 0 for site in scn.sites for o in site.gpus}
@@ -120,4 +133,4 @@ def dive(scn: Scenario, co, *, deadline: float, seed: int) -> Optional[Incumbent
     return Incumbent(x, breakdown)
 
 
-__all__ = ["cheapest_candidates", "dive", "rounded_purchases"]
+__all__ = ["cheapest_candidates", "dive", "offered", "rounded_purchases"]

@@ -23,7 +23,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -160,11 +160,13 @@ def components(scn: Scenario) -> list[list[str]]:
     return [[p for p in names if group[p] == g] for g in sorted(set(group.values()))]
 
 
-def replan_on(scn: Scenario, cands: Candidates, inc: Incumbent, buy: dict[tuple, int], *, deadline: float, seed: int,
+def replan_on(scn: Scenario, cands, inc: Incumbent, buy: dict[tuple, int], *, deadline: float, seed: int,
               relative_gap: float) -> Optional[Incumbent]:
     """The plan with the GPUs bought set to `buy`: each group of periods (`components`) re-solved
     exactly on them, renting what it lacks, with the whole work of the training jobs that run there
-    (or their burst); None when a group cannot be planned so or the deadline passes."""
+    (or their burst); None when a group cannot be planned so or the deadline passes. `cands`:
+    Candidates, or a function giving a group's from its periods."""
+    offer = cands if callable(cands) else (lambda periods: cands)
     x = Variables(buy=dict(buy))
     breakdown = dict.fromkeys(inc.breakdown, 0.0)
     breakdown["capex"], breakdown["power+licences"] = fleet_cost(scn, buy)
@@ -175,7 +177,7 @@ def replan_on(scn: Scenario, cands: Candidates, inc: Incumbent, buy: dict[tuple,
         mine = [j for j, job in enumerate(scn.training) if not job.periods or job.periods[0] in group]
         fm = PlanningModel(scn, relax=False, periods=group, base_buy=buy, buy_more=False,
                            work_targets={j: scn.training[j].gpu_hours for j in mine})
-        fm.add_services(cands, allowed_sites)
+        fm.add_services(offer(group), allowed_sites)
         r = fm.solve(time_limit_s=left, seed=seed, relative_gap=relative_gap, lp_bound=False)
         if not found(r.status):
             return None
@@ -258,11 +260,16 @@ def windows(periods: list[str]) -> list[list[str]]:
 
 
 def local_search(scn: Scenario, cands: Candidates, inc: Incumbent, *, deadline: float, seed: int,
-                 relative_gap: float, stop_below: Optional[float] = None) -> int:
+                 relative_gap: float, stop_below: Optional[float] = None,
+                 offer: Optional[Callable[[list[str]], Candidates]] = None) -> int:
     """Windows re-solved in turn (gpuopt.planning.decompose.improve) until a whole round of them
     saves nothing, the deadline passes, or the plan's cost is within `relative_gap` of
-    `stop_below` (a lower bound); the number of windows kept."""
-    kept, improved = 0, True
+    `stop_below` (a lower bound); the number of windows kept. `offer`: a smaller neighbourhood
+    first - the candidates a window is offered, given its periods - whose windows are fast; once
+    a round of them saves nothing, windows are offered every candidate (`cands`). Purchase moves
+    re-plan every period, so they keep to `offer`'s candidates where it is given."""
+    levels = [offer, lambda periods: cands] if offer is not None else [lambda periods: cands]
+    level, kept, improved = 0, 0, True
 
     def done() -> bool:
         return time.perf_counter() >= deadline or (
@@ -273,21 +280,25 @@ def local_search(scn: Scenario, cands: Candidates, inc: Incumbent, *, deadline: 
         for w in windows([p.name for p in scn.periods]):
             if done():
                 return kept
-            if improve_window(scn, cands, inc, w, time_limit_s=deadline - time.perf_counter(), seed=seed,
+            if improve_window(scn, levels[level](w), inc, w, time_limit_s=deadline - time.perf_counter(), seed=seed,
                               relative_gap=relative_gap):
                 kept += 1
                 improved = True
                 log.debug("window %s kept: $%.4f/hour", "+".join(w), inc.cost)
         if improved:
             continue
+        if level + 1 < len(levels):
+            level, improved = level + 1, True
+            continue
         for buy in purchase_moves(scn, inc):
             if done():
                 return kept
-            moved = replan_on(scn, cands, inc, buy, deadline=deadline, seed=seed, relative_gap=relative_gap)
+            moved = replan_on(scn, levels[0], inc, buy, deadline=deadline, seed=seed, relative_gap=relative_gap)
             if moved is not None and moved.cost < inc.cost - IMPROVES * max(inc.cost, 1e-9):
                 inc.x, inc.breakdown = moved.x, moved.breakdown
                 kept += 1
                 improved = True
+                level = 0
                 log.debug("purchases %s kept: $%.4f/hour", buy, inc.cost)
                 break
     return kept
