@@ -532,6 +532,42 @@ def test_a_spent_budget_builds_no_baseline():
     assert all(b.record["status"] == "unsolved" for b in out.values())
 
 
+def test_a_baseline_whose_model_would_outlast_the_time_left_is_not_built(monkeypatch):
+    """Building a model is not cut by any time limit: a baseline expected to take longer to build
+    than the budget has left is unsolved at once; and a solve that ran past its share makes the
+    next baselines expected to take as long per variable."""
+    import time as clock
+
+    from gpuopt.planning import baselines as B
+    from gpuopt.planning.model import Solution, Variables
+    from gpuopt.planning.solve import Budget, Solved
+
+    def never(*a, **k):
+        raise AssertionError("a baseline was built that could not finish in the time left")
+
+    scn = two_period_scenario()
+    cands = candidates(scn)
+    assert B.replica_variables(scn, cands) == len(scn.periods) * len(scn.sites) * sum(map(len, cands.by_service.values()))
+    monkeypatch.setattr(B, "BUILD_S_PER_VARIABLE", 1e3)
+    out = B.baselines(scn, cands, never, Budget(30))
+    assert out and all(b.record["status"] == "unsolved" for b in out.values())
+    monkeypatch.setattr(B, "BUILD_S_PER_VARIABLE", 0.0)
+    monkeypatch.setattr(B, "replica_variables", lambda s, c: 1000)   # every baseline the same size
+    calls = []
+
+    def overruns(s, c, time_limit_s, lift_limits=False):   # 3 s past its share
+        calls.append(time_limit_s)
+        clock.sleep(time_limit_s + 3.0)
+        return Solution(Solved("unsolved", math.nan, math.nan, math.nan, math.nan, 0, "SCIP"), Variables(), {},
+                        math.nan, "SCIP")
+
+    budget = Budget(6.0)
+    out = B.baselines(scn, cands, overruns, budget)
+    # the first took its share and 3 s more; the next would too, past the 1-2 s left: unsolved
+    assert len(calls) == 1 and budget.left() > 0
+    assert all(b.record["status"] == "unsolved" for b in out.values())
+
+
 def test_the_budget_shares_what_is_left():
     from gpuopt.planning.solve import MIN_SOLVE_S, Budget
 
@@ -575,3 +611,27 @@ def test_synthetic_demand_scales_every_rate():
     for bad in (0, -1, float("nan"), True, 1e9):
         with pytest.raises(InvalidInputError, match="demand"):
             gpuopt.synthetic_fleet(6, 3, 4, 1, demand=bad)
+
+
+def test_a_diagnosis_out_of_time_checks_no_more_services_and_says_so():
+    """At scale an infeasible baseline's diagnosis solved each of 1,000 services alone (80 s past
+    a 120 s limit): with no time left it stops, names how many it did not check, and never calls a
+    service infeasible alone on a solve its time cut short."""
+    from gpuopt.planning.diagnose import explain_infeasible
+    from gpuopt.planning.solve import Solved
+
+    scn = two_period_scenario()
+    nan = math.nan
+    seen = []
+
+    def solve(s, c, lift_limits=False):
+        seen.append(lift_limits)
+        status = "optimal" if lift_limits else "unsolved"   # each service alone: cut short
+        return Solved(status, nan, nan, nan, nan, 0.0, "SCIP")
+
+    why = explain_infeasible(scn, candidates(scn), solve)
+    assert "(by the services and jobs together)" in why[-1] and len(seen) == 1 + len(scn.services)
+    seen.clear()
+    why = explain_infeasible(scn, candidates(scn), solve, time_left=lambda: 0.0)
+    assert seen == [True]
+    assert f"{len(scn.services)} of {len(scn.services)} services not checked alone in the time left" in why[-1]

@@ -7,6 +7,7 @@ limit binds and what it would cost with the purchase and rental limits lifted.""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional
 
@@ -41,6 +42,20 @@ def _unsolved(note: str) -> dict[str, Any]:
             "note": f"{note} - not solved in the time left; raise time_limit_s", "status": "unsolved"}
 
 
+# Seconds per replica variable that building a baseline's model, its LP bound's hand-over and
+# SCIP's presolve take beyond the solve's time limit, before any baseline has been timed: the
+# build alone measured 5.7 us per variable (synthetic_fleet(360, 12, 24, 20), README), four times
+# that for the rest. At 1,000 services x 24 periods each baseline overran its share by ~20 s and
+# the call took 215 s of a 120 s limit.
+BUILD_S_PER_VARIABLE = 2e-5
+
+
+def replica_variables(scn: Scenario, cands: Candidates) -> int:
+    """How many replica variables the model of `scn` over `cands` has, at most (candidates x sites
+    x periods): what its building time grows with."""
+    return len(scn.periods) * len(scn.sites) * sum(len(cs) for cs in cands.by_service.values())
+
+
 def tightened(cands: Candidates, scn: Scenario, factors: dict[str, float]) -> Candidates:
     """`cands` with each service's simulated capacities scaled by the factor verification gave it
     (measured ones are kept, as the plan keeps them)."""
@@ -62,23 +77,36 @@ def baselines(scn: Scenario, cands: Candidates, solve: Solve, budget: Budget,
     types = sorted({o.type for s in scn.sites for o in s.gpus})
     todo = [len(types) + 2]   # baselines still to solve: no sharing, each single type, greedy
 
+    rate = [BUILD_S_PER_VARIABLE]   # seconds per replica variable a solve has taken beyond its share
+    given = [0.0]
+
     def timed(scenario: Scenario, c: Candidates, lift_limits: bool = False) -> Solution:
-        return solve(scenario, c, budget.share(todo[0]), lift_limits=lift_limits)
+        given[0] = budget.share(todo[0])
+        return solve(scenario, c, given[0], lift_limits=lift_limits)
 
     def record(name: str, scenario: Scenario, c: Callable[[], Candidates], note: str) -> None:
-        """Solves a baseline whose candidates `c()` gives - unless the budget is spent, when it is
-        unsolved without building anything (at scale a model takes seconds to build)."""
+        """Solves a baseline whose candidates `c()` gives - unless the budget is spent, or less of
+        it is left than building its model would take (at scale seconds, which no time limit
+        interrupts), when it is unsolved without building anything."""
         if budget.left() <= 0:
             out[name] = BaselineResult(_unsolved(note), scenario, None)
             return
         c = c()
+        size = replica_variables(scenario, c)
+        if budget.left() < rate[0] * size:
+            out[name] = BaselineResult(_unsolved(note), scenario, None)
+            return
+        t = time.perf_counter()
         sol = timed(scenario, c) if not c.problems else None
+        if sol is not None and size:
+            rate[0] = max(time.perf_counter() - t - given[0], 0.0) / size
         todo[0] = max(todo[0] - 1, 1)
         if sol is not None and sol.solved.status == "unsolved":
             out[name] = BaselineResult(_unsolved(note), scenario, None)
             return
         if sol is None or not found(sol.solved.status):
-            why = explain_infeasible(scenario, c, lambda s, cc, lift_limits=False: timed(s, cc, lift_limits).solved)
+            why = explain_infeasible(scenario, c, lambda s, cc, lift_limits=False: timed(s, cc, lift_limits).solved,
+                                     time_left=budget.left)
             rec = _infeasible(f"{note} - infeasible for this scenario", "; ".join(why))
             if not c.problems:
                 lifted = timed(scenario, c, lift_limits=True)

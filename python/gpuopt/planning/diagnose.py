@@ -5,7 +5,7 @@ with those limits lifted is solved and has a plan."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 from gpuopt.planning.candidates import Candidates
 from gpuopt.planning.model import training_reach
@@ -13,8 +13,11 @@ from gpuopt.planning.scenario import Scenario
 from gpuopt.planning.solve import found
 
 
-def explain_infeasible(scn: Scenario, cands: Candidates, solve: Callable[..., object]) -> list[str]:
-    """`solve(scenario, candidates, lift_limits=False)` -> Solved, with the plan's settings."""
+def explain_infeasible(scn: Scenario, cands: Candidates, solve: Callable[..., object],
+                       time_left: Optional[Callable[[], float]] = None) -> list[str]:
+    """`solve(scenario, candidates, lift_limits=False)` -> Solved, with the plan's settings.
+    `time_left()`: seconds the caller's budget has left; once none, no more services are solved
+    alone (at scale there are thousands, each a solve), and the reason says which were not."""
     reasons = list(cands.problems)
     if reasons:
         return reasons
@@ -26,12 +29,21 @@ def explain_infeasible(scn: Scenario, cands: Candidates, solve: Callable[..., ob
                            f"{job.deadline_days:g} days; its allowed GPUs, sites and periods give at most "
                            f"{reach:,.0f}, and it has no cloud burst price")
     if found(solve(scn, cands, lift_limits=True).status):
-        alone = []
+        alone, unchecked = [], 0
         for k, sv in enumerate(scn.services):
+            if time_left is not None and time_left() <= 0:
+                unchecked = len(scn.services) - k
+                break
             one = scn.model_copy(update={"services": [sv], "training": []})
-            if not found(solve(one, Candidates(by_service={0: cands.by_service.get(k, [])})).status):
+            # only a proof counts: a solve its time cut short says nothing about the service
+            if solve(one, Candidates(by_service={0: cands.by_service.get(k, [])})).status == "infeasible":
                 alone.append(sv.name)
-        which = f" (alone, even: {', '.join(alone)})" if alone else " (by the services and jobs together)"
+        if alone:
+            which = f" (alone, even: {', '.join(alone)})"
+        elif unchecked:
+            which = f" ({unchecked} of {len(scn.services)} services not checked alone in the time left)"
+        else:
+            which = " (by the services and jobs together)"
         reasons.append(f"purchase and rental limits bind{which}: with unlimited GPUs a plan exists; raise "
                        "max_purchase or max_rent at the sites they may use")
     return reasons or ["no plan meets every constraint"]

@@ -223,7 +223,8 @@ def plan(scenario: Scenario, *, time_limit_s: float = 60.0, threads: Optional[in
                                   "the plan is the last one found"]
             break
         if not found(r.status):
-            why = (explain_infeasible(scenario, cands, solved) if budget.left() >= MIN_DIAGNOSIS_S else
+            why = (explain_infeasible(scenario, cands, solved, time_left=budget.left)
+                   if budget.left() >= MIN_DIAGNOSIS_S else
                    [f"the solver proved no plan meets every constraint; the time limit of {time_limit_s:g} s left "
                     "no time to find which one binds: raise time_limit_s for that"])
             if result:  # tightening broke it: keep the last plan, and say what the simulator found

@@ -23,7 +23,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import numpy as np
 
@@ -160,7 +160,8 @@ def components(scn: Scenario) -> list[list[str]]:
     return [[p for p in names if group[p] == g] for g in sorted(set(group.values()))]
 
 
-def replan_on(scn: Scenario, cands, inc: Incumbent, buy: dict[tuple, int], *, deadline: float, seed: int,
+def replan_on(scn: Scenario, cands: Union[Candidates, Callable[[list[str]], Candidates]], inc: Incumbent,
+              buy: dict[tuple, int], *, deadline: float, seed: int,
               relative_gap: float) -> Optional[Incumbent]:
     """The plan with the GPUs bought set to `buy`: each group of periods (`components`) re-solved
     exactly on them, renting what it lacks, with the whole work of the training jobs that run there
