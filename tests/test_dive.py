@@ -130,11 +130,40 @@ def test_windows_after_a_dive_are_offered_the_plans_own_candidates_and_never_mak
         asked.append(list(periods))
         return dive.offered(co, inc, periods)
 
+    offered_to = []
+    real = improve.improve_window
+
+    def window(scn_, cands_, *a, **k):
+        offered_to.append(cands_)
+        return real(scn_, cands_, *a, **k)
+
     start = inc.cost
-    improve.local_search(scn, cands, inc, deadline=math.inf, seed=0, relative_gap=1e-6, stop_below=co.bound, offer=offer)
+    try:
+        improve.improve_window = window
+        improve.local_search(scn, cands, inc, deadline=math.inf, seed=0, relative_gap=1e-9, stop_below=co.bound,
+                             offer=offer)
+    finally:
+        improve.improve_window = real
     assert asked and inc.cost <= start * (1 + 1e-12)
+    # the small offer first, every candidate once a round of it saves nothing
+    assert offered_to[0] is not cands and any(c is cands for c in offered_to)
     fm = PlanningModel(scn, relax=False)
     fm.add_services(cands, allowed_sites)
     whole = fm.breakdown(improve.start_values(fm, inc.x))
     for item, value in whole.items():
         assert inc.breakdown[item] == pytest.approx(value, rel=1e-9, abs=1e-9), item
+
+
+def test_auto_over_many_periods_never_takes_the_decompositions_infeasible_for_a_proof(monkeypatch):
+    """The decomposition's integers choose among columns: its 'infeasible' hands over to the MIP,
+    which plans this feasible scenario."""
+    from gpuopt.planning import planner as P
+    from gpuopt.planning.model import Variables
+    from gpuopt.planning.solve import Solved
+
+    nan = math.nan
+    monkeypatch.setattr(P, "_decomposed", lambda scn, cands, **kw: Solution(
+        Solved("infeasible", nan, nan, nan, nan, 0.0, "test"), Variables(), {}, nan, "test"))
+    scn = gpuopt.synthetic_fleet(4, 4, 12, 1, seed=2)
+    p = gpuopt.plan(scn, time_limit_s=30, threads=1, verify=False, baselines=False)
+    assert p.has_plan and p.solver.startswith("SCIP")

@@ -635,3 +635,6 @@ def test_a_diagnosis_out_of_time_checks_no_more_services_and_says_so():
     why = explain_infeasible(scn, candidates(scn), solve, time_left=lambda: 0.0)
     assert seen == [True]
     assert f"{len(scn.services)} of {len(scn.services)} services not checked alone in the time left" in why[-1]
+    left = iter([1.0] + [0.0] * 10)   # time for the first service alone, then none
+    why = explain_infeasible(scn, candidates(scn), solve, time_left=lambda: next(left))
+    assert f"{len(scn.services) - 1} of {len(scn.services)} services not checked alone" in why[-1]
