@@ -15,6 +15,15 @@ from gpuopt.planning.plans import extract
 from tests.test_bill import check_bill, check_rules
 
 
+def check_priced_as_the_whole_model(scn, cands, x, breakdown):
+    """$/hour per cost item of plan `x` as the whole model prices it, its variables fixed to the
+    plan's values: what `breakdown` must say."""
+    fm = PlanningModel(scn, relax=False)
+    fm.add_services(cands, allowed_sites)
+    for item, value in fm.breakdown(improve.start_values(fm, x)).items():
+        assert breakdown[item] == pytest.approx(value, rel=1e-9, abs=1e-9), item
+
+
 @pytest.fixture(scope="module")
 def dived():
     scn = gpuopt.synthetic_fleet(6, 4, 12, 2, seed=3)
@@ -52,11 +61,7 @@ def test_a_dived_plan_bills_as_planned_keeps_every_rule_and_is_priced_as_the_who
     assert inc is not None
     assert inc.cost >= co.bound * (1 - 1e-9)
     p = extract(scn, Solution(None, inc.x, inc.breakdown, co.bound, "dive"))
-    fm = PlanningModel(scn, relax=False)
-    fm.add_services(cands, allowed_sites)
-    whole = fm.breakdown(improve.start_values(fm, inc.x))
-    for item, value in whole.items():
-        assert p["cost_breakdown"][item] == pytest.approx(value, rel=1e-9, abs=1e-9), item
+    check_priced_as_the_whole_model(scn, cands, inc.x, p["cost_breakdown"])
     planned = gpuopt.plan(scn, method="decompose", threads=1, time_limit_s=60, verify=False, baselines=False)
     check_bill(planned, scn)
     check_rules(planned, scn)
@@ -109,11 +114,7 @@ def test_a_dive_that_must_buy_more_and_bursts_keeps_every_gpu_supplied_and_every
     owned = {(s.name, o.type): o.owned for s in scn.sites for o in s.gpus}
     for (site, g, p), busy in gpus_in_use(inc.x).items():
         assert busy <= owned[(site, g)] + inc.x.buy[(site, g)] + inc.x.rent.get((site, g, p), 0) + 1e-9
-    fm = PlanningModel(scn, relax=False)
-    fm.add_services(cands, allowed_sites)
-    whole = fm.breakdown(improve.start_values(fm, inc.x))
-    for item, value in whole.items():
-        assert inc.breakdown[item] == pytest.approx(value, rel=1e-9, abs=1e-9), item
+    check_priced_as_the_whole_model(scn, cands, inc.x, inc.breakdown)
 
 
 def test_windows_after_a_dive_are_offered_the_plans_own_candidates_and_never_make_it_dearer(dived):
@@ -147,11 +148,7 @@ def test_windows_after_a_dive_are_offered_the_plans_own_candidates_and_never_mak
     assert asked and inc.cost <= start * (1 + 1e-12)
     # the small offer first, every candidate once a round of it saves nothing
     assert offered_to[0] is not cands and any(c is cands for c in offered_to)
-    fm = PlanningModel(scn, relax=False)
-    fm.add_services(cands, allowed_sites)
-    whole = fm.breakdown(improve.start_values(fm, inc.x))
-    for item, value in whole.items():
-        assert inc.breakdown[item] == pytest.approx(value, rel=1e-9, abs=1e-9), item
+    check_priced_as_the_whole_model(scn, cands, inc.x, inc.breakdown)
 
 
 def test_auto_over_many_periods_never_takes_the_decompositions_infeasible_for_a_proof(monkeypatch):
