@@ -3,12 +3,13 @@ thread pool), each run against the tests that guard it: every one must fail a te
 
     .venv/bin/python scripts/batch_mutants.py [N ...]     # from the repository root; N: only these
 
-Each fault is put in, its tests run, and the file restored (git status shows it if interrupted).
+Each fault is put in, its tests run, and the file restored (scripts/faults.py).
 A mutant in the Rust bindings rebuilds the extension twice (about a minute each)."""
 
-import pathlib
 import subprocess
 import sys
+
+import faults
 
 # (file, text, its faulty version, the tests that must catch it: a pytest -k expression)
 M = [
@@ -48,34 +49,14 @@ M = [
 ]
 
 
-def rebuild() -> None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "."], check=True, capture_output=True)
+def rebuild(path: str) -> None:
+    if path.endswith(".rs"):
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "."], check=True, capture_output=True)
 
 
 def main(only: list[str]) -> int:
-    chosen = [(i, m) for i, m in enumerate(M) if not only or str(i) in only]
-    killed = 0
-    for i, (path, old, new, tests) in chosen:
-        f = pathlib.Path(path)
-        src = f.read_text()
-        assert old in src, (path, old)
-        f.write_text(src.replace(old, new, 1))
-        try:
-            if path.endswith(".rs"):
-                rebuild()
-            r = subprocess.run(["timeout", "300", sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                                "tests/test_batch.py", "tests/test_export.py", "-k", tests],
-                               capture_output=True, text=True)
-            killed += r.returncode == 1   # 5 would mean no test matched: not a kill
-            last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else f"exit {r.returncode}"
-            verdict = {0: "SURVIVED", 1: "KILLED"}.get(r.returncode, f"NOT RUN (exit {r.returncode})")
-            print(i, path, verdict, last, flush=True)
-        finally:
-            f.write_text(src)
-            if path.endswith(".rs"):
-                rebuild()
-    print(f"{killed} of {len(chosen)} mutants killed")
-    return 0 if killed == len(chosen) else 1
+    return faults.run([(path, old, new, ["tests/test_batch.py", "tests/test_export.py", "-k", tests])
+                       for path, old, new, tests in M], only, timeout_s=300, after_edit=rebuild)
 
 
 if __name__ == "__main__":

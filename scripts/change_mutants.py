@@ -1,15 +1,20 @@
-"""Deliberate faults in the code issues 16 and 17 added (number checks, overflow refusals, the
+"""Deliberate faults in the code issues 16, 17 and 19 added (number checks, overflow refusals, the
 engine's stack, source weights, the verification deadline, the schema check, tp checks, the
-Argonne mapping), each run against the tests that should catch it; prints KILLED or SURVIVED:
+Argonne mapping; the dive, its windows' offer, auto's order, the baselines' build estimate, the
+diagnosis out of time), each run against the tests that should catch it; prints KILLED or SURVIVED:
 
-    .venv/bin/python scripts/change_mutants.py
+    .venv/bin/python scripts/change_mutants.py [N ...]     # from the repository root; N: only these
 
-Each fault is put in, its tests run, and the file restored, whatever happens."""
+Each fault is put in, its tests run, and the file restored (scripts/faults.py)."""
 
-import pathlib
-import subprocess
+import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+import faults
+
+DIVE = "python/gpuopt/planning/decompose/dive.py"
+DIVE_TESTS = "tests/test_dive.py"
+PLANNER_TESTS = ["tests/test_dive.py", "tests/test_planner.py", "-k",
+                 "dive or outlast or diagnosis or auto or infeasib or windows"]
 M = [
  ("python/gpuopt/cost.py", "return numerator / denominator if denominator > 0 else math.inf", "return numerator / denominator", "tests/test_cost.py"),
  ("python/gpuopt/cost.py", 'number(name, v, above=True, hi=100)', 'number(name, v, above=False, hi=100)', "tests/test_cost.py"),
@@ -23,13 +28,25 @@ M = [
  ("python/gpuopt/errors.py", '            ok = math.isfinite(x) and (x > lo if above else x >= lo) and x <= hi', '            ok = math.isfinite(x) and (x >= lo) and x <= hi', "tests/test_cost.py"),
  ("python/gpuopt/schema_check.py", '        if not any(_TYPES[k](v) for k in kinds):', '        if False:', "tests/test_schema_agreement.py"),
  ("python/gpuopt/estimation/fit.py", '    if not model.splits(tp):', '    if False:', "tests/test_reproducers.py -k crashed"),
+ (DIVE, "buy[key] += int(round(v))", "buy[key] += 0", DIVE_TESTS),
+ (DIVE, "breakdown[item] += part[item]", "breakdown[item] += 0", DIVE_TESTS),
+ (DIVE, "int(math.floor(v + 1.0 - ROUND_FROM))", "int(math.floor(v))", DIVE_TESTS),
+ (DIVE, "keep |= set(counts)", "pass", DIVE_TESTS),
+ (DIVE, "x.burst[j] = x.burst.get(j, 0.0) + v", "x.burst[j] = v", DIVE_TESTS),
+ (DIVE, 'breakdown["training burst"] += coord.burst[j] * v', "pass", DIVE_TESTS),
+ ("python/gpuopt/planning/baselines.py", "if budget.left() < rate[0] * size:", "if False:", PLANNER_TESTS),
+ ("python/gpuopt/planning/baselines.py", "rate[0] = max(time.perf_counter() - t - given[0], 0.0) / size", "pass", PLANNER_TESTS),
+ ("python/gpuopt/planning/baselines.py", "return len(scn.periods) * len(scn.sites) * sum(", "return len(scn.sites) * sum(", PLANNER_TESTS),
+ ("python/gpuopt/planning/diagnose.py", "if time_left is not None and time_left() <= 0:", "if False:", PLANNER_TESTS),
+ ("python/gpuopt/planning/diagnose.py", ').status == "infeasible":', ').status != "optimal":', PLANNER_TESTS),
+ ("python/gpuopt/planning/diagnose.py", "unchecked = len(scn.services) - k", "unchecked = len(scn.services)", PLANNER_TESTS),
+ ("python/gpuopt/planning/planner.py", "mip_first = len(scn.periods) <= MIP_FIRST_UP_TO", "mip_first = True", PLANNER_TESTS),
+ ("python/gpuopt/planning/planner.py",
+  'if first.solved.status == "optimal" or (mip_first and first.solved.status == "infeasible"):',
+  'if first.solved.status in ("optimal", "infeasible"):', PLANNER_TESTS),
+ ("python/gpuopt/planning/decompose/improve.py", "            level, improved = level + 1, True\n",
+  "            improved = False\n", PLANNER_TESTS),
 ]
-for path, old, new, tests in M:
-    p = ROOT / path; s = p.read_text()
-    assert s.count(old) == 1, (path, old)
-    p.write_text(s.replace(old, new))
-    try:
-        r = subprocess.run(f"timeout 600 .venv/bin/python -m pytest -q -x -p no:cacheprovider {tests}", shell=True, cwd=ROOT, capture_output=True, text=True)
-    finally:
-        p.write_text(s)
-    print("KILLED " if r.returncode != 0 else "SURVIVED", path, old.strip()[:70], flush=True)
+if __name__ == "__main__":   # tests: pytest's arguments, as a list or split from a string
+    sys.exit(faults.run([(path, old, new, tests if isinstance(tests, list) else tests.split())
+                         for path, old, new, tests in M], sys.argv[1:]))

@@ -4,11 +4,11 @@ is a missing test). Issue 12 lists the faults a review put in by hand; these are
 
     .venv/bin/python scripts/planner_mutants.py [N ...]     # from the repository root; N: only these
 
-Each fault is put in, its tests run, and the file restored (git status shows it if interrupted)."""
+Each fault is put in, its tests run, and the file restored (scripts/faults.py)."""
 
-import pathlib
-import subprocess
 import sys
+
+import faults
 
 MODEL = "python/gpuopt/planning/model.py"
 IMPROVE = "python/gpuopt/planning/decompose/improve.py"
@@ -98,23 +98,7 @@ M = [
 
 
 def main(only: list[str]) -> int:
-    chosen = [(i, m) for i, m in enumerate(M) if not only or str(i) in only]
-    killed = 0
-    for i, (path, old, new, tests) in chosen:
-        f = pathlib.Path(path)
-        src = f.read_text()
-        assert src.count(old) == 1, (path, old)
-        f.write_text(src.replace(old, new, 1))
-        try:
-            r = subprocess.run(["timeout", "600", sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                                *tests.split()], capture_output=True, text=True)
-            killed += r.returncode != 0
-            last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else f"exit {r.returncode}"
-            print(i, path, "KILLED" if r.returncode != 0 else "SURVIVED", last, flush=True)
-        finally:
-            f.write_text(src)
-    print(f"{killed} of {len(chosen)} mutants killed")
-    return 0 if killed == len(chosen) else 1
+    return faults.run([(path, old, new, tests.split()) for path, old, new, tests in M], only)
 
 
 if __name__ == "__main__":
