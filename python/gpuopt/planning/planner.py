@@ -117,12 +117,12 @@ def _mip_and_decomposition(scn: Scenario, cands: Candidates, **kw) -> Solution:
         return mip
     if not found(mip.solved.status):
         return dec
-    cost = {id(mip): mip.solved.objective, id(dec): sum(dec.breakdown.values())}
-    best = mip if cost[id(mip)] <= cost[id(dec)] else dec
+    mip_cost, dec_cost = mip.solved.objective, sum(dec.breakdown.values())
+    best, cost = (mip, mip_cost) if mip_cost <= dec_cost else (dec, dec_cost)
     name = f"{first.method}, then {second.method}" if best is second else first.method
-    bound = min(best_bound(mip.bound, dec.bound), cost[id(best)])   # NaN only where neither has one
-    solved = Solved(status_within(cost[id(best)], bound, kw["relative_gap"]), cost[id(best)], bound,
-                    mip.solved.lp_bound, gap_between(cost[id(best)], bound), time.perf_counter() - t0, name)
+    bound = min(best_bound(mip.bound, dec.bound), cost)   # NaN only where neither has one
+    solved = Solved(status_within(cost, bound, kw["relative_gap"]), cost, bound,
+                    mip.solved.lp_bound, gap_between(cost, bound), time.perf_counter() - t0, name)
     return Solution(solved, best.x, best.breakdown, bound, name, best.keep)
 
 
