@@ -9,6 +9,7 @@ plain-Python twin is tests/reference.py (simulate).
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, Literal, Optional, Sequence
 
@@ -90,16 +91,8 @@ def _arrivals(rate, rates, period_s, duration_s, trace, clients, total_requests)
     if sum(given) != 1:
         raise InvalidInputError("give exactly one of rate (req/s), rates (one per period), trace, or clients")
     if trace is not None:
-        times, sizes = [], []
-        for k, item in enumerate(trace):
-            if not isinstance(item, (tuple, list)) or len(item) != 3:
-                raise InvalidInputError(f"trace[{k}] must be (arrival_s, input_tokens, output_tokens), got {item!r}")
-            times.append(number(f"trace[{k}] arrival_s", item[0], hi=MAX_TRACE_S))
-            sizes.append((float(scalar_count(f"trace[{k}] input_tokens", item[1])),
-                          float(scalar_count(f"trace[{k}] output_tokens", item[2]))))
-        if not times:
-            raise InvalidInputError("the trace is empty")
-        return ("trace", times, sizes)
+        table = _trace_table(trace)
+        return ("trace", np.ascontiguousarray(table[:, 0]), np.ascontiguousarray(table[:, 1:]))
     if clients is not None:
         n = scalar_count("clients", clients)
         total = scalar_count("total_requests", total_requests if total_requests is not None else 0) \
@@ -117,6 +110,53 @@ def _arrivals(rate, rates, period_s, duration_s, trace, clients, total_requests)
         period_s = number("period_s (seconds)", period_s, above=True)
     return ("poisson", [float(v) for v in values], float(period_s if rate is None else max(duration_s, 1.0) * 2),
             float(duration_s))
+
+
+def _trace_row(k: int, item: Any) -> None:
+    """Raises the error that names what is wrong with trace row k."""
+    if not isinstance(item, (tuple, list, np.ndarray)) or len(item) != 3:
+        raise InvalidInputError(f"trace[{k}] must be (arrival_s, input_tokens, output_tokens), got {item!r}")
+    item = [x.item() if isinstance(x, np.generic) else x for x in item]
+    number(f"trace[{k}] arrival_s", item[0], hi=MAX_TRACE_S)
+    scalar_count(f"trace[{k}] input_tokens", item[1])
+    scalar_count(f"trace[{k}] output_tokens", item[2])
+
+
+def _trace_table(trace: Any) -> np.ndarray:
+    """The trace as an n x 3 float array (arrival_s, input_tokens, output_tokens), checked in bulk:
+    a numpy array is used as it is, a list of rows converted once, not row by row; the first bad
+    row is named."""
+    if isinstance(trace, np.ndarray):
+        if trace.dtype == bool or trace.dtype.kind not in "iuf":
+            raise InvalidInputError(f"a trace array must hold numbers, got {trace.dtype}")
+        rows, table = trace, trace.astype(np.float64, copy=False)
+        if table.ndim != 2 or table.shape[1] != 3:
+            raise InvalidInputError(f"a trace array must be n x 3 (arrival_s, input_tokens, output_tokens), got shape "
+                                    f"{table.shape}")
+    else:
+        rows = trace if isinstance(trace, (list, tuple)) else list(trace)
+        try:
+            table = np.asarray(rows, dtype=np.float64)
+            # np.asarray takes True for 1: refuse bools as the row check does
+            clean = table.ndim == 2 and table.shape[1] == 3 and bool not in set(map(type, itertools.chain.from_iterable(rows)))
+        except (ValueError, TypeError):   # text, ragged rows
+            clean = False
+        if not clean:
+            for k, item in enumerate(rows):
+                _trace_row(k, item)
+            raise InvalidInputError("the trace is empty" if not len(rows) else
+                                    "the trace must be rows of (arrival_s, input_tokens, output_tokens)")
+    if not len(table):
+        raise InvalidInputError("the trace is empty")
+    t, sizes = table[:, 0], table[:, 1:]
+    bad = ~np.isfinite(t) | (t < 0) | (t > MAX_TRACE_S) | (~np.isfinite(sizes) | (sizes != np.floor(sizes))
+                                                           | (sizes < 1) | (sizes > _core.MAX_COUNT)).any(axis=1)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        _trace_row(k, rows[k])
+        raise InvalidInputError(f"trace[{k}] = {tuple(table[k])} is not (arrival_s from 0 to {MAX_TRACE_S:g}, "
+                                "whole input and output tokens >= 1)")
+    return table
 
 
 def simulate(model: ModelLike, gpu: Any, *, requests: Any = (512, 128), rate: Optional[float] = None,

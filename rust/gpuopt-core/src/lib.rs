@@ -20,6 +20,7 @@ pub mod mixes;
 pub mod precision;
 pub mod sim;
 pub mod sweep;
+pub mod tournament;
 
 pub use arch::{ModelArch, ParamCounts, MODEL_FIELDS};
 pub use error::CoreError;

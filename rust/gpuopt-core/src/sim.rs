@@ -8,7 +8,8 @@
 //! each step), and it is cut at the first step boundary after a request arrives for that replica.
 //! Requests arrive by a Poisson process (rates may change per period), a trace, or closed-loop
 //! clients; a router sends each to a replica (round-robin or least outstanding). Seeded: the same
-//! inputs give the same numbers, here and in the Python reference.
+//! inputs give the same numbers, here and in the Python reference. The next replica event and the
+//! least-loaded replica come from tournament trees, so an event costs O(log replicas), not a scan.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -20,6 +21,7 @@ use crate::estimate::{buildable, Roofline};
 use crate::fit::MemoryTerms;
 use crate::gpu::GpuSpec;
 use crate::precision::Precision;
+use crate::tournament::Tournament;
 
 /// Longest output a simulated request may have.
 pub const MAX_OUTPUT_TOKENS: f64 = (1u64 << 20) as f64;
@@ -144,51 +146,39 @@ enum Phase {
     Decode { start: f64, steps: u64, end: f64 },
 }
 
-/// Running requests by the decode step they finish at: one bucket per step in a ring longer
-/// than any request's output (so a bucket only ever holds one step), and a heap of the distinct
-/// steps. Requests finishing together cost one heap operation, not one each.
+/// Running requests by the decode step they finish at, earliest first (ties in id order): one
+/// heap of (step, id) per replica, 16 bytes a request, so hundreds of replicas stay in cache.
 struct Finishing {
-    buckets: Vec<Vec<usize>>,
-    mask: u64,
-    steps: BinaryHeap<Reverse<u64>>,
+    heap: BinaryHeap<Reverse<(u64, usize)>>,
     len: usize,
 }
 
 impl Finishing {
-    /// Buckets in the ring: more than any request's output steps, a power of two.
-    fn ring_len(max_output: f64) -> u64 {
-        ((max_output.max(1.0) as u64) + 1).next_power_of_two()
-    }
-
-    fn new(max_output: f64) -> Self {
-        let size = Self::ring_len(max_output);
-        Finishing { buckets: vec![Vec::new(); size as usize], mask: size - 1, steps: BinaryHeap::new(), len: 0 }
+    fn new() -> Self {
+        Finishing { heap: BinaryHeap::new(), len: 0 }
     }
 
     fn push(&mut self, step: u64, id: usize) {
-        let b = &mut self.buckets[(step & self.mask) as usize];
-        if b.is_empty() {
-            self.steps.push(Reverse(step));
-        }
-        b.push(id);
+        self.heap.push(Reverse((step, id)));
         self.len += 1;
     }
 
     fn next_step(&self) -> Option<u64> {
-        self.steps.peek().map(|s| s.0)
+        self.heap.peek().map(|r| r.0 .0)
     }
 
     /// The requests finishing at the earliest step, in id order, if that step is <= `step`.
     fn pop_until(&mut self, step: u64, into: &mut Vec<usize>) {
         into.clear();
-        if let Some(&Reverse(s)) = self.steps.peek() {
-            if s <= step {
-                self.steps.pop();
-                std::mem::swap(into, &mut self.buckets[(s & self.mask) as usize]);
-                into.sort_unstable();
-                self.len -= into.len();
+        let Some(first) = self.next_step().filter(|&s| s <= step) else { return };
+        while let Some(&Reverse((s, id))) = self.heap.peek() {
+            if s != first {
+                break;
             }
+            self.heap.pop();
+            into.push(id);
         }
+        self.len -= into.len();
     }
 }
 
@@ -227,11 +217,21 @@ impl Replica {
     }
 }
 
+/// A request and the times recorded for it (s), together: a request's events touch one cache line.
 struct Request {
     input: f64,
     output: f64,
     kv: f64,
     client: usize,
+    arrival: f64,
+    admitted: f64,
+    first_token: f64,
+}
+
+impl Request {
+    fn new(input: f64, output: f64, kv: f64, client: usize) -> Self {
+        Request { input, output, kv, client, arrival: f64::NAN, admitted: f64::NAN, first_token: f64::NAN }
+    }
 }
 
 /// The cost model of one replica.
@@ -294,11 +294,13 @@ fn expected_requests(arrivals: &Arrivals) -> f64 {
     }
 }
 
-/// Bytes a run keeps: per replica its finishing ring (one bucket per output step) and state, per
-/// request the request and the eight times recorded for it.
-fn memory_needed(replicas: f64, ring: f64, requests: f64) -> f64 {
-    let per_replica = ring * std::mem::size_of::<Vec<usize>>() as f64 + std::mem::size_of::<Replica>() as f64;
-    let per_request = (std::mem::size_of::<Request>() + 8 * std::mem::size_of::<f64>()) as f64;
+/// Bytes a run keeps: per replica its state, its leaves in the two tournament trees (four nodes in
+/// all, with padding) and a finishing heap of up to `max_batch` entries; per request the request
+/// with its times and its five output columns.
+fn memory_needed(replicas: f64, max_batch: f64, requests: f64) -> f64 {
+    let per_replica = (std::mem::size_of::<Replica>() + 8 * std::mem::size_of::<(f64, usize)>()) as f64
+        + max_batch.min(requests) * std::mem::size_of::<(u64, usize)>() as f64;
+    let per_request = (std::mem::size_of::<Request>() + 5 * std::mem::size_of::<f64>()) as f64;
     replicas * per_replica + requests * per_request
 }
 
@@ -326,9 +328,6 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
     let mut pending = Pending::default();
     let mut requests: Vec<Request> = Vec::new();
     let mut out = SimOutput { fixed_ms: cfg.fixed_ms, ..Default::default() };
-    let mut rec_arrival: Vec<f64> = Vec::new();
-    let mut rec_admitted: Vec<f64> = Vec::new();
-    let mut rec_first: Vec<f64> = Vec::new();
     let max_output = match &cfg.arrivals {
         Arrivals::Trace { sizes, .. } => sizes.iter().map(|s| s.1).fold(1.0, f64::max),
         _ => cfg.sizes.iter().map(|s| s.1).fold(1.0, f64::max),
@@ -338,17 +337,17 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
     }
     // Room for every request up front: growing these vectors costs more than the simulation.
     let wanted = expected_requests(&cfg.arrivals);
-    let needed = memory_needed(cfg.replicas as f64, Finishing::ring_len(max_output) as f64, wanted);
+    let needed = memory_needed(cfg.replicas as f64, cfg.max_batch, wanted);
     if !(needed <= MAX_SIM_BYTES) {
         return invalid(format!(
-            "this simulation would need about {:.1} GiB ({} replicas, outputs up to {max_output} tokens, about {wanted:.3e} \
-             requests); the cap is {:.0} GiB: simulate fewer replicas, shorter outputs or fewer requests",
+            "this simulation would need about {:.1} GiB ({} replicas, about {wanted:.3e} requests); the cap is {:.0} GiB: \
+             simulate fewer replicas or fewer requests",
             needed / (1u64 << 30) as f64, cfg.replicas, MAX_SIM_BYTES / (1u64 << 30) as f64
         ));
     }
     let expected = wanted.min(1e8) as usize;
     requests.reserve(expected);
-    for v in [&mut rec_arrival, &mut rec_admitted, &mut rec_first, &mut out.arrival, &mut out.admitted, &mut out.first_token, &mut out.finish, &mut out.output_tokens] {
+    for v in [&mut out.arrival, &mut out.admitted, &mut out.first_token, &mut out.finish, &mut out.output_tokens] {
         v.reserve(expected);
     }
     let mut issued = 0usize;
@@ -387,7 +386,7 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
             }
             for c in 0..(*clients).min(*total) {
                 let (i, o) = draw_size(&mut rng);
-                requests.push(Request { input: i, output: o, kv: model.kv_need(i, o), client: c });
+                requests.push(Request::new(i, o, model.kv_need(i, o), c));
                 pending.push(requests.len() - 1, c as f64 * stagger_s);
                 issued += 1;
             }
@@ -414,7 +413,7 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
                 }
                 poisson_t = t;
                 let (i, o) = draw_size(rng);
-                requests.push(Request { input: i, output: o, kv: model.kv_need(i, o), client: usize::MAX });
+                requests.push(Request::new(i, o, model.kv_need(i, o), usize::MAX));
                 return Some((t, requests.len() - 1));
             },
             Arrivals::Trace { times, sizes } => {
@@ -424,7 +423,7 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
                 }
                 trace_i += 1;
                 let (i, o) = sizes[k];
-                requests.push(Request { input: i, output: o, kv: model.kv_need(i, o), client: usize::MAX });
+                requests.push(Request::new(i, o, model.kv_need(i, o), usize::MAX));
                 Some((times[k], requests.len() - 1))
             }
             Arrivals::Closed { .. } => None,
@@ -433,7 +432,7 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
     let mut upcoming = next_open(&mut rng, &mut requests);
     let mut reps: Vec<Replica> = (0..cfg.replicas)
         .map(|_| Replica {
-            queue: VecDeque::new(), admitting: Vec::new(), running: Finishing::new(max_output), step: 0, context: 0.0,
+            queue: VecDeque::new(), admitting: Vec::new(), running: Finishing::new(), step: 0, context: 0.0,
             kv_used: 0.0, phase: Phase::Idle, busy: 0.0, queue_area: 0.0, queue_max: 0.0, last_change: 0.0,
         })
         .collect();
@@ -444,17 +443,23 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
         Arrivals::Closed { total, think_s, .. } => (total, true, think_s),
         _ => (0, false, 0.0),
     };
+    // Each replica's next event time and outstanding requests; ties go to the lowest index, as a scan's would.
+    let mut events = Tournament::new(cfg.replicas, f64::INFINITY, f64::INFINITY);
+    let mut loads = Tournament::new(cfg.replicas, 0usize, usize::MAX);
+    let by_load = cfg.router == Router::LeastLoaded;
+    let touch = |i: usize, r: &Replica, events: &mut Tournament<f64>, loads: &mut Tournament<usize>| {
+        events.set(i, r.next_event());
+        if by_load {
+            loads.set(i, r.outstanding());
+        }
+    };
     let mut poll = crate::interrupt::Poll::default();
     loop {
         poll.step()?;
         let t_open = upcoming.map(|u| u.0).unwrap_or(f64::INFINITY);
         let t_closed = pending.next_time();
         let t_arr = t_open.min(t_closed);
-        let (r_idx, t_rep) = reps
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (i, r.next_event()))
-            .fold((0, f64::INFINITY), |best, x| if x.1 < best.1 { x } else { best });
+        let (r_idx, t_rep) = events.min();
         if t_arr == f64::INFINITY && t_rep == f64::INFINITY {
             break;
         }
@@ -467,12 +472,7 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
             } else {
                 pending.pop().expect("finite time")
             };
-            if rec_arrival.len() <= id {
-                rec_arrival.resize(id + 1, f64::NAN);
-                rec_admitted.resize(id + 1, f64::NAN);
-                rec_first.resize(id + 1, f64::NAN);
-            }
-            rec_arrival[id] = now;
+            requests[id].arrival = now;
             if requests[id].kv > model.kv_budget {
                 out.rejected += 1;
                 if is_closed {
@@ -485,13 +485,13 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
                     rr = (rr + 1) % cfg.replicas;
                     (rr + cfg.replicas - 1) % cfg.replicas
                 }
-                Router::LeastLoaded => (0..cfg.replicas).min_by_key(|&i| reps[i].outstanding()).unwrap_or(0),
+                Router::LeastLoaded => loads.min().0,
             };
             let r = &mut reps[target];
             r.note_queue(now);
             r.queue.push_back(id);
             match r.phase {
-                Phase::Idle => start_next(model, cfg, r, &requests, now, &mut rec_admitted),
+                Phase::Idle => start_next(model, cfg, r, &mut requests, now),
                 Phase::Decode { start, steps, end } => {
                     // Cut the run at the first step boundary at or after this arrival.
                     let batch = r.running.len as f64;
@@ -509,6 +509,7 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
                 }
                 Phase::Prefill { .. } | Phase::Ready { .. } => {}
             }
+            touch(target, r, &mut events, &mut loads);
             continue;
         }
         // A replica's event: its prefill or its run of decode steps ends.
@@ -518,10 +519,10 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
             Phase::Prefill { start, end } => {
                 r.busy += end - start;
                 for id in std::mem::take(&mut r.admitting) {
-                    rec_first[id] = end;
+                    requests[id].first_token = end;
                     let req = &requests[id];
                     if req.output <= 1.0 {
-                        finish(&mut out, &rec_arrival, &rec_admitted, &rec_first, id, end, req.output);
+                        finish(&mut out, req, end);
                         r.kv_used -= req.kv;
                         if is_closed {
                             issue_next(&mut issued, closed_total, req.client, end + think_s, &mut rng, &draw_size, model, &mut requests, &mut pending);
@@ -542,7 +543,7 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
                     let req = &requests[id];
                     r.context -= req.input + req.output;
                     r.kv_used -= req.kv;
-                    finish(&mut out, &rec_arrival, &rec_admitted, &rec_first, id, end, req.output);
+                    finish(&mut out, req, end);
                     if is_closed {
                         issue_next(&mut issued, closed_total, req.client, end + think_s, &mut rng, &draw_size, model, &mut requests, &mut pending);
                     }
@@ -551,12 +552,14 @@ pub fn simulate(model: &ReplicaModel, cfg: &SimConfig) -> Result<SimOutput, Core
             Phase::Ready { .. } => {
                 r.phase = Phase::Idle;
                 r.note_queue(now);
-                start_next(model, cfg, r, &requests, now, &mut rec_admitted);
+                start_next(model, cfg, r, &mut requests, now);
+                touch(r_idx, r, &mut events, &mut loads);
                 continue;
             }
             Phase::Idle => {}
         }
         r.phase = Phase::Ready { at: now };
+        touch(r_idx, r, &mut events, &mut loads);
     }
     out.makespan_s = now;
     for r in &mut reps {
@@ -585,7 +588,7 @@ fn issue_next(
     }
     *issued += 1;
     let (i, o) = draw_size(rng);
-    requests.push(Request { input: i, output: o, kv: model.kv_need(i, o), client });
+    requests.push(Request::new(i, o, model.kv_need(i, o), client));
     pending.push(requests.len() - 1, at);
 }
 
@@ -642,17 +645,17 @@ fn draw(rng: &mut Rng, sizes: &[(f64, f64, f64)], total_w: f64) -> (f64, f64) {
     (last.0, last.1)
 }
 
-fn finish(out: &mut SimOutput, arrival: &[f64], admitted: &[f64], first: &[f64], id: usize, end: f64, output: f64) {
-    out.arrival.push(arrival[id]);
-    out.admitted.push(admitted[id]);
-    out.first_token.push(first[id]);
+fn finish(out: &mut SimOutput, req: &Request, end: f64) {
+    out.arrival.push(req.arrival);
+    out.admitted.push(req.admitted);
+    out.first_token.push(req.first_token);
     out.finish.push(end);
-    out.output_tokens.push(output);
+    out.output_tokens.push(req.output);
 }
 
 /// Starts the replica's next step at `now`: a prefill when a waiting request can be admitted,
 /// else a run of decode steps until the next completion, else idle.
-fn start_next(model: &ReplicaModel, cfg: &SimConfig, r: &mut Replica, requests: &[Request], now: f64, admitted: &mut [f64]) {
+fn start_next(model: &ReplicaModel, cfg: &SimConfig, r: &mut Replica, requests: &mut [Request], now: f64) {
     let (mut tokens, mut pairs) = (0.0, 0.0);
     while let Some(&id) = r.queue.front() {
         let req = &requests[id];
@@ -666,7 +669,7 @@ fn start_next(model: &ReplicaModel, cfg: &SimConfig, r: &mut Replica, requests: 
         r.kv_used += req.kv;
         tokens += req.input;
         pairs += req.input * (req.input + 1.0) / 2.0;
-        admitted[id] = now;
+        requests[id].admitted = now;
         r.admitting.push(id);
     }
     if !r.admitting.is_empty() {
@@ -709,11 +712,13 @@ mod tests {
 
     #[test]
     fn sizes_past_the_memory_cap_are_refused_before_allocating() {
-        // 2,000 replicas with a ring of 2^20 output steps each: ~48 GiB (this aborted the process)
+        // 2,000 replicas with outputs of a million tokens: their memory no longer grows with the
+        // output (a ring of 2^20 buckets per replica took ~48 GiB and aborted the process)
         let mut c = cfg(Arrivals::Poisson { rates: vec![1.0], period_s: 1e9, duration_s: 10.0 }, 256.0);
         c.replicas = 2000;
         c.sizes = vec![(16.0, 1_000_000.0, 1.0)];
-        refused(&c, "GiB");
+        assert!(memory_needed(2000.0, 256.0, expected_requests(&c.arrivals)) < 1e8);
+        assert_eq!(simulate(&model(), &c).unwrap().output_tokens.iter().sum::<f64>() % 1_000_000.0, 0.0);
         c.replicas = 1 << 40;
         c.sizes = vec![(128.0, 32.0, 1.0)];
         refused(&c, "replicas");
@@ -722,7 +727,7 @@ mod tests {
         refused(&cfg(Arrivals::Poisson { rates: vec![1.0, 2.0], period_s: 1e-300, duration_s: 60.0 }, 256.0), "periods");
         // just under the cap still runs
         let ok = cfg(Arrivals::Poisson { rates: vec![5.0], period_s: 1e9, duration_s: 20.0 }, 256.0);
-        assert!(memory_needed(1.0, 64.0, expected_requests(&ok.arrivals)) < MAX_SIM_BYTES);
+        assert!(memory_needed(1.0, 256.0, expected_requests(&ok.arrivals)) < MAX_SIM_BYTES);
         assert!(simulate(&model(), &ok).is_ok());
     }
 

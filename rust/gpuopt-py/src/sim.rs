@@ -4,12 +4,34 @@ use gpuopt_core::arch::ModelArch;
 use gpuopt_core::engine::EngineProfile;
 use gpuopt_core::gpu::GpuSpec;
 use gpuopt_core::sim;
-use numpy::IntoPyArray;
+use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::detach::run_interruptible;
 use crate::errors::{invalid_input, IntoPyResult};
+
+/// Arrival times: a float64 array read in one copy, or any sequence of floats.
+fn trace_times(v: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
+    match v.extract::<PyReadonlyArray1<f64>>() {
+        Ok(a) => Ok(a.as_array().to_vec()),
+        Err(_) => v.extract(),
+    }
+}
+
+/// (input, output) tokens per arrival: an n x 2 float64 array read in one pass, or (input, output) pairs.
+fn trace_sizes(v: &Bound<'_, PyAny>) -> PyResult<Vec<(f64, f64)>> {
+    match v.extract::<PyReadonlyArray2<f64>>() {
+        Ok(a) => {
+            let a = a.as_array();
+            if a.ncols() != 2 {
+                return Err(invalid_input(format!("trace sizes must be n x 2 (input, output), got {} columns", a.ncols())));
+            }
+            Ok(a.rows().into_iter().map(|r| (r[0], r[1])).collect())
+        }
+        Err(_) => v.extract(),
+    }
+}
 
 /// Discrete-event simulation of one deployment (every replica on the same model, GPU and engine
 /// rows). `arrivals` is ("poisson", rates, period_s, duration_s), ("trace", times, sizes) or
@@ -52,7 +74,7 @@ pub fn simulate<'py>(
             period_s: arrivals.get_item(2)?.extract()?,
             duration_s: arrivals.get_item(3)?.extract()?,
         },
-        "trace" => sim::Arrivals::Trace { times: arrivals.get_item(1)?.extract()?, sizes: arrivals.get_item(2)?.extract()? },
+        "trace" => sim::Arrivals::Trace { times: trace_times(&arrivals.get_item(1)?)?, sizes: trace_sizes(&arrivals.get_item(2)?)? },
         "closed" => sim::Arrivals::Closed {
             clients: arrivals.get_item(1)?.extract()?,
             total: arrivals.get_item(2)?.extract()?,
