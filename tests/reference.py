@@ -955,3 +955,14 @@ def cover_min_many(offsets: Sequence[int], w: Sequence[float], a: Sequence[float
         lowers.append(low)
         x += xb
     return costs, lowers, x
+
+
+def encode_names(items: Sequence) -> Optional[tuple[list[str], list[int]]]:
+    """(distinct names in first-seen order, code per item), or None when an item is not a str."""
+    index: dict[str, int] = {}
+    codes = []
+    for v in items:
+        if not isinstance(v, str):
+            return None
+        codes.append(index.setdefault(v, len(index)))
+    return list(index), codes

@@ -164,3 +164,31 @@ def test_more_bandwidth_never_slows_decode_and_more_flops_never_slow_prefill(arc
     assert more_bw["tpot_ms"] <= base["tpot_ms"]
     assert more_flops["ttft_ms"] <= base["ttft_ms"]
     assert more_bw["output_tokens_per_s"] >= base["output_tokens_per_s"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(["llama-3-8b", "h100-sxm", "", "é-名"]), st.text(max_size=4),
+                          st.integers(), st.none()), max_size=30))
+def test_names_are_dictionary_encoded_as_the_reference_does(items):
+    from gpuopt import _core
+    from tests import reference
+
+    got, want = _core.encode_names(items), reference.encode_names(items)
+    if want is None:
+        assert got is None
+    else:
+        assert got[0] == want[0] and got[1].tolist() == want[1] and got[1].dtype == np.int64
+
+
+def test_names_as_a_plain_list_estimate_as_a_categorical_does():
+    """The plain-list path (what users pass) gives the same rows as Categorical codes; distinct
+    objects with the same text (list(np.array(...)) makes them) share one code."""
+    rng = np.random.default_rng(4)
+    models, gpus = ["llama-3-8b", "mistral-7b", "llama-2-13b"], ["h100-sxm", "l4", "a100-40gb"]
+    mc, gc = rng.integers(0, 3, 500), rng.integers(0, 3, 500)
+    kw = dict(batch=rng.integers(1, 64, 500), input_tokens=512, output_tokens=128)
+    by_codes = gpuopt.estimate_many(gpuopt.Categorical(models, mc), gpuopt.Categorical(gpus, gc), **kw)
+    plain = gpuopt.estimate_many([models[i] for i in mc], list(np.array(gpus)[gc]), **kw)
+    for col in ("ttft_ms", "tpot_ms", "output_tokens_per_s"):
+        np.testing.assert_array_equal(plain[col], by_codes[col])
+    assert list(plain["model"].values) == [models[i] for i in dict.fromkeys(mc)]

@@ -1,7 +1,7 @@
 """Type stubs for gpuopt._core, the Rust engine (rust/gpuopt-py). Keep in step with lib.rs:
 tests/test_stubs.py checks that every export is declared here and nothing else."""
 
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import numpy.typing as npt
@@ -192,8 +192,13 @@ def simulate(
     seed: int,
 ) -> dict:
     """Discrete-event simulation of continuous batching on `replicas` identical replicas.
-    arrivals: ("poisson", rates, period_s, duration_s) | ("trace", times, sizes) | ("closed",
+    arrivals: ("poisson", rates, period_s, duration_s) | ("trace", times, sizes) (times a float64
+    array or list, sizes an n x 2 float64 array or (input, output) pairs) | ("closed",
     clients, total[, stagger_s[, think_s]]) (client c starts at c x stagger_s; each sends its next
     request think_s after its last completes; both 0 when left out). Returns per completed request arrays (arrival, admitted, first_token, finish,
     output_tokens; seconds), per replica busy_s, queue_area, queue_max, and rejected, makespan_s,
     fixed_ms, kv_budget_bytes."""
+
+def encode_names(items: list[Any]) -> Optional[tuple[list[str], npt.NDArray[np.int64]]]:
+    """Dictionary encoding of a list of names: (distinct names in first-seen order, one code per
+    item), or None when an item is not a str."""

@@ -90,10 +90,11 @@ def categorical(name: str, value: Any) -> tuple[list, np.ndarray]:
         return table, codes.astype(np.int64, copy=False)
     if value is None or isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
         return [resolve(value)], np.zeros((), dtype=np.int64)
-    items = list(value)
-    if items and all(isinstance(v, str) for v in items):
-        distinct, codes = np.unique(np.asarray(items, dtype=str), return_inverse=True)
-        return [resolve(str(v)) for v in distinct], codes.astype(np.int64, copy=False).reshape(-1)
+    items = value if isinstance(value, list) else list(value)
+    encoded = _core.encode_names(items)   # names: one pass in Rust, each distinct one resolved once
+    if encoded is not None:
+        distinct, codes = encoded
+        return [resolve(v) for v in distinct], codes
     table, index, codes = [], {}, np.empty(len(items), dtype=np.int64)
     for i, v in enumerate(items):  # objects or dicts: resolve each once by identity
         key = id(v)

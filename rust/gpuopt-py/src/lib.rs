@@ -10,6 +10,7 @@ mod errors;
 mod estimate;
 mod fit;
 mod mig;
+mod names;
 mod pool;
 mod sim;
 mod sweep;
@@ -56,5 +57,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sweep::mix_front, m)?)?;
     m.add_function(wrap_pyfunction!(cover::cover_min_many, m)?)?;
     m.add_function(wrap_pyfunction!(sim::simulate, m)?)?;
+    m.add_function(wrap_pyfunction!(names::encode_names, m)?)?;
     Ok(())
 }
