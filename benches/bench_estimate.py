@@ -1,16 +1,17 @@
 """Estimator benchmarks and the speed gate: the vectorized Rust estimate must be at least 50x the
 plain-Python reference (tests/reference.py) on one million configurations, both measured here."""
 
-import time
-
 import numpy as np
+import pytest
 
 import gpuopt
 from tests import reference
 from gpuopt.estimation.columns import Categorical, precision_codes, tables
 
 GATE_RATIO = 50.0
+PLAIN_GATE = 1.3
 N = 1_000_000
+REFERENCE_ROWS = 20_000
 
 
 def _configs(n: int = N, seed: int = 0) -> dict:
@@ -29,7 +30,8 @@ def _rust(cfg: dict):
     return gpuopt.estimate_many(**cfg)
 
 
-def _reference(cfg: dict) -> list:
+def _reference(cfg: dict, n: int):
+    """The plain-Python reference over the first n configurations, as a call of no arguments."""
     ms = [gpuopt.model(m) for m in cfg["model"].values]
     gs = [gpuopt.gpu(g) for g in cfg["gpu"].values]
     # each GPU's build of vllm (vllm-rocm on AMD GPUs), as gpuopt picks it
@@ -37,27 +39,44 @@ def _reference(cfg: dict) -> list:
     es = list({e.id: e for e in on}.values())
     engine_of_gpu = np.array([[e.id for e in es].index(e.id) for e in on], dtype=np.int64)
     m_rows, g_rows, e_rows = (t.tolist() for t in tables(ms, gs, es))
-    n = len(cfg["batch"])
     cols = [cfg["model"].codes, cfg["gpu"].codes, engine_of_gpu[np.asarray(cfg["gpu"].codes)],
-            precision_codes(cfg["precision"].values)[cfg["precision"].codes], np.zeros(n, dtype=np.int64),
+            precision_codes(cfg["precision"].values)[cfg["precision"].codes], np.zeros(N, dtype=np.int64),
             cfg["batch"], cfg["input_tokens"], cfg["output_tokens"], cfg["tp"]]
-    lists = [c.tolist() for c in cols]
-    t = time.perf_counter()
-    out = reference.estimate_many(m_rows, g_rows, e_rows, *lists)
-    return out, time.perf_counter() - t
+    lists = [c[:n].tolist() for c in cols]
+    return lambda: reference.estimate_many(m_rows, g_rows, e_rows, *lists)
 
 
-def test_estimate_speed_gate(report_gate, best_of):
+def _plain(cfg: dict) -> dict:
+    """The same configurations with names as plain lists of str, as users pass them."""
+    return {k: [v.values[i] for i in np.asarray(v.codes)] if isinstance(v, Categorical) else v for k, v in cfg.items()}
+
+
+@pytest.mark.parametrize("side", ["gpuopt", "reference"])
+def test_estimate_speed_gate(gate, side):
     cfg = _configs()
-    rust_s, res = best_of(lambda: _rust(cfg))
-    ref, python_s = _reference(cfg)
-    idx = np.arange(0, N, 997)
-    np.testing.assert_array_equal(res["tpot_ms"][idx], [ref[i][1] for i in idx])
-    np.testing.assert_array_equal(res["ttft_ms"][idx], [ref[i][0] for i in idx])
-    ratio = python_s / rust_s
-    report_gate("estimate_gate", configurations=N, rust_s=rust_s, python_s=python_s, ratio=ratio,
-                rust_configs_per_s=N / rust_s)
-    assert ratio >= GATE_RATIO, f"Rust estimate is only {ratio:.1f}x the Python reference (gate {GATE_RATIO}x)"
+    g = gate("estimate", side)
+    if side == "gpuopt":
+        with gpuopt.threads(1):
+            assert g.run(lambda: _rust(cfg), work=N).size == N
+    else:
+        ref = g.run(_reference(cfg, REFERENCE_ROWS), work=REFERENCE_ROWS)
+        res, idx = _rust(cfg), np.arange(0, REFERENCE_ROWS, 97)
+        np.testing.assert_array_equal(res["tpot_ms"][idx], [ref[i][1] for i in idx])
+        np.testing.assert_array_equal(res["ttft_ms"][idx], [ref[i][0] for i in idx])
+    ratio = g.ratio("gpuopt", "reference")
+    assert ratio is None or ratio >= GATE_RATIO, f"Rust estimate is only {ratio:.1f}x the Python reference (gate {GATE_RATIO}x)"
+
+
+@pytest.mark.parametrize("side", ["categorical", "plain"])
+def test_estimate_plain_lists_gate(gate, side):
+    """Names as plain lists cost at most PLAIN_GATE x the same call with Categorical codes."""
+    cfg = _configs()
+    args = cfg if side == "categorical" else _plain(cfg)
+    g = gate("estimate_plain_lists", side)
+    with gpuopt.threads(1):
+        assert g.run(lambda: _rust(args), work=N).size == N
+    ratio = g.ratio("categorical", "plain")
+    assert ratio is None or ratio <= PLAIN_GATE, f"plain lists cost {ratio:.2f}x Categorical (gate {PLAIN_GATE}x)"
 
 
 def test_bench_estimate_many_100k(benchmark):

@@ -1,7 +1,11 @@
-"""Simulator benchmark and gate: at least 1 million simulated requests per second (100 output
-tokens each) and at least 50x the plain-Python event loop of the same model, in the same run."""
+"""Simulator benchmarks and gates, each a ratio of two sides timed in one run:
+- the Rust simulator against the plain-Python event loop of the same model (per request);
+- 256 replicas against one at the same load per replica (requests/s): the next event and the
+  least-loaded replica come from tournament trees, not a scan of every replica;
+- a trace given as an n x 3 array against Poisson arrivals of the same rate (per request)."""
 
-import time
+import numpy as np
+import pytest
 
 import gpuopt
 from gpuopt import _core
@@ -9,6 +13,11 @@ from tests import reference
 
 RATE_GATE = 1e6
 RATIO_GATE = 50.0
+REPLICAS_GATE = 0.7   # requests/s at 256 replicas over requests/s at one
+TRACE_GATE = 1.5      # trace time per request over Poisson's
+PER_REPLICA_RPS = 20.0   # ~20 requests running on each replica: a served 8B model, not an overloaded one
+REQUESTS = 300_000
+GATE_REQUESTS = 20_000   # both sides simulate the same run
 
 
 def _args(total: int):
@@ -18,20 +27,56 @@ def _args(total: int):
             [(200.0, 100.0, 1.0)], 512.0, 0.0, 1)
 
 
-def test_simulator_speed_gate(report_gate, best_of):
-    n = 300_000
-    best, out = best_of(lambda: _core.simulate(*_args(n)))
-    assert len(out["finish"]) == n and all(o == 100 for o in out["output_tokens"][:100])
-    m = 20_000
-    t = time.perf_counter()
-    ref = reference.simulate(*_args(m))
-    python_s = time.perf_counter() - t
-    assert list(ref["finish"][:1000]) == list(_core.simulate(*_args(m))["finish"][:1000])
-    rate, python_rate = n / best, m / python_s
-    report_gate("simulate_gate", requests=n, rust_s=best, rust_requests_per_s=rate, python_requests_per_s=python_rate,
-                ratio=rate / python_rate)
-    assert rate >= RATE_GATE, f"simulated {rate / 1e6:.2f} M requests/s (gate 1 M/s)"
-    assert rate / python_rate >= RATIO_GATE, f"only {rate / python_rate:.0f}x the Python event loop (gate 50x)"
+def _poisson(replicas: int, total: int):
+    rate = PER_REPLICA_RPS * replicas
+    return (*_args(0)[:6], replicas, "least-loaded", ("poisson", [rate], 1e9, total / rate), [(200.0, 100.0, 1.0)],
+            512.0, 0.0, 1)
+
+
+@pytest.mark.parametrize("side", ["gpuopt", "reference"])
+def test_simulator_speed_gate(gate, side):
+    g = gate("simulate", side)
+    if side == "gpuopt":
+        out = g.run(lambda: _core.simulate(*_args(GATE_REQUESTS)), work=GATE_REQUESTS)
+        assert len(out["finish"]) == GATE_REQUESTS and all(o == 100 for o in out["output_tokens"][:100])
+        assert GATE_REQUESTS / g.benchmark.stats.stats.min >= RATE_GATE
+    else:
+        ref = g.run(lambda: reference.simulate(*_args(GATE_REQUESTS)), work=GATE_REQUESTS)
+        assert list(ref["finish"]) == list(_core.simulate(*_args(GATE_REQUESTS))["finish"])
+    ratio = g.ratio("gpuopt", "reference")
+    assert ratio is None or ratio >= RATIO_GATE, f"only {ratio:.0f}x the Python event loop (gate {RATIO_GATE:.0f}x)"
+
+
+@pytest.mark.parametrize("replicas", [1, 256])
+def test_simulator_replicas_gate(gate, replicas):
+    g = gate("simulate_replicas", f"{replicas} replicas")
+    out = g.run(lambda: _core.simulate(*_poisson(replicas, 2 * REQUESTS)), work=2 * REQUESTS)
+    assert abs(len(out["finish"]) / (2 * REQUESTS) - 1) < 0.01
+    ratio = g.ratio("1 replicas", "256 replicas")
+    # ratio is time per request at 256 over at 1: requests/s at 256 >= REPLICAS_GATE x at 1
+    assert ratio is None or 1 / ratio >= REPLICAS_GATE, \
+        f"256 replicas simulate {1 / ratio:.2f}x the requests/s of one (gate {REPLICAS_GATE}x)"
+
+
+def _trace_table(n: int, rate: float) -> np.ndarray:
+    t = np.cumsum(np.random.default_rng(1).exponential(1 / rate, n))
+    return np.column_stack([t, np.full(n, 200.0), np.full(n, 100.0)])
+
+
+@pytest.mark.parametrize("side", ["poisson", "trace"])
+def test_trace_input_gate(gate, side):
+    replicas, rate = 16, 16 * PER_REPLICA_RPS
+    kw = dict(replicas=replicas, precision="fp8")
+    g = gate("simulate_trace", side)
+    if side == "poisson":
+        r = g.run(lambda: gpuopt.simulate("llama-3-8b", "h100-sxm", rate=rate, duration_s=REQUESTS / rate,
+                                          requests=(200, 100), **kw), work=REQUESTS)
+    else:
+        table = _trace_table(REQUESTS, rate)
+        r = g.run(lambda: gpuopt.simulate("llama-3-8b", "h100-sxm", trace=table, **kw), work=REQUESTS)
+    assert abs(r.requests_completed / REQUESTS - 1) < 0.01
+    ratio = g.ratio("poisson", "trace")
+    assert ratio is None or ratio <= TRACE_GATE, f"a trace costs {ratio:.2f}x Poisson per request (gate {TRACE_GATE}x)"
 
 
 def test_bench_simulate(benchmark):

@@ -39,6 +39,7 @@ from gpuopt.estimation.simulate import SimulationReport, simulate
 from gpuopt.planning.verify import PlanCheck, simulate_plan
 from gpuopt.estimation.sweep import MixFront, SweepResults, mixes, pareto, sweep
 from gpuopt.estimation.sharing import Interference, Slot, fraction, mig_layouts, mig_slice, slots
+from gpuopt.threads import set_threads, threads
 from gpuopt.schema import PRECISIONS, Accelerator, EngineProfile, FitReport, ModelSpec, Price
 
 __version__ = _core.__version__
@@ -52,5 +53,5 @@ __all__ = [
     "Service", "Site", "Stability", "TrainingJob", "load_scenario", "synthetic_fleet", "export_k8s", "export_commands", "batch",
     "calibrate", "engine", "engines", "estimate", "estimate_many", "fit", "fit_grid", "fit_many", "gpu", "gpus",
     "load_measurements", "max_throughput", "max_throughput_many", "mig_profiles", "model", "model_from_hf_config",
-    "models", "prices", "register_engine", "register_gpu", "register_model", "validate",
+    "models", "prices", "register_engine", "register_gpu", "register_model", "set_threads", "threads", "validate",
 ]

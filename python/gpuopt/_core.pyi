@@ -150,6 +150,30 @@ def sweep_grid(
     """Every combination of the axes fitted, timed and priced: an n x len(SWEEP_COLUMNS) array.
     Slot rows are GPU_FIELDS then usd_per_hour (NaN when unknown) and request_delay_ms."""
 
+def sweep_keep(
+    models: npt.NDArray[np.int64],
+    slots: npt.NDArray[np.float64],
+    engines: npt.NDArray[np.float64],
+    model: npt.NDArray[np.int64],
+    slot: npt.NDArray[np.int64],
+    engine: npt.NDArray[np.int64],
+    precision: npt.NDArray[np.int64],
+    kv_precision: npt.NDArray[np.int64],
+    tp: npt.NDArray[np.int64],
+    batch: npt.NDArray[np.int64],
+    input: npt.NDArray[np.int64],
+    output: npt.NDArray[np.int64],
+    keep: tuple,
+    feasible_only: bool,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """As sweep_grid, reduced block by block while evaluated (memory flat): keep is ("pareto",
+    [(column, sign), ...]) or ("top", column, sign, k), sign 1 minimising and -1 maximising; rows
+    with verdict no-fit or invalid are left out where feasible_only. Returns (row indices
+    ascending, their n x len(SWEEP_COLUMNS) values)."""
+
+MAX_STREAMED: int
+MAX_KEPT: int
+
 def pareto_front(objectives: list[npt.NDArray[np.float64]]) -> npt.NDArray[np.int64]:
     """Indices of rows no other row dominates, every objective minimised; rows with NaN left out."""
 
@@ -202,3 +226,9 @@ def simulate(
 def encode_names(items: list[Any]) -> Optional[tuple[list[str], npt.NDArray[np.int64]]]:
     """Dictionary encoding of a list of names: (distinct names in first-seen order, one code per
     item), or None when an item is not a str."""
+
+MAX_THREADS: int
+
+def set_threads(threads: int) -> int:
+    """Worker threads for later engine calls (0: RAYON_NUM_THREADS or one per core); returns the
+    previous setting."""

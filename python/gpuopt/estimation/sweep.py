@@ -81,12 +81,18 @@ def sweep(models: Sequence[ModelLike], gpus: Sequence[Union[GpuLike, Slot]], *, 
           kv_precisions: Sequence[Optional[str]] = (None,), tps: Sequence[int] = (1,), batches: Sequence[int] = (1,),
           input_tokens: Sequence[int] = (512,), output_tokens: Sequence[int] = (128,),
           engines: Sequence[EngineLike] = ("vllm",), sharing: str = "none", fractions: int = 4,
-          usd_per_hour: Optional[Mapping[str, float]] = None) -> SweepResults:
+          usd_per_hour: Optional[Mapping[str, float]] = None, keep: str = "all",
+          objectives: Optional[Mapping[str, str]] = None, top: Optional[int] = None,
+          feasible_only: bool = True) -> SweepResults:
     """Every combination of the given axes on every slot, evaluated in Rust in parallel.
 
     `sharing`: 'none' (whole GPUs), 'mig' (+ each MIG instance), 'all' (+ time shares 1/2..1/fractions).
     `usd_per_hour`: $/hour per whole GPU id, overriding the catalog (see gpu_usd_per_hour).
-    Row order: the last axis (output_tokens) varies fastest."""
+    `keep`: 'all' rows; 'pareto', only those no other row dominates on `objectives` (default: min
+    $/hour, min e2e, max tokens/s); 'top', the `top` best on the one objective given (default max
+    tokens per dollar). Kept rows are chosen while the grid is evaluated, block by block, so memory
+    stays flat however large the grid; with `feasible_only`, no-fit and invalid rows are never kept.
+    Row order: the last axis (output_tokens) varies fastest (kept rows in that order too)."""
     ms, es = [get_model(m) for m in models], [get_engine(e) for e in engines]
     slots = expand_slots(list(gpus), sharing, fractions)
     ps = [get_precision(p) for p in precisions]
@@ -97,9 +103,14 @@ def sweep(models: Sequence[ModelLike], gpus: Sequence[Union[GpuLike, Slot]], *, 
     sizes = [len(c) for c in cats] + [len(c) for c in counts]
     if 0 in sizes:
         raise InvalidInputError("every axis of a sweep needs at least one value")
-    if math.prod(sizes) > MAX_SWEEP:
+    reduce = _keep(keep, objectives, top)
+    if reduce is None and math.prod(sizes) > MAX_SWEEP:
         raise InvalidInputError(f"a sweep of {math.prod(sizes):,} configurations exceeds {MAX_SWEEP:,} "
-                                f"({_core.MAX_RESULT_BYTES >> 30} GiB of results): split it")
+                                f"({_core.MAX_RESULT_BYTES >> 30} GiB of results): keep='pareto' or 'top' keeps "
+                                "memory flat, or split it")
+    if reduce is not None and math.prod(sizes) > _core.MAX_STREAMED:
+        raise InvalidInputError(f"a sweep of {math.prod(sizes):,} configurations exceeds {_core.MAX_STREAMED:,} "
+                                "(about a minute per billion per core): split it")
     slot_rows = np.array([_slot_row(s, usd_per_hour) for s in slots], dtype=np.float64)
     model_rows = np.array([m.row() for m in ms], dtype=np.int64)
     rest = [precision_codes(ps), precision_codes(ks), *counts]
@@ -110,6 +121,8 @@ def sweep(models: Sequence[ModelLike], gpus: Sequence[Union[GpuLike, Slot]], *, 
         on = [engine_on(e, sl) for e in es]
         groups.setdefault(tuple(map(id, on)), (on, []))[1].append(k)
     inner = math.prod(sizes[2:])
+    if reduce is not None:
+        return _kept(reduce, feasible_only, groups, sizes, (model_rows, slot_rows, rest), (ms, slots, es, ps, ks, counts))
     raw = np.empty((len(ms), len(slots), inner, len(SWEEP_COLUMNS)))
     for on, members in groups.values():
         part = _core.sweep_grid(model_rows, slot_rows, np.array([e.row() for e in on], dtype=np.float64),
@@ -131,6 +144,74 @@ def sweep(models: Sequence[ModelLike], gpus: Sequence[Union[GpuLike, Slot]], *, 
 
 
 DEFAULT_OBJECTIVES = {"usd_per_hour": "min", "e2e_ms": "min", "output_tokens_per_s": "max"}
+DEFAULT_TOP = {"tokens_per_usd": "max"}
+
+
+def _keep(keep: str, objectives: Optional[Mapping[str, str]], top: Optional[int]) -> Optional[tuple]:
+    """The core's `keep` argument, or None to keep every row."""
+    if keep not in ("all", "pareto", "top"):
+        raise InvalidInputError(f"keep must be 'all', 'pareto' or 'top', got {keep!r}")
+    if keep == "all":
+        if objectives is not None or top is not None:
+            raise InvalidInputError("objectives and top choose what keep='pareto' or 'top' keeps: give keep too")
+        return None
+    chosen = dict(objectives or (DEFAULT_OBJECTIVES if keep == "pareto" else DEFAULT_TOP))
+    columns = []
+    for name, sense in chosen.items():
+        if name not in SWEEP_COLUMNS:
+            raise InvalidInputError(f"objective {name!r} is not a result column; a kept sweep ranks by "
+                                    f"{', '.join(SWEEP_COLUMNS)}")
+        if sense not in SENSES:
+            raise InvalidInputError(f"objective {name!r}: sense must be 'min' or 'max', got {sense!r}")
+        columns.append((SWEEP_COLUMNS.index(name), 1.0 if sense == "min" else -1.0))
+    if keep == "pareto":
+        if not columns:
+            raise InvalidInputError("a Pareto front needs at least one objective")
+        return ("pareto", columns)
+    if len(columns) != 1:
+        raise InvalidInputError(f"keep='top' ranks by one objective, got {len(columns)}")
+    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= _core.MAX_KEPT:
+        raise InvalidInputError(f"keep='top' needs top = how many rows to keep, 1 to {_core.MAX_KEPT:,}, got {top!r}")
+    return ("top", *columns[0], top)
+
+
+def _kept(reduce: tuple, feasible_only: bool, groups: dict, sizes: list, tables: tuple, axes: tuple) -> SweepResults:
+    """The rows `reduce` keeps, evaluated group by group of slots (each slot's engine build) in
+    Rust without holding the grid, then reduced once more over the groups' survivors."""
+    model_rows, slot_rows, rest = tables
+    ms, slots, es, ps, ks, counts = axes
+    inner = math.prod(sizes[2:])
+    index_parts, value_parts = [], []
+    for on, members in groups.values():
+        local, values = _core.sweep_keep(model_rows, slot_rows, np.array([e.row() for e in on], dtype=np.float64),
+                                         np.arange(len(ms), dtype=np.int64), np.array(members, dtype=np.int64),
+                                         np.arange(len(es), dtype=np.int64), *rest, reduce, feasible_only)
+        m, s, j = np.unravel_index(local, (len(ms), len(members), inner))
+        index_parts.append((m * len(slots) + np.asarray(members, dtype=np.int64)[s]) * inner + j)
+        value_parts.append(values)
+    index = np.concatenate(index_parts).astype(np.int64)
+    values = np.concatenate(value_parts).reshape(-1, len(SWEEP_COLUMNS))
+    if len(groups) > 1:   # each group's survivors are reduced alone: reduce their union once more
+        objective = [np.ascontiguousarray(values[:, c] * sign) for c, sign in
+                     (reduce[1] if reduce[0] == "pareto" else [reduce[1:3]])]
+        if reduce[0] == "pareto":
+            pick = _core.pareto_front(objective)
+        else:
+            pick = np.lexsort((index, objective[0]))[:reduce[3]]
+        order = np.argsort(index[pick], kind="stable")
+        index, values = index[pick][order], values[pick][order]
+    cols = {name: values[:, j].copy() for j, name in enumerate(SWEEP_COLUMNS)}
+    cols["verdict"] = cols["verdict"].astype(np.int8)
+
+    def inputs() -> dict[str, Any]:
+        idx = np.unravel_index(index, sizes)
+        ids = [[m.id for m in ms], [s.id for s in slots], [e.id for e in es], ps, ks]
+        out: dict[str, Any] = {name: Categorical(tuple(v), idx[k].astype(np.int64))
+                               for k, (name, v) in enumerate(zip(INPUT_COLUMNS, ids))}
+        out.update({name: counts[k][idx[5 + k]] for k, name in enumerate(INPUT_COLUMNS[5:])})
+        return out
+
+    return SweepResults(cols, INPUT_COLUMNS, inputs)
 
 
 def pareto(columns: Mapping[str, Any], objectives: Mapping[str, str] | None = None, *,

@@ -12,7 +12,10 @@
 //! least-loaded replica come from tournament trees, so an event costs O(log replicas), not a scan.
 
 use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, VecDeque};
+
+use rustc_hash::FxHashMap;
 
 use crate::arch::{ModelArch, ParamCounts};
 use crate::engine::EngineProfile;
@@ -146,39 +149,49 @@ enum Phase {
     Decode { start: f64, steps: u64, end: f64 },
 }
 
-/// Running requests by the decode step they finish at, earliest first (ties in id order): one
-/// heap of (step, id) per replica, 16 bytes a request, so hundreds of replicas stay in cache.
+/// Running requests by the decode step they finish at: a bucket of ids per distinct step and a
+/// heap of those steps, so requests finishing together (a closed loop's lock-step batch) cost one
+/// heap operation, not one each; memory follows the running requests, not the longest output.
 struct Finishing {
-    heap: BinaryHeap<Reverse<(u64, usize)>>,
+    buckets: FxHashMap<u64, Vec<usize>>,
+    steps: BinaryHeap<Reverse<u64>>,
+    /// Emptied buckets, reused so a run allocates only while its batch grows.
+    spare: Vec<Vec<usize>>,
     len: usize,
 }
 
 impl Finishing {
     fn new() -> Self {
-        Finishing { heap: BinaryHeap::new(), len: 0 }
+        Finishing { buckets: FxHashMap::default(), steps: BinaryHeap::new(), spare: Vec::new(), len: 0 }
     }
 
     fn push(&mut self, step: u64, id: usize) {
-        self.heap.push(Reverse((step, id)));
+        match self.buckets.entry(step) {
+            Entry::Occupied(mut bucket) => bucket.get_mut().push(id),
+            Entry::Vacant(slot) => {
+                self.steps.push(Reverse(step));
+                let mut bucket = self.spare.pop().unwrap_or_default();
+                bucket.push(id);
+                slot.insert(bucket);
+            }
+        }
         self.len += 1;
     }
 
     fn next_step(&self) -> Option<u64> {
-        self.heap.peek().map(|r| r.0 .0)
+        self.steps.peek().map(|s| s.0)
     }
 
     /// The requests finishing at the earliest step, in id order, if that step is <= `step`.
     fn pop_until(&mut self, step: u64, into: &mut Vec<usize>) {
         into.clear();
         let Some(first) = self.next_step().filter(|&s| s <= step) else { return };
-        while let Some(&Reverse((s, id))) = self.heap.peek() {
-            if s != first {
-                break;
-            }
-            self.heap.pop();
-            into.push(id);
-        }
+        self.steps.pop();
+        let mut bucket = self.buckets.remove(&first).unwrap_or_default();
+        std::mem::swap(into, &mut bucket);
+        into.sort_unstable();
         self.len -= into.len();
+        self.spare.push(bucket);
     }
 }
 
@@ -295,11 +308,12 @@ fn expected_requests(arrivals: &Arrivals) -> f64 {
 }
 
 /// Bytes a run keeps: per replica its state, its leaves in the two tournament trees (four nodes in
-/// all, with padding) and a finishing heap of up to `max_batch` entries; per request the request
-/// with its times and its five output columns.
+/// all, with padding) and finishing buckets for up to `max_batch` running requests (an id, a heap
+/// entry and a map slot each, with room to spare); per request the request with its times and its
+/// five output columns.
 fn memory_needed(replicas: f64, max_batch: f64, requests: f64) -> f64 {
     let per_replica = (std::mem::size_of::<Replica>() + 8 * std::mem::size_of::<(f64, usize)>()) as f64
-        + max_batch.min(requests) * std::mem::size_of::<(u64, usize)>() as f64;
+        + max_batch.min(requests) * 64.0;
     let per_request = (std::mem::size_of::<Request>() + 5 * std::mem::size_of::<f64>()) as f64;
     replicas * per_replica + requests * per_request
 }

@@ -95,19 +95,41 @@ struct Outer {
     usd_per_hour: f64,
 }
 
-pub fn sweep_grid(models: &[ModelArch], slots: &[SweepSlot], engines: &[EngineProfile], a: &SweepAxes) -> Result<Vec<f64>, CoreError> {
-    let lens = a.lens();
-    let n = check_rows("a sweep", lens.iter().try_fold(1usize, |acc, &l| acc.checked_mul(l)), SWEEP_ROW_BYTES)?;
-    let lookups = Lookups { model: a.model, gpu: a.slot, engine: a.engine, precision: a.precision, kv_precision: a.kv_precision };
-    let d = lookups.check(models.len(), slots.len(), engines.len(), "slot")?;
-    for (name, col) in [("tp", a.tp), ("batch", a.batch), ("input", a.input), ("output", a.output)] {
-        check_count(name, col)?;
+/// Evaluates rows of a checked sweep: row i is the mixed-radix decoding of i over the axes.
+struct Evaluator<'a> {
+    models: &'a [ModelArch],
+    slots: &'a [SweepSlot],
+    engines: &'a [EngineProfile],
+    a: &'a SweepAxes<'a>,
+    lens: [usize; 9],
+    precision: Vec<Precision>,
+    kv_precision: Vec<Precision>,
+    params: Vec<ParamCounts>,
+    inner: usize,
+    rows: usize,
+}
+
+impl<'a> Evaluator<'a> {
+    fn new(models: &'a [ModelArch], slots: &'a [SweepSlot], engines: &'a [EngineProfile], a: &'a SweepAxes<'a>) -> Result<Self, CoreError> {
+        let lens = a.lens();
+        let rows = lens.iter().try_fold(1usize, |acc, &l| acc.checked_mul(l));
+        let Some(rows) = rows else { return invalid("a sweep's configurations overflow a machine word") };
+        let lookups = Lookups { model: a.model, gpu: a.slot, engine: a.engine, precision: a.precision, kv_precision: a.kv_precision };
+        let d = lookups.check(models.len(), slots.len(), engines.len(), "slot")?;
+        for (name, col) in [("tp", a.tp), ("batch", a.batch), ("input", a.input), ("output", a.output)] {
+            check_count(name, col)?;
+        }
+        Ok(Evaluator {
+            models, slots, engines, a, lens, rows,
+            precision: d.precision.to_vec(),
+            kv_precision: d.kv_precision.to_vec(),
+            params: models.iter().map(ModelArch::params).collect(),
+            inner: lens[6] * lens[7] * lens[8],
+        })
     }
-    let params: Vec<ParamCounts> = models.iter().map(ModelArch::params).collect();
-    let inner = lens[6] * lens[7] * lens[8];
-    let width = SWEEP_COLUMNS.len();
-    let mut out = vec![0.0; n * width];
-    let outer_of = |key: usize| -> Outer {
+
+    fn outer(&self, key: usize) -> Outer {
+        let (lens, a) = (&self.lens, self.a);
         let mut idx = [0usize; 6];
         let mut rest = key;
         for axis in (0..6).rev() {
@@ -115,39 +137,44 @@ pub fn sweep_grid(models: &[ModelArch], slots: &[SweepSlot], engines: &[EnginePr
             rest /= lens[axis];
         }
         let model = a.model[idx[0]] as usize;
-        let slot = &slots[a.slot[idx[1]] as usize];
-        let mut engine = engines[a.engine[idx[2]] as usize];
+        let slot = &self.slots[a.slot[idx[1]] as usize];
+        let mut engine = self.engines[a.engine[idx[2]] as usize];
         engine.timing.request_overhead_ms += slot.request_delay_ms;
-        let precision = d.precision[idx[3]];
-        let kv = d.kv_precision[idx[4]];
+        let precision = self.precision[idx[3]];
+        let kv = self.kv_precision[idx[4]];
         let tp = a.tp[idx[5]] as f64;
-        let valid = buildable(&models[model], &slot.gpu, tp);
-        let roofline = valid.then(|| Roofline::new(&models[model], &params[model], &slot.gpu, &engine, precision, kv, tp));
+        let m = &self.models[model];
+        let valid = buildable(m, &slot.gpu, tp);
+        let roofline = valid.then(|| Roofline::new(m, &self.params[model], &slot.gpu, &engine, precision, kv, tp));
         Outer {
             key, valid, model, engine, roofline, precision, kv, tp,
             capacity: slot.gpu.memory_bytes * engine.memory.memory_utilization,
             usd_per_hour: slot.usd_per_hour * tp,
         }
-    };
-    out.par_chunks_mut(width * BLOCK).enumerate().for_each(|(block, rows)| {
+    }
+
+    /// Rows `first..` into `out` (SWEEP_COLUMNS.len() values per row).
+    fn fill(&self, first: usize, out: &mut [f64]) {
+        let width = SWEEP_COLUMNS.len();
+        let lens = &self.lens;
         let mut cur: Option<Outer> = None;
-        for (k, row) in rows.chunks_mut(width).enumerate() {
-            let i = block * BLOCK + k;
-            let key = i / inner;
+        for (k, row) in out.chunks_mut(width).enumerate() {
+            let i = first + k;
+            let key = i / self.inner;
             if cur.as_ref().is_none_or(|c| c.key != key) {
-                cur = Some(outer_of(key));
+                cur = Some(self.outer(key));
             }
             let o = cur.as_ref().expect("set above");
-            let j = i % inner;
-            let batch = a.batch[j / (lens[7] * lens[8])] as f64;
-            let input = a.input[(j / lens[8]) % lens[7]] as f64;
-            let output = a.output[j % lens[8]] as f64;
+            let j = i % self.inner;
+            let batch = self.a.batch[j / (lens[7] * lens[8])] as f64;
+            let input = self.a.input[(j / lens[8]) % lens[7]] as f64;
+            let output = self.a.output[j % lens[8]] as f64;
             let Some(r) = o.roofline.as_ref().filter(|_| o.valid) else {
                 row.copy_from_slice(&[f64::NAN, Verdict::Invalid as i8 as f64, f64::NAN, f64::NAN, f64::NAN, 0.0, o.usd_per_hour, f64::NAN]);
                 continue;
             };
-            let m = &models[o.model];
-            let terms = MemoryTerms::with_params(m, &params[o.model], &o.engine.memory, o.precision, o.kv, input + output, o.tp);
+            let m = &self.models[o.model];
+            let terms = MemoryTerms::with_params(m, &self.params[o.model], &o.engine.memory, o.precision, o.kv, input + output, o.tp);
             let q = EstimateQuery { precision: o.precision, kv_precision: o.kv, batch, input, output, tp: o.tp };
             let est = estimate_with(r, &o.engine, &terms, o.capacity, &q);
             row.copy_from_slice(&[
@@ -161,8 +188,111 @@ pub fn sweep_grid(models: &[ModelArch], slots: &[SweepSlot], engines: &[EnginePr
                 est.output_tokens_per_s * 3600.0 / o.usd_per_hour,
             ]);
         }
-    });
+    }
+}
+
+pub fn sweep_grid(models: &[ModelArch], slots: &[SweepSlot], engines: &[EngineProfile], a: &SweepAxes) -> Result<Vec<f64>, CoreError> {
+    let ev = Evaluator::new(models, slots, engines, a)?;
+    let n = check_rows("a sweep", Some(ev.rows), SWEEP_ROW_BYTES)?;
+    let width = SWEEP_COLUMNS.len();
+    let mut out = vec![0.0; n * width];
+    out.par_chunks_mut(width * BLOCK).enumerate().for_each(|(block, rows)| ev.fill(block * BLOCK, rows));
     Ok(out)
+}
+
+/// What a streamed sweep keeps of its rows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Keep {
+    /// The rows no other row dominates on these (column, sign) objectives, each minimised after
+    /// multiplying by its sign (-1 maximises).
+    Pareto(Vec<(usize, f64)>),
+    /// The `k` rows smallest in (column x sign), ties to the lower row index.
+    Top { column: usize, sign: f64, k: usize },
+}
+
+/// Rows a streamed sweep evaluates at a time, per thread.
+const STREAM_BLOCK: usize = 1 << 16;
+/// Most rows a streamed sweep may return (a front or a top-k larger than this is a mistake).
+pub const MAX_KEPT: usize = 10_000_000;
+/// Most rows a streamed sweep may evaluate: its memory is flat, its time is not (~1 minute a
+/// billion rows per core).
+pub const MAX_STREAMED: usize = 10_000_000_000;
+
+/// The sweep, reduced while it is evaluated: each block of rows keeps its own front (or top k),
+/// then the blocks' survivors are reduced once more, so memory follows the survivors, not the
+/// grid. Rows whose verdict is no-fit or invalid are left out where `feasible_only`, and rows
+/// with a NaN objective always. Returns (row indices ascending, their SWEEP_COLUMNS values).
+pub fn sweep_keep(models: &[ModelArch], slots: &[SweepSlot], engines: &[EngineProfile], a: &SweepAxes, keep: &Keep,
+                  feasible_only: bool) -> Result<(Vec<usize>, Vec<f64>), CoreError> {
+    sweep_keep_in_blocks(models, slots, engines, a, keep, feasible_only, STREAM_BLOCK)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sweep_keep_in_blocks(models: &[ModelArch], slots: &[SweepSlot], engines: &[EngineProfile], a: &SweepAxes, keep: &Keep,
+                        feasible_only: bool, block: usize) -> Result<(Vec<usize>, Vec<f64>), CoreError> {
+    let width = SWEEP_COLUMNS.len();
+    let columns: Vec<(usize, f64)> = match keep {
+        Keep::Pareto(objectives) if objectives.is_empty() => return invalid("a Pareto front needs at least one objective"),
+        Keep::Pareto(objectives) => objectives.clone(),
+        Keep::Top { k, .. } if *k == 0 || *k > MAX_KEPT => return invalid(format!("top k = {k} must be from 1 to {MAX_KEPT}")),
+        Keep::Top { column, sign, .. } => vec![(*column, *sign)],
+    };
+    if let Some(&(c, s)) = columns.iter().find(|&&(c, s)| c >= width || !(s == 1.0 || s == -1.0)) {
+        return invalid(format!("objective (column {c}, sign {s}): columns are 0..{width}, signs 1 or -1"));
+    }
+    let ev = Evaluator::new(models, slots, engines, a)?;
+    if ev.rows > MAX_STREAMED {
+        return invalid(format!("a streamed sweep of {} configurations exceeds {MAX_STREAMED}: split it", ev.rows));
+    }
+    let blocks = ev.rows.div_ceil(block);
+    let survivors: Vec<(Vec<usize>, Vec<f64>)> = (0..blocks)
+        .into_par_iter()
+        .map(|b| {
+            crate::interrupt::check()?; // Ctrl-C stops a long stream between blocks
+            let first = b * block;
+            let n = block.min(ev.rows - first);
+            let mut rows = vec![0.0; n * width];
+            ev.fill(first, &mut rows);
+            let kept = reduce(&rows, &columns, keep, feasible_only);
+            let values = kept.iter().flat_map(|&i| rows[i * width..(i + 1) * width].iter().copied()).collect();
+            Ok((kept.into_iter().map(|i| first + i).collect(), values))
+        })
+        .collect::<Result<_, CoreError>>()?;
+    let index: Vec<usize> = survivors.iter().flat_map(|s| s.0.iter().copied()).collect();
+    let values: Vec<f64> = survivors.into_iter().flat_map(|s| s.1).collect();
+    let mut kept = reduce(&values, &columns, keep, false);
+    kept.sort_unstable_by_key(|&i| index[i]);
+    let out_values = kept.iter().flat_map(|&i| values[i * width..(i + 1) * width].iter().copied()).collect();
+    Ok((kept.iter().map(|&i| index[i]).collect(), out_values))
+}
+
+/// Positions (in `rows`, SWEEP_COLUMNS.len() values each) of the rows `keep` keeps.
+fn reduce(rows: &[f64], columns: &[(usize, f64)], keep: &Keep, feasible_only: bool) -> Vec<usize> {
+    let width = SWEEP_COLUMNS.len();
+    let n = rows.len() / width;
+    let infeasible = |i: usize| feasible_only && rows[i * width + 1] >= Verdict::NoFit as i8 as f64;
+    let objectives: Vec<Vec<f64>> = columns
+        .iter()
+        .map(|&(c, sign)| (0..n).map(|i| if infeasible(i) { f64::NAN } else { rows[i * width + c] * sign }).collect())
+        .collect();
+    match keep {
+        Keep::Pareto(_) => {
+            let cols: Vec<&[f64]> = objectives.iter().map(Vec::as_slice).collect();
+            pareto(&cols).unwrap_or_default()
+        }
+        Keep::Top { k, .. } => {
+            let key = &objectives[0];
+            let mut order: Vec<usize> = (0..n).filter(|&i| !key[i].is_nan()).collect();
+            let k = (*k).min(order.len());
+            let by = |x: &usize, y: &usize| key[*x].total_cmp(&key[*y]).then(x.cmp(y));
+            if k < order.len() {
+                order.select_nth_unstable_by(k, by);
+                order.truncate(k);
+            }
+            order.sort_unstable_by(by);
+            order
+        }
+    }
 }
 
 /// Indices of the rows no other row dominates. `objectives` are columns to minimise (negate one
@@ -230,6 +360,43 @@ pub fn pareto(objectives: &[&[f64]]) -> Result<Vec<usize>, CoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_streamed_sweep_keeps_what_the_full_one_would() {
+        let m = crate::arch::tests::llama2_7b();
+        let slot = SweepSlot::from_row(&[85.9e9, 312.0, 0.0, 2039.0, 600.0, 2.5, 0.0]).unwrap();
+        let cheap = SweepSlot::from_row(&[24e9, 121.0, 242.0, 300.0, 0.0, 0.8, 0.0]).unwrap();
+        let e = EngineProfile::from_row(&crate::engine::tests::ROW).unwrap();
+        let batch: Vec<i64> = (1..=300).collect();
+        let a = SweepAxes { model: &[0], slot: &[0, 1], engine: &[0], precision: &[0, 2], kv_precision: &[0], tp: &[1, 2],
+                            batch: &batch, input: &[128, 2048], output: &[64, 512] };
+        let (models, slots, engines) = ([m], [slot, cheap], [e]);
+        let full = sweep_grid(&models, &slots, &engines, &a).unwrap();
+        let w = SWEEP_COLUMNS.len();
+        let n = full.len() / w;
+        let col = |c: usize, sign: f64| -> Vec<f64> {
+            (0..n).map(|i| if full[i * w + 1] >= 2.0 { f64::NAN } else { full[i * w + c] * sign }).collect()
+        };
+        let (cost, e2e, tput) = (col(6, 1.0), col(4, 1.0), col(5, -1.0));
+        let mut want = pareto(&[&cost, &e2e, &tput]).unwrap();
+        want.sort_unstable();
+        let front = Keep::Pareto(vec![(6, 1.0), (4, 1.0), (5, -1.0)]);
+        let (got, values) = sweep_keep(&models, &slots, &engines, &a, &front, true).unwrap();
+        assert_eq!(got, want);
+        // in blocks of 1,000 rows (ten blocks, one short), each reduced before the merge: the same rows
+        assert_eq!(sweep_keep_in_blocks(&models, &slots, &engines, &a, &front, true, 1000).unwrap().0, want);
+        assert_eq!(values, got.iter().flat_map(|&i| full[i * w..(i + 1) * w].to_vec()).collect::<Vec<f64>>());
+        let five = Keep::Top { column: 7, sign: -1.0, k: 5 };
+        let (top, _) = sweep_keep(&models, &slots, &engines, &a, &five, true).unwrap();
+        assert_eq!(sweep_keep_in_blocks(&models, &slots, &engines, &a, &five, true, 999).unwrap().0, top);
+        let mut order: Vec<usize> = (0..n).filter(|&i| full[i * w + 1] < 2.0 && !full[i * w + 7].is_nan()).collect();
+        order.sort_by(|&x, &y| full[y * w + 7].total_cmp(&full[x * w + 7]).then(x.cmp(&y)));
+        let mut best5 = order[..5].to_vec();
+        best5.sort_unstable();
+        assert_eq!(top, best5);
+        assert!(sweep_keep(&models, &slots, &engines, &a, &Keep::Top { column: 7, sign: 1.0, k: 0 }, true).is_err());
+        assert!(sweep_keep(&models, &slots, &engines, &a, &Keep::Pareto(vec![(9, 1.0)]), true).is_err());
+    }
 
     #[test]
     fn pareto_two_objectives() {

@@ -45,6 +45,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_RESULT_BYTES", MAX_RESULT_BYTES)?;
     m.add("FIT_ROW_BYTES", FIT_ROW_BYTES)?;
     m.add("SWEEP_ROW_BYTES", SWEEP_ROW_BYTES)?;
+    m.add("MAX_STREAMED", gpuopt_core::sweep::MAX_STREAMED)?;
+    m.add("MAX_KEPT", gpuopt_core::sweep::MAX_KEPT)?;
     m.add_function(wrap_pyfunction!(arch::model_params, m)?)?;
     m.add_function(wrap_pyfunction!(fit::fit_many, m)?)?;
     m.add_function(wrap_pyfunction!(fit::fit_grid, m)?)?;
@@ -53,10 +55,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mig::mig_layouts, m)?)?;
     m.add_function(wrap_pyfunction!(capacity::capacity_many, m)?)?;
     m.add_function(wrap_pyfunction!(sweep::sweep_grid, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep::sweep_keep, m)?)?;
     m.add_function(wrap_pyfunction!(sweep::pareto_front, m)?)?;
     m.add_function(wrap_pyfunction!(sweep::mix_front, m)?)?;
     m.add_function(wrap_pyfunction!(cover::cover_min_many, m)?)?;
     m.add_function(wrap_pyfunction!(sim::simulate, m)?)?;
     m.add_function(wrap_pyfunction!(names::encode_names, m)?)?;
+    m.add_function(wrap_pyfunction!(pool::set_threads, m)?)?;
+    m.add("MAX_THREADS", pool::MAX_THREADS)?;
     Ok(())
 }

@@ -10,6 +10,35 @@ use crate::detach::{run_detached, run_interruptible};
 use crate::errors::IntoPyResult;
 use crate::tables::{engine_table, model_table, rows, slice};
 
+/// The sweep's inputs, checked and borrowed.
+#[allow(clippy::too_many_arguments)]
+fn sweep_inputs<'py, 'a>(
+    models: &PyReadonlyArray2<'py, i64>,
+    slots: &PyReadonlyArray2<'py, f64>,
+    engines: &PyReadonlyArray2<'py, f64>,
+    axes: [&'a PyReadonlyArray1<'py, i64>; 9],
+) -> PyResult<(Vec<gpuopt_core::ModelArch>, Vec<sweep::SweepSlot>, Vec<gpuopt_core::EngineProfile>, sweep::SweepAxes<'a>)> {
+    let models = model_table(models)?;
+    let slots = rows("slots", slots, GPU_FIELDS.len() + sweep::SLOT_EXTRA_FIELDS.len())?
+        .map(sweep::SweepSlot::from_row)
+        .collect::<Result<Vec<_>, _>>()
+        .py()?;
+    let engines = engine_table(engines)?;
+    let [model, slot, engine, precision, kv_precision, tp, batch, input, output] = axes;
+    let axes = sweep::SweepAxes {
+        model: slice("model", model)?,
+        slot: slice("slot", slot)?,
+        engine: slice("engine", engine)?,
+        precision: slice("precision", precision)?,
+        kv_precision: slice("kv_precision", kv_precision)?,
+        tp: slice("tp", tp)?,
+        batch: slice("batch", batch)?,
+        input: slice("input", input)?,
+        output: slice("output", output)?,
+    };
+    Ok((models, slots, engines, axes))
+}
+
 /// Full-factorial sweep: tables (slots are GPU rows plus $/hour and request delay), then one
 /// axis per input; an n x len(SWEEP_COLUMNS) array, last axis fastest.
 #[pyfunction]
@@ -29,26 +58,47 @@ pub fn sweep_grid<'py>(
     input: PyReadonlyArray1<'py, i64>,
     output: PyReadonlyArray1<'py, i64>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let models = model_table(&models)?;
-    let slots = rows("slots", &slots, GPU_FIELDS.len() + sweep::SLOT_EXTRA_FIELDS.len())?
-        .map(sweep::SweepSlot::from_row)
-        .collect::<Result<Vec<_>, _>>()
-        .py()?;
-    let engines = engine_table(&engines)?;
-    let axes = sweep::SweepAxes {
-        model: slice("model", &model)?,
-        slot: slice("slot", &slot)?,
-        engine: slice("engine", &engine)?,
-        precision: slice("precision", &precision)?,
-        kv_precision: slice("kv_precision", &kv_precision)?,
-        tp: slice("tp", &tp)?,
-        batch: slice("batch", &batch)?,
-        input: slice("input", &input)?,
-        output: slice("output", &output)?,
-    };
+    let axes = [&model, &slot, &engine, &precision, &kv_precision, &tp, &batch, &input, &output];
+    let (models, slots, engines, axes) = sweep_inputs(&models, &slots, &engines, axes)?;
     let flat = run_detached(py, || sweep::sweep_grid(&models, &slots, &engines, &axes))?;
     let n = flat.len() / sweep::SWEEP_COLUMNS.len();
     flat.into_pyarray(py).reshape([n, sweep::SWEEP_COLUMNS.len()])
+}
+
+/// As sweep_grid, reduced while evaluated so memory stays flat: `keep` is ("pareto", [(column,
+/// sign), ...]) or ("top", column, sign, k) (sign 1 minimises, -1 maximises). Returns (row
+/// indices ascending, their n x len(SWEEP_COLUMNS) values).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn sweep_keep<'py>(
+    py: Python<'py>,
+    models: PyReadonlyArray2<'py, i64>,
+    slots: PyReadonlyArray2<'py, f64>,
+    engines: PyReadonlyArray2<'py, f64>,
+    model: PyReadonlyArray1<'py, i64>,
+    slot: PyReadonlyArray1<'py, i64>,
+    engine: PyReadonlyArray1<'py, i64>,
+    precision: PyReadonlyArray1<'py, i64>,
+    kv_precision: PyReadonlyArray1<'py, i64>,
+    tp: PyReadonlyArray1<'py, i64>,
+    batch: PyReadonlyArray1<'py, i64>,
+    input: PyReadonlyArray1<'py, i64>,
+    output: PyReadonlyArray1<'py, i64>,
+    keep: &Bound<'py, pyo3::types::PyTuple>,
+    feasible_only: bool,
+) -> PyResult<(Bound<'py, numpy::PyArray1<i64>>, Bound<'py, PyArray2<f64>>)> {
+    let kind: String = keep.get_item(0)?.extract()?;
+    let keep = match kind.as_str() {
+        "pareto" => sweep::Keep::Pareto(keep.get_item(1)?.extract()?),
+        "top" => sweep::Keep::Top { column: keep.get_item(1)?.extract()?, sign: keep.get_item(2)?.extract()?, k: keep.get_item(3)?.extract()? },
+        other => return Err(crate::errors::invalid_input(format!("keep {other:?} is not pareto or top"))),
+    };
+    let axes = [&model, &slot, &engine, &precision, &kv_precision, &tp, &batch, &input, &output];
+    let (models, slots, engines, axes) = sweep_inputs(&models, &slots, &engines, axes)?;
+    let (index, flat) = run_interruptible(py, || sweep::sweep_keep(&models, &slots, &engines, &axes, &keep, feasible_only))?;
+    let n = index.len();
+    let index: Vec<i64> = index.into_iter().map(|i| i as i64).collect();
+    Ok((index.into_pyarray(py), flat.into_pyarray(py).reshape([n, sweep::SWEEP_COLUMNS.len()])?))
 }
 
 /// Indices of the non-dominated rows; every column is minimised (negate to maximise).
