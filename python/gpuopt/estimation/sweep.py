@@ -114,33 +114,52 @@ def sweep(models: Sequence[ModelLike], gpus: Sequence[Union[GpuLike, Slot]], *, 
     slot_rows = np.array([_slot_row(s, usd_per_hour) for s in slots], dtype=np.float64)
     model_rows = np.array([m.row() for m in ms], dtype=np.int64)
     rest = [precision_codes(ps), precision_codes(ks), *counts]
-    # each slot's engines as they run on its stack (vllm on an AMD GPU is vllm-rocm): one Rust
-    # sweep per group of slots that share them, their rows put back in factorial order
-    groups: dict[tuple[int, ...], tuple[list, list[int]]] = {}
+    # each slot's engines as they run on its stack (vllm on an AMD GPU is vllm-rocm): a table of
+    # every build and, per slot, which rows it runs; one Rust call in factorial order
+    builds: dict[int, int] = {}
+    table: list = []
+    slot_engine = np.empty((len(slots), len(es)), dtype=np.int64)
     for k, sl in enumerate(slots):
-        on = [engine_on(e, sl) for e in es]
-        groups.setdefault(tuple(map(id, on)), (on, []))[1].append(k)
-    inner = math.prod(sizes[2:])
+        for j, e in enumerate(es):
+            on = engine_on(e, sl)
+            if id(on) not in builds:
+                builds[id(on)] = len(table)
+                table.append(on)
+            slot_engine[k, j] = builds[id(on)]
+    core_args = (model_rows, slot_rows, np.array([e.row() for e in table], dtype=np.float64),
+                 np.arange(len(ms), dtype=np.int64), np.arange(len(slots), dtype=np.int64),
+                 np.arange(len(es), dtype=np.int64), *rest)
+    ids = [[m.id for m in ms], [s.id for s in slots], [e.id for e in es], ps, ks]
     if reduce is not None:
-        return _kept(reduce, feasible_only, groups, sizes, (model_rows, slot_rows, rest), (ms, slots, es, ps, ks, counts))
-    raw = np.empty((len(ms), len(slots), inner, len(SWEEP_COLUMNS)))
-    for on, members in groups.values():
-        part = _core.sweep_grid(model_rows, slot_rows, np.array([e.row() for e in on], dtype=np.float64),
-                                np.arange(len(ms), dtype=np.int64), np.array(members, dtype=np.int64),
-                                np.arange(len(es), dtype=np.int64), *rest)
-        raw[:, members] = part.reshape(len(ms), len(members), inner, len(SWEEP_COLUMNS))
-    raw = raw.reshape(-1, len(SWEEP_COLUMNS))
+        index, values = _core.sweep_keep(*core_args, reduce, feasible_only, slot_engine)
+        return _results(values, _GridInputs(sizes, ids, counts, index))
+    return _results(_core.sweep_grid(*core_args, slot_engine), _GridInputs(sizes, ids, counts))
+
+
+def _results(raw: np.ndarray, inputs: "_GridInputs") -> SweepResults:
     cols = {name: raw[:, j] for j, name in enumerate(SWEEP_COLUMNS)}
     cols["verdict"] = cols["verdict"].astype(np.int8)
+    return SweepResults(cols, INPUT_COLUMNS, lambda: inputs)
 
-    def inputs() -> dict[str, Any]:
-        idx = np.indices(sizes, dtype=np.int64).reshape(len(sizes), -1)
-        ids = [[m.id for m in ms], [s.id for s in slots], [e.id for e in es], ps, ks]
-        out: dict[str, Any] = {name: Categorical(tuple(v), idx[k]) for k, (name, v) in enumerate(zip(INPUT_COLUMNS, ids))}
-        out.update({name: counts[k][idx[5 + k]] for k, name in enumerate(INPUT_COLUMNS[5:])})
-        return out
 
-    return SweepResults(cols, INPUT_COLUMNS, inputs)
+class _GridInputs:
+    """Input columns of a full factorial (of its rows at `index`, when given), each built when
+    first read: 8 bytes a row for a column read, not np.indices' 72 for all nine at once."""
+
+    def __init__(self, sizes: list[int], ids: list, counts: list[np.ndarray], index: Optional[np.ndarray] = None):
+        self.sizes, self.ids, self.counts, self.index = sizes, ids, counts, index
+        self.built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.built:
+            k = INPUT_COLUMNS.index(name)
+            if self.index is None:
+                inner, outer = math.prod(self.sizes[k + 1:]), math.prod(self.sizes[:k])
+                codes = np.tile(np.repeat(np.arange(self.sizes[k], dtype=np.int64), inner), outer)
+            else:
+                codes = (self.index // math.prod(self.sizes[k + 1:])) % self.sizes[k]
+            self.built[name] = Categorical(tuple(self.ids[k]), codes) if k < 5 else self.counts[k - 5][codes]
+        return self.built[name]
 
 
 DEFAULT_OBJECTIVES = {"usd_per_hour": "min", "e2e_ms": "min", "output_tokens_per_s": "max"}
@@ -175,43 +194,6 @@ def _keep(keep: str, objectives: Optional[Mapping[str, str]], top: Optional[int]
     return ("top", *columns[0], top)
 
 
-def _kept(reduce: tuple, feasible_only: bool, groups: dict, sizes: list, tables: tuple, axes: tuple) -> SweepResults:
-    """The rows `reduce` keeps, evaluated group by group of slots (each slot's engine build) in
-    Rust without holding the grid, then reduced once more over the groups' survivors."""
-    model_rows, slot_rows, rest = tables
-    ms, slots, es, ps, ks, counts = axes
-    inner = math.prod(sizes[2:])
-    index_parts, value_parts = [], []
-    for on, members in groups.values():
-        local, values = _core.sweep_keep(model_rows, slot_rows, np.array([e.row() for e in on], dtype=np.float64),
-                                         np.arange(len(ms), dtype=np.int64), np.array(members, dtype=np.int64),
-                                         np.arange(len(es), dtype=np.int64), *rest, reduce, feasible_only)
-        m, s, j = np.unravel_index(local, (len(ms), len(members), inner))
-        index_parts.append((m * len(slots) + np.asarray(members, dtype=np.int64)[s]) * inner + j)
-        value_parts.append(values)
-    index = np.concatenate(index_parts).astype(np.int64)
-    values = np.concatenate(value_parts).reshape(-1, len(SWEEP_COLUMNS))
-    if len(groups) > 1:   # each group's survivors are reduced alone: reduce their union once more
-        objective = [np.ascontiguousarray(values[:, c] * sign) for c, sign in
-                     (reduce[1] if reduce[0] == "pareto" else [reduce[1:3]])]
-        if reduce[0] == "pareto":
-            pick = _core.pareto_front(objective)
-        else:
-            pick = np.lexsort((index, objective[0]))[:reduce[3]]
-        order = np.argsort(index[pick], kind="stable")
-        index, values = index[pick][order], values[pick][order]
-    cols = {name: values[:, j].copy() for j, name in enumerate(SWEEP_COLUMNS)}
-    cols["verdict"] = cols["verdict"].astype(np.int8)
-
-    def inputs() -> dict[str, Any]:
-        idx = np.unravel_index(index, sizes)
-        ids = [[m.id for m in ms], [s.id for s in slots], [e.id for e in es], ps, ks]
-        out: dict[str, Any] = {name: Categorical(tuple(v), idx[k].astype(np.int64))
-                               for k, (name, v) in enumerate(zip(INPUT_COLUMNS, ids))}
-        out.update({name: counts[k][idx[5 + k]] for k, name in enumerate(INPUT_COLUMNS[5:])})
-        return out
-
-    return SweepResults(cols, INPUT_COLUMNS, inputs)
 
 
 def pareto(columns: Mapping[str, Any], objectives: Mapping[str, str] | None = None, *,

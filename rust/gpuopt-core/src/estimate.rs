@@ -296,16 +296,27 @@ pub fn estimate_with(r: &Roofline, e: &EngineProfile, terms: &MemoryTerms, capac
     }
 }
 
-/// A static batch that runs as one: every sequence prefilled, then decoded side by side.
-fn one_pass(r: &Roofline, e: &EngineProfile, terms: &MemoryTerms, capacity: f64, q: &EstimateQuery) -> Estimate {
+/// The steps of a static batch run as one, and its times (ms).
+struct Pass {
+    chunk: StepTime,
+    chunks: f64,
+    at_lo: StepTime,
+    at_hi: StepTime,
+    ttft: f64,
+    tpot: f64,
+    e2e: f64,
+}
+
+/// Every sequence prefilled, then decoded side by side; inlined, so a caller that reads only the
+/// times (a sweep row) computes only what they need.
+#[inline(always)]
+fn pass(r: &Roofline, e: &EngineProfile, q: &EstimateQuery) -> Pass {
     let b = q.batch;
     // Prefill: the batch's prompts in chunks of the engine's token budget.
     let tokens = b * q.input;
     let chunks = (tokens / e.memory.max_batched_tokens).ceil();
     let pairs = b * q.input * (q.input + 1.0) / 2.0;
     let chunk = r.step(tokens / chunks, b / chunks, 0.0, pairs / chunks);
-    let mut prefill = chunk.scaled(chunks);
-    prefill.overhead_ms += e.timing.request_overhead_ms;
     let ttft = chunk.total() * chunks + e.timing.request_overhead_ms;
     // Decode: one step per further token; contexts run from input+1 to input+output-1.
     let lo = q.input + 1.0;
@@ -319,18 +330,28 @@ fn one_pass(r: &Roofline, e: &EngineProfile, terms: &MemoryTerms, capacity: f64,
     };
     let a0 = at_lo.compute_ms - a1 * lo;
     let b0 = at_lo.memory_ms - b1 * lo;
-    let decode = StepTime {
-        compute_ms: (at_lo.compute_ms + at_hi.compute_ms) / 2.0,
-        memory_ms: (at_lo.memory_ms + at_hi.memory_ms) / 2.0,
-        ..at_lo
-    };
-    let tpot = mean_of_max(a0, a1, b0, b1, lo, hi) + decode.activation_ms + decode.comm_ms + decode.overhead_ms;
+    // the average decode step's activation, comm and overhead are those of every step (at_lo's)
+    let tpot = mean_of_max(a0, a1, b0, b1, lo, hi) + at_lo.activation_ms + at_lo.comm_ms + at_lo.overhead_ms;
     let e2e = ttft + (q.output - 1.0) * tpot;
+    Pass { chunk, chunks, at_lo, at_hi, ttft, tpot, e2e }
+}
+
+/// A static batch that runs as one: every sequence prefilled, then decoded side by side.
+fn one_pass(r: &Roofline, e: &EngineProfile, terms: &MemoryTerms, capacity: f64, q: &EstimateQuery) -> Estimate {
+    let b = q.batch;
+    let p = pass(r, e, q);
+    let mut prefill = p.chunk.scaled(p.chunks);
+    prefill.overhead_ms += e.timing.request_overhead_ms;
+    let decode = StepTime {
+        compute_ms: (p.at_lo.compute_ms + p.at_hi.compute_ms) / 2.0,
+        memory_ms: (p.at_lo.memory_ms + p.at_hi.memory_ms) / 2.0,
+        ..p.at_lo
+    };
     Estimate {
-        ttft_ms: ttft,
-        tpot_ms: tpot,
-        e2e_ms: e2e,
-        output_tokens_per_s: b * q.output / (e2e / 1e3),
+        ttft_ms: p.ttft,
+        tpot_ms: p.tpot,
+        e2e_ms: p.e2e,
+        output_tokens_per_s: b * q.output / (p.e2e / 1e3),
         batch: b,
         verdict: verdict(terms, b, capacity),
         prefill_compute_bound: prefill.compute_ms >= prefill.memory_ms,
@@ -338,6 +359,21 @@ fn one_pass(r: &Roofline, e: &EngineProfile, terms: &MemoryTerms, capacity: f64,
         prefill,
         decode,
     }
+}
+
+/// (ttft, tpot, e2e) ms of a static batch, as estimate_with gives them (waves included), without
+/// the breakdown: what a sweep row needs.
+pub fn batch_times(r: &Roofline, e: &EngineProfile, terms: &MemoryTerms, capacity: f64, q: &EstimateQuery) -> (f64, f64, f64) {
+    let fits = terms.max_batch(capacity);
+    if !(fits >= 1.0 && fits < q.batch) {
+        let p = pass(r, e, q);
+        return (p.ttft, p.tpot, p.e2e);
+    }
+    let full_waves = (q.batch / fits).floor();
+    let rest = q.batch - full_waves * fits;
+    let wave = pass(r, e, &EstimateQuery { batch: fits, ..*q });
+    let last = if rest > 0.0 { pass(r, e, &EstimateQuery { batch: rest, ..*q }).e2e } else { 0.0 };
+    (wave.ttft, wave.tpot, full_waves * wave.e2e + last)
 }
 
 /// Everything an estimate of one (model, GPU, engine, precisions, tp, lengths) needs.

@@ -103,6 +103,15 @@ impl MemoryTerms {
         }
     }
 
+    /// These terms (built at a context of one token) at `context`: the same numbers as building
+    /// them there, the KV cache per sequence scaled to the tokens it caches (`window` bounds them
+    /// where it is > 0). Sweeps build terms once per run of rows, not once per row.
+    pub fn at_context(&self, context: f64, window: f64) -> MemoryTerms {
+        debug_assert_eq!(self.context, 1.0);
+        let cached = if window > 0.0 { context.min(window) } else { context };
+        MemoryTerms { kv_per_seq: self.kv_per_seq * cached, context, ..*self }
+    }
+
     pub fn kv(&self, batch: f64) -> f64 {
         self.kv_per_seq * batch
     }
@@ -144,7 +153,7 @@ impl MemoryTerms {
     }
 }
 
-fn verdict_of(utilization: f64) -> Verdict {
+pub(crate) fn verdict_of(utilization: f64) -> Verdict {
     if utilization <= FITS_THRESHOLD {
         Verdict::Fits
     } else if utilization <= 1.0 {

@@ -10,9 +10,9 @@ use rayon::prelude::*;
 use crate::arch::{ModelArch, ParamCounts};
 use crate::engine::EngineProfile;
 use crate::error::{invalid, CoreError};
-use crate::estimate::{buildable, estimate_with, EstimateQuery, Roofline};
+use crate::estimate::{batch_times, buildable, EstimateQuery, Roofline};
 use crate::columns::{check_count, check_rows, Lookups};
-use crate::fit::{MemoryTerms, Verdict};
+use crate::fit::{verdict_of, MemoryTerms, Verdict};
 use crate::gpu::GpuSpec;
 use crate::precision::Precision;
 
@@ -66,6 +66,10 @@ pub struct SweepAxes<'a> {
     pub batch: &'a [i64],
     pub input: &'a [i64],
     pub output: &'a [i64],
+    /// Where a slot runs its own build of an engine (vllm on an AMD GPU is vllm-rocm): row s of
+    /// this slots-table x engine-axis matrix, flattened, gives slot s's engine rows; None, the
+    /// engine axis indexes the engine table itself.
+    pub slot_engine: Option<&'a [i64]>,
 }
 
 /// Bytes of results per swept configuration (one f64 per column).
@@ -83,11 +87,12 @@ impl SweepAxes<'_> {
 
 /// Per-run state: everything that depends only on the outer six axes.
 struct Outer {
-    key: usize,
     valid: bool,
-    model: usize,
     engine: EngineProfile,
     roofline: Option<Roofline>,
+    /// Memory terms at a context of one token: a row scales the KV cache to its own context.
+    terms: MemoryTerms,
+    window: f64,
     precision: Precision,
     kv: Precision,
     tp: f64,
@@ -119,6 +124,14 @@ impl<'a> Evaluator<'a> {
         for (name, col) in [("tp", a.tp), ("batch", a.batch), ("input", a.input), ("output", a.output)] {
             check_count(name, col)?;
         }
+        if let Some(table) = a.slot_engine {
+            if table.len() != slots.len() * a.engine.len() {
+                return invalid(format!("slot_engine has {} entries, expected {} slots x {} engines", table.len(), slots.len(), a.engine.len()));
+            }
+            if let Some(bad) = table.iter().find(|&&e| e < 0 || e as usize >= engines.len()) {
+                return invalid(format!("slot_engine entry {bad} does not index the {} engine rows", engines.len()));
+            }
+        }
         Ok(Evaluator {
             models, slots, engines, a, lens, rows,
             precision: d.precision.to_vec(),
@@ -137,8 +150,13 @@ impl<'a> Evaluator<'a> {
             rest /= lens[axis];
         }
         let model = a.model[idx[0]] as usize;
-        let slot = &self.slots[a.slot[idx[1]] as usize];
-        let mut engine = self.engines[a.engine[idx[2]] as usize];
+        let slot_row = a.slot[idx[1]] as usize;
+        let slot = &self.slots[slot_row];
+        let engine_row = match a.slot_engine {
+            Some(table) => table[slot_row * lens[2] + idx[2]],
+            None => a.engine[idx[2]],
+        };
+        let mut engine = self.engines[engine_row as usize];
         engine.timing.request_overhead_ms += slot.request_delay_ms;
         let precision = self.precision[idx[3]];
         let kv = self.kv_precision[idx[4]];
@@ -147,7 +165,9 @@ impl<'a> Evaluator<'a> {
         let valid = buildable(m, &slot.gpu, tp);
         let roofline = valid.then(|| Roofline::new(m, &self.params[model], &slot.gpu, &engine, precision, kv, tp));
         Outer {
-            key, valid, model, engine, roofline, precision, kv, tp,
+            valid, engine, roofline, precision, kv, tp,
+            terms: MemoryTerms::with_params(m, &self.params[model], &engine.memory, precision, kv, 1.0, tp),
+            window: m.sliding_window,
             capacity: slot.gpu.memory_bytes * engine.memory.memory_utilization,
             usd_per_hour: slot.usd_per_hour * tp,
         }
@@ -157,47 +177,76 @@ impl<'a> Evaluator<'a> {
     fn fill(&self, first: usize, out: &mut [f64]) {
         let width = SWEEP_COLUMNS.len();
         let lens = &self.lens;
-        let mut cur: Option<Outer> = None;
-        for (k, row) in out.chunks_mut(width).enumerate() {
-            let i = first + k;
-            let key = i / self.inner;
-            if cur.as_ref().is_none_or(|c| c.key != key) {
-                cur = Some(self.outer(key));
+        // The row's place on the inner axes, decoded once and then counted up, last axis
+        // fastest: integer divisions per row cost more than a row's arithmetic saves.
+        let (mut key, j) = (first / self.inner, first % self.inner);
+        let (mut bi, mut ii, mut oi) = (j / (lens[7] * lens[8]), (j / lens[8]) % lens[7], j % lens[8]);
+        let mut o = self.outer(key);
+        for row in out.chunks_mut(width) {
+            if oi == lens[8] {
+                oi = 0;
+                ii += 1;
+                if ii == lens[7] {
+                    ii = 0;
+                    bi += 1;
+                    if bi == lens[6] {
+                        bi = 0;
+                        key += 1;
+                        o = self.outer(key);
+                    }
+                }
             }
-            let o = cur.as_ref().expect("set above");
-            let j = i % self.inner;
-            let batch = self.a.batch[j / (lens[7] * lens[8])] as f64;
-            let input = self.a.input[(j / lens[8]) % lens[7]] as f64;
-            let output = self.a.output[j % lens[8]] as f64;
+            let (batch, input, output) = (self.a.batch[bi] as f64, self.a.input[ii] as f64, self.a.output[oi] as f64);
+            oi += 1;
             let Some(r) = o.roofline.as_ref().filter(|_| o.valid) else {
-                row.copy_from_slice(&[f64::NAN, Verdict::Invalid as i8 as f64, f64::NAN, f64::NAN, f64::NAN, 0.0, o.usd_per_hour, f64::NAN]);
+                row[..6].fill(f64::NAN);
+                row[1] = Verdict::Invalid as i8 as f64;
+                row[5] = 0.0;
+                row[6] = o.usd_per_hour;
+                row[7] = f64::NAN;
                 continue;
             };
-            let m = &self.models[o.model];
-            let terms = MemoryTerms::with_params(m, &self.params[o.model], &o.engine.memory, o.precision, o.kv, input + output, o.tp);
+            let terms = o.terms.at_context(input + output, o.window);
             let q = EstimateQuery { precision: o.precision, kv_precision: o.kv, batch, input, output, tp: o.tp };
-            let est = estimate_with(r, &o.engine, &terms, o.capacity, &q);
-            row.copy_from_slice(&[
-                terms.total(batch),
-                est.verdict as i8 as f64,
-                est.ttft_ms,
-                est.tpot_ms,
-                est.e2e_ms,
-                est.output_tokens_per_s,
-                o.usd_per_hour,
-                est.output_tokens_per_s * 3600.0 / o.usd_per_hour,
-            ]);
+            // estimate_with's times and verdict, without the breakdown a row does not keep
+            let (ttft, tpot, e2e) = batch_times(r, &o.engine, &terms, o.capacity, &q);
+            let used = terms.total(batch);
+            let tokens_per_s = batch * output / (e2e / 1e3);
+            // field by field: a copy of an array literal compiles to a memmove call per row
+            row[0] = used;
+            row[1] = verdict_of(used / o.capacity) as i8 as f64;
+            row[2] = ttft;
+            row[3] = tpot;
+            row[4] = e2e;
+            row[5] = tokens_per_s;
+            row[6] = o.usd_per_hour;
+            row[7] = tokens_per_s * 3600.0 / o.usd_per_hour;
         }
     }
 }
 
 pub fn sweep_grid(models: &[ModelArch], slots: &[SweepSlot], engines: &[EngineProfile], a: &SweepAxes) -> Result<Vec<f64>, CoreError> {
-    let ev = Evaluator::new(models, slots, engines, a)?;
-    let n = check_rows("a sweep", Some(ev.rows), SWEEP_ROW_BYTES)?;
-    let width = SWEEP_COLUMNS.len();
-    let mut out = vec![0.0; n * width];
-    out.par_chunks_mut(width * BLOCK).enumerate().for_each(|(block, rows)| ev.fill(block * BLOCK, rows));
+    let n = sweep_rows(a)?;
+    let mut out = vec![0.0; n * SWEEP_COLUMNS.len()];
+    sweep_grid_into(models, slots, engines, a, &mut out)?;
     Ok(out)
+}
+
+/// Configurations in a sweep over these axes, within the cap on results.
+pub fn sweep_rows(a: &SweepAxes) -> Result<usize, CoreError> {
+    check_rows("a sweep", a.lens().iter().try_fold(1usize, |acc, &l| acc.checked_mul(l)), SWEEP_ROW_BYTES)
+}
+
+/// As sweep_grid, into `out` (sweep_rows(a) x SWEEP_COLUMNS.len() values): the caller owns the
+/// memory (the bindings hand numpy's, which large arrays back with huge pages).
+pub fn sweep_grid_into(models: &[ModelArch], slots: &[SweepSlot], engines: &[EngineProfile], a: &SweepAxes, out: &mut [f64]) -> Result<(), CoreError> {
+    let ev = Evaluator::new(models, slots, engines, a)?;
+    let width = SWEEP_COLUMNS.len();
+    if out.len() != check_rows("a sweep", Some(ev.rows), SWEEP_ROW_BYTES)? * width {
+        return invalid(format!("a sweep of {} rows needs {} values of output, got {}", ev.rows, ev.rows * width, out.len()));
+    }
+    out.par_chunks_mut(width * BLOCK).enumerate().for_each(|(block, rows)| ev.fill(block * BLOCK, rows));
+    Ok(())
 }
 
 /// What a streamed sweep keeps of its rows.
@@ -369,7 +418,7 @@ mod tests {
         let e = EngineProfile::from_row(&crate::engine::tests::ROW).unwrap();
         let batch: Vec<i64> = (1..=300).collect();
         let a = SweepAxes { model: &[0], slot: &[0, 1], engine: &[0], precision: &[0, 2], kv_precision: &[0], tp: &[1, 2],
-                            batch: &batch, input: &[128, 2048], output: &[64, 512] };
+                            batch: &batch, input: &[128, 2048], output: &[64, 512], slot_engine: None };
         let (models, slots, engines) = ([m], [slot, cheap], [e]);
         let full = sweep_grid(&models, &slots, &engines, &a).unwrap();
         let w = SWEEP_COLUMNS.len();

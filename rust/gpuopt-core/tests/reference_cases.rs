@@ -200,7 +200,7 @@ fn sweep_matches_the_reference() {
     let slots: Vec<SweepSlot> = f.get("sweep.slots").chunks(width).map(|r| SweepSlot::from_row(r).unwrap()).collect();
     let a = f.columns("sweep", &["model", "slot", "engine", "precision", "kv_precision", "tp", "batch", "input", "output"]);
     let axes = SweepAxes { model: &a[0], slot: &a[1], engine: &a[2], precision: &a[3], kv_precision: &a[4], tp: &a[5],
-                           batch: &a[6], input: &a[7], output: &a[8] };
+                           batch: &a[6], input: &a[7], output: &a[8], slot_engine: None };
     assert_close("sweep", &sweep_grid(&models, &slots, &engines, &axes).unwrap(), f.get("sweep.expected"));
 }
 

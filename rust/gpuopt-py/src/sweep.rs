@@ -17,6 +17,7 @@ fn sweep_inputs<'py, 'a>(
     slots: &PyReadonlyArray2<'py, f64>,
     engines: &PyReadonlyArray2<'py, f64>,
     axes: [&'a PyReadonlyArray1<'py, i64>; 9],
+    slot_engine: Option<&'a PyReadonlyArray2<'py, i64>>,
 ) -> PyResult<(Vec<gpuopt_core::ModelArch>, Vec<sweep::SweepSlot>, Vec<gpuopt_core::EngineProfile>, sweep::SweepAxes<'a>)> {
     let models = model_table(models)?;
     let slots = rows("slots", slots, GPU_FIELDS.len() + sweep::SLOT_EXTRA_FIELDS.len())?
@@ -35,13 +36,19 @@ fn sweep_inputs<'py, 'a>(
         batch: slice("batch", batch)?,
         input: slice("input", input)?,
         output: slice("output", output)?,
+        slot_engine: match slot_engine {
+            Some(table) => Some(table.as_slice().map_err(|_| crate::errors::invalid_input("slot_engine must be a contiguous int64 array"))?),
+            None => None,
+        },
     };
     Ok((models, slots, engines, axes))
 }
 
 /// Full-factorial sweep: tables (slots are GPU rows plus $/hour and request delay), then one
-/// axis per input; an n x len(SWEEP_COLUMNS) array, last axis fastest.
+/// axis per input; an n x len(SWEEP_COLUMNS) array, last axis fastest. `slot_engine` (slots x
+/// engine axis, engine rows): each slot's own build of each engine, in one call.
 #[pyfunction]
+#[pyo3(signature = (models, slots, engines, model, slot, engine, precision, kv_precision, tp, batch, input, output, slot_engine=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn sweep_grid<'py>(
     py: Python<'py>,
@@ -57,18 +64,28 @@ pub fn sweep_grid<'py>(
     batch: PyReadonlyArray1<'py, i64>,
     input: PyReadonlyArray1<'py, i64>,
     output: PyReadonlyArray1<'py, i64>,
+    slot_engine: Option<PyReadonlyArray2<'py, i64>>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let axes = [&model, &slot, &engine, &precision, &kv_precision, &tp, &batch, &input, &output];
-    let (models, slots, engines, axes) = sweep_inputs(&models, &slots, &engines, axes)?;
-    let flat = run_detached(py, || sweep::sweep_grid(&models, &slots, &engines, &axes))?;
-    let n = flat.len() / sweep::SWEEP_COLUMNS.len();
-    flat.into_pyarray(py).reshape([n, sweep::SWEEP_COLUMNS.len()])
+    let (models, slots, engines, axes) = sweep_inputs(&models, &slots, &engines, axes, slot_engine.as_ref())?;
+    let n = sweep::sweep_rows(&axes).py()?;
+    // numpy's own memory: it backs large arrays with huge pages, a fresh Vec takes a fault per 4 KiB
+    // SAFETY: every element is written by sweep_grid_into before the array is returned; on an
+    // error the array is dropped unread.
+    let out = unsafe { PyArray2::<f64>::new(py, [n, sweep::SWEEP_COLUMNS.len()], false) };
+    {
+        let mut view = out.readwrite();
+        let flat = view.as_slice_mut().map_err(|e| crate::errors::internal(e.to_string()))?;
+        run_detached(py, || sweep::sweep_grid_into(&models, &slots, &engines, &axes, flat))?;
+    }
+    Ok(out)
 }
 
 /// As sweep_grid, reduced while evaluated so memory stays flat: `keep` is ("pareto", [(column,
 /// sign), ...]) or ("top", column, sign, k) (sign 1 minimises, -1 maximises). Returns (row
 /// indices ascending, their n x len(SWEEP_COLUMNS) values).
 #[pyfunction]
+#[pyo3(signature = (models, slots, engines, model, slot, engine, precision, kv_precision, tp, batch, input, output, keep, feasible_only, slot_engine=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn sweep_keep<'py>(
     py: Python<'py>,
@@ -86,6 +103,7 @@ pub fn sweep_keep<'py>(
     output: PyReadonlyArray1<'py, i64>,
     keep: &Bound<'py, pyo3::types::PyTuple>,
     feasible_only: bool,
+    slot_engine: Option<PyReadonlyArray2<'py, i64>>,
 ) -> PyResult<(Bound<'py, numpy::PyArray1<i64>>, Bound<'py, PyArray2<f64>>)> {
     let kind: String = keep.get_item(0)?.extract()?;
     let keep = match kind.as_str() {
@@ -94,7 +112,7 @@ pub fn sweep_keep<'py>(
         other => return Err(crate::errors::invalid_input(format!("keep {other:?} is not pareto or top"))),
     };
     let axes = [&model, &slot, &engine, &precision, &kv_precision, &tp, &batch, &input, &output];
-    let (models, slots, engines, axes) = sweep_inputs(&models, &slots, &engines, axes)?;
+    let (models, slots, engines, axes) = sweep_inputs(&models, &slots, &engines, axes, slot_engine.as_ref())?;
     let (index, flat) = run_interruptible(py, || sweep::sweep_keep(&models, &slots, &engines, &axes, &keep, feasible_only))?;
     let n = index.len();
     let index: Vec<i64> = index.into_iter().map(|i| i as i64).collect();
