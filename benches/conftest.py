@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 RESULTS = Path(os.environ.get("GPUOPT_BENCH_OUT", Path(__file__).parent / ".results"))
-GATE_ROUNDS = 3
+GATE_ROUNDS = 5
 MIN_ROUND_S = 0.05   # a round of a fast side repeats its call to last this long; its time is per call
 
 # gate -> side -> (min seconds per unit of work, units)

@@ -39,7 +39,7 @@ from gpuopt.estimation.simulate import SimulationReport, simulate
 from gpuopt.planning.verify import PlanCheck, simulate_plan
 from gpuopt.estimation.sweep import MixFront, SweepResults, mixes, pareto, sweep
 from gpuopt.estimation.sharing import Interference, Slot, fraction, mig_layouts, mig_slice, slots
-from gpuopt.threads import set_threads, threads
+from gpuopt.workers import set_threads, threads
 from gpuopt.schema import PRECISIONS, Accelerator, EngineProfile, FitReport, ModelSpec, Price
 
 __version__ = _core.__version__

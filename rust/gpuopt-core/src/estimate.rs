@@ -8,14 +8,16 @@
 //! tensor-parallel group; throughput is the group's.
 
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use crate::arch::{ModelArch, ParamCounts};
 use crate::engine::{EngineProfile, EngineTiming};
 use crate::columns::{check_count, check_lengths, Decoded, Lookups};
-use crate::error::CoreError;
+use crate::error::{invalid, CoreError};
 use crate::fit::{MemoryTerms, Verdict, FITS_THRESHOLD};
 use crate::gpu::GpuSpec;
 use crate::precision::Precision;
+use crate::round;
 
 /// Output columns, in the order of [`Estimate::to_row`].
 pub const ESTIMATE_COLUMNS: [&str; 18] = [
@@ -227,6 +229,7 @@ impl Roofline {
 
     /// One step: `tokens` processed, `seqs` sampled, `kv_read` cached tokens read, `pairs`
     /// (query, key) pairs attended.
+    #[inline]
     pub fn step(&self, tokens: f64, seqs: f64, kv_read: f64, pairs: f64) -> StepTime {
         let flops = self.flops_per_token * tokens + self.flops_per_seq * seqs + self.flops_per_pair * pairs;
         let weight_bytes = self.dense_bytes + self.expert_bytes * self.expert_share(tokens);
@@ -282,7 +285,7 @@ pub fn estimate_with(r: &Roofline, e: &EngineProfile, terms: &MemoryTerms, capac
     if !(fits >= 1.0 && fits < q.batch) {
         return one_pass(r, e, terms, capacity, q);
     }
-    let full_waves = (q.batch / fits).floor();
+    let full_waves = round::floor(q.batch / fits);
     let rest = q.batch - full_waves * fits;
     let wave = one_pass(r, e, terms, capacity, &EstimateQuery { batch: fits, ..*q });
     let last = if rest > 0.0 { one_pass(r, e, terms, capacity, &EstimateQuery { batch: rest, ..*q }).e2e_ms } else { 0.0 };
@@ -314,7 +317,7 @@ fn pass(r: &Roofline, e: &EngineProfile, q: &EstimateQuery) -> Pass {
     let b = q.batch;
     // Prefill: the batch's prompts in chunks of the engine's token budget.
     let tokens = b * q.input;
-    let chunks = (tokens / e.memory.max_batched_tokens).ceil();
+    let chunks = round::ceil(tokens / e.memory.max_batched_tokens);
     let pairs = b * q.input * (q.input + 1.0) / 2.0;
     let chunk = r.step(tokens / chunks, b / chunks, 0.0, pairs / chunks);
     let ttft = chunk.total() * chunks + e.timing.request_overhead_ms;
@@ -363,13 +366,14 @@ fn one_pass(r: &Roofline, e: &EngineProfile, terms: &MemoryTerms, capacity: f64,
 
 /// (ttft, tpot, e2e) ms of a static batch, as estimate_with gives them (waves included), without
 /// the breakdown: what a sweep row needs.
+#[inline]
 pub fn batch_times(r: &Roofline, e: &EngineProfile, terms: &MemoryTerms, capacity: f64, q: &EstimateQuery) -> (f64, f64, f64) {
     let fits = terms.max_batch(capacity);
     if !(fits >= 1.0 && fits < q.batch) {
         let p = pass(r, e, q);
         return (p.ttft, p.tpot, p.e2e);
     }
-    let full_waves = (q.batch / fits).floor();
+    let full_waves = round::floor(q.batch / fits);
     let rest = q.batch - full_waves * fits;
     let wave = pass(r, e, &EstimateQuery { batch: fits, ..*q });
     let last = if rest > 0.0 { pass(r, e, &EstimateQuery { batch: rest, ..*q }).e2e } else { 0.0 };
@@ -459,11 +463,26 @@ pub struct EstimateColumns<'a> {
 }
 
 impl EstimateColumns<'_> {
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.model.len()
     }
 
-    fn validate(&self, t: &EstimateTables) -> Result<Decoded, CoreError> {
+    pub fn is_empty(&self) -> bool {
+        self.model.is_empty()
+    }
+
+    fn query(&self, d: &Decoded, i: usize) -> EstimateQuery {
+        EstimateQuery {
+            precision: d.precision[i],
+            kv_precision: d.kv_precision[i],
+            batch: self.batch[i] as f64,
+            input: self.input[i] as f64,
+            output: self.output[i] as f64,
+            tp: self.tp[i] as f64,
+        }
+    }
+
+    fn validate(&self, t: &EstimateTables, out: &[f64]) -> Result<Decoded, CoreError> {
         check_lengths(&[
             self.model.len(), self.gpu.len(), self.engine.len(), self.precision.len(), self.kv_precision.len(),
             self.batch.len(), self.input.len(), self.output.len(), self.tp.len(),
@@ -474,44 +493,91 @@ impl EstimateColumns<'_> {
         for (name, col) in [("batch", self.batch), ("input", self.input), ("output", self.output), ("tp", self.tp)] {
             check_count(name, col)?;
         }
+        if out.len() != self.len() * ESTIMATE_COLUMNS.len() {
+            return invalid(format!("{} configurations need {} values of output, got {}", self.len(),
+                                   self.len() * ESTIMATE_COLUMNS.len(), out.len()));
+        }
         Ok(decoded)
     }
 }
 
-/// Runs `f` on every configuration in parallel; rows of ESTIMATE_COLUMNS, flattened.
+/// Runs `f` on every configuration in parallel into `out`: rows of ESTIMATE_COLUMNS, flattened.
 fn run_many(
     t: &EstimateTables,
     c: &EstimateColumns,
+    out: &mut [f64],
     f: fn(&ModelArch, &ParamCounts, &GpuSpec, &EngineProfile, &EstimateQuery) -> Estimate,
-) -> Result<Vec<f64>, CoreError> {
-    let d = c.validate(t)?;
+) -> Result<(), CoreError> {
+    let d = c.validate(t, out)?;
     let params: Vec<ParamCounts> = t.models.iter().map(ModelArch::params).collect();
     let width = ESTIMATE_COLUMNS.len();
-    let mut out = vec![0.0; c.len() * width];
     out.par_chunks_mut(width).with_min_len(256).enumerate().for_each(|(i, row)| {
-        let q = EstimateQuery {
-            precision: d.precision[i],
-            kv_precision: d.kv_precision[i],
-            batch: c.batch[i] as f64,
-            input: c.input[i] as f64,
-            output: c.output[i] as f64,
-            tp: c.tp[i] as f64,
-        };
+        let q = c.query(&d, i);
         let m = c.model[i] as usize;
         let est = f(&t.models[m], &params[m], &t.gpus[c.gpu[i] as usize], &t.engines[c.engine[i] as usize], &q);
         row.copy_from_slice(&est.to_row());
     });
-    Ok(out)
+    Ok(())
+}
+
+/// Rows one worker estimates with its own cache of runs: large enough that a run (model, GPU,
+/// engine, precisions, tp) recurs within it, as it does across a user's table of configurations.
+const CACHED_BLOCK: usize = 1 << 16;
+
+/// What every configuration of one run shares: its roofline, its memory terms at a context of
+/// one token and its usable memory; None where the run cannot be built.
+type Run = Option<(Roofline, MemoryTerms, f64)>;
+
+/// Estimates every configuration into `out` (n rows of ESTIMATE_COLUMNS, flattened row-major):
+/// estimate_one's numbers, with the roofline and memory terms built once per run, not per row.
+pub fn estimate_many_into(t: &EstimateTables, c: &EstimateColumns, out: &mut [f64]) -> Result<(), CoreError> {
+    let d = c.validate(t, out)?;
+    let params: Vec<ParamCounts> = t.models.iter().map(ModelArch::params).collect();
+    let width = ESTIMATE_COLUMNS.len();
+    out.par_chunks_mut(width * CACHED_BLOCK).enumerate().for_each(|(block, rows)| {
+        let mut runs: FxHashMap<(i64, i64, i64, Precision, Precision, i64), Run> = FxHashMap::default();
+        for (k, row) in rows.chunks_mut(width).enumerate() {
+            let i = block * CACHED_BLOCK + k;
+            let q = c.query(&d, i);
+            let (m, gpu, e) = (&t.models[c.model[i] as usize], &t.gpus[c.gpu[i] as usize], &t.engines[c.engine[i] as usize]);
+            let key = (c.model[i], c.gpu[i], c.engine[i], q.precision, q.kv_precision, c.tp[i]);
+            let run = runs.entry(key).or_insert_with(|| {
+                let p = &params[c.model[i] as usize];
+                buildable(m, gpu, q.tp).then(|| {
+                    (Roofline::new(m, p, gpu, e, q.precision, q.kv_precision, q.tp),
+                     MemoryTerms::with_params(m, p, &e.memory, q.precision, q.kv_precision, 1.0, q.tp),
+                     gpu.memory_bytes * e.memory.memory_utilization)
+                })
+            });
+            let est = match run {
+                Some((roofline, terms, capacity)) => {
+                    estimate_with(roofline, e, &terms.at_context(q.input + q.output, m.sliding_window), *capacity, &q)
+                }
+                None => Estimate::invalid(q.batch),
+            };
+            row.copy_from_slice(&est.to_row());
+        }
+    });
+    Ok(())
 }
 
 /// Estimates every configuration; returns n rows of ESTIMATE_COLUMNS, flattened row-major.
 pub fn estimate_many(t: &EstimateTables, c: &EstimateColumns) -> Result<Vec<f64>, CoreError> {
-    run_many(t, c, estimate_one)
+    let mut out = vec![0.0; c.len() * ESTIMATE_COLUMNS.len()];
+    estimate_many_into(t, c, &mut out)?;
+    Ok(out)
+}
+
+/// `max_throughput_one` for every configuration (the batch column is ignored), into `out`.
+pub fn max_throughput_many_into(t: &EstimateTables, c: &EstimateColumns, out: &mut [f64]) -> Result<(), CoreError> {
+    run_many(t, c, out, max_throughput_one)
 }
 
 /// `max_throughput_one` for every configuration (the batch column is ignored).
 pub fn max_throughput_many(t: &EstimateTables, c: &EstimateColumns) -> Result<Vec<f64>, CoreError> {
-    run_many(t, c, max_throughput_one)
+    let mut out = vec![0.0; c.len() * ESTIMATE_COLUMNS.len()];
+    max_throughput_many_into(t, c, &mut out)?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -526,6 +592,36 @@ mod tests {
 
     fn q(batch: f64, input: f64, output: f64, tp: f64) -> EstimateQuery {
         EstimateQuery { precision: Precision::Fp16, kv_precision: Precision::Fp16, batch, input, output, tp }
+    }
+
+    #[test]
+    fn cached_runs_estimate_as_estimate_one_does() {
+        // random rows over two models (one MoE), two GPUs (one without a link), every precision,
+        // tp 1-8 (some not buildable): the per-run cache gives estimate_one's numbers, bit for bit
+        let mut windowed = llama2_7b();
+        windowed.sliding_window = 300.0;
+        let models = [llama2_7b(), mixtral(), windowed];
+        let gpus = [a100(), GpuSpec::from_row(&[24e9, 121.0, 242.0, 300.0, 0.0]).unwrap()];
+        let engines = [EngineProfile::from_row(&ROW).unwrap()];
+        let t = EstimateTables { models: &models, gpus: &gpus, engines: &engines };
+        let mut rng = crate::sim::Rng::new(11);
+        let n = 3 * CACHED_BLOCK / 2; // a block and a half: two caches
+        let mut cols: Vec<Vec<i64>> = vec![Vec::with_capacity(n); 9];
+        let ranges: [(i64, i64); 9] = [(0, 3), (0, 2), (0, 1), (0, 5), (0, 5), (1, 300), (1, 4000), (1, 600), (1, 9)];
+        for _ in 0..n {
+            for (col, &(lo, hi)) in cols.iter_mut().zip(&ranges) {
+                col.push(lo + (rng.next_u64() % (hi - lo) as u64) as i64);
+            }
+        }
+        let c = EstimateColumns { model: &cols[0], gpu: &cols[1], engine: &cols[2], precision: &cols[3], kv_precision: &cols[4],
+                                  batch: &cols[5], input: &cols[6], output: &cols[7], tp: &cols[8] };
+        let cached = estimate_many(&t, &c).unwrap();
+        let mut one_by_one = vec![0.0; cached.len()];
+        run_many(&t, &c, &mut one_by_one, estimate_one).unwrap();
+        let same = cached.iter().zip(&one_by_one).all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
+        assert!(same);
+        assert!(cached.chunks(ESTIMATE_COLUMNS.len()).any(|r| r[5] == Verdict::Invalid as i8 as f64));
+        assert!(estimate_many_into(&t, &c, &mut one_by_one[1..]).is_err());
     }
 
     #[test]

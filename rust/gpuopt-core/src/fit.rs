@@ -8,6 +8,7 @@ use crate::columns::{check_count, check_lengths, check_rows, Decoded, Lookups};
 use crate::engine::EngineMemory;
 use crate::error::{invalid, CoreError};
 use crate::precision::Precision;
+use crate::round;
 
 /// Verdict names in code order.
 pub const VERDICT_NAMES: [&str; 4] = ["fits", "tight", "no-fit", "invalid"];
@@ -112,30 +113,34 @@ impl MemoryTerms {
         MemoryTerms { kv_per_seq: self.kv_per_seq * cached, context, ..*self }
     }
 
+    #[inline]
     pub fn kv(&self, batch: f64) -> f64 {
         self.kv_per_seq * batch
     }
 
+    #[inline]
     pub fn activations(&self, batch: f64) -> f64 {
         (batch * self.context).min(self.prefill_tokens) * self.act_per_token + batch * self.logits_per_seq
     }
 
+    #[inline]
     pub fn total(&self, batch: f64) -> f64 {
         self.weights + self.kv(batch) + self.activations(batch) + self.overhead
     }
 
     /// Largest batch whose total fits in `capacity` (0 when not even one sequence does).
+    #[inline]
     pub fn max_batch(&self, capacity: f64) -> f64 {
         let fixed = self.weights + self.overhead;
         let per_seq = self.kv_per_seq + self.logits_per_seq;
         // Batches from `first_full` on fill the prefill budget; below it activations grow with the batch.
-        let first_full = (self.prefill_tokens / self.context).ceil();
-        let full = ((capacity - fixed - self.prefill_tokens * self.act_per_token) / per_seq).floor();
+        let first_full = round::ceil(self.prefill_tokens / self.context);
+        let full = round::floor((capacity - fixed - self.prefill_tokens * self.act_per_token) / per_seq);
         let mut b = if full >= first_full {
             full
         } else {
             let slope = self.context * self.act_per_token + per_seq;
-            ((capacity - fixed) / slope).floor().min(first_full - 1.0)
+            round::floor((capacity - fixed) / slope).min(first_full - 1.0)
         };
         b = b.max(0.0).min(MAX_BATCH);
         // The closed form can land one off through rounding: settle it against total() itself.

@@ -18,6 +18,7 @@ pub mod interrupt;
 pub mod mig;
 pub mod mixes;
 pub mod precision;
+pub mod round;
 pub mod sim;
 pub mod sweep;
 pub mod tournament;

@@ -5,7 +5,7 @@ use crate::error::{invalid, CoreError};
 /// Precision names in code order; the code of a precision is its index here.
 pub const PRECISION_NAMES: [&str; 5] = ["fp16", "bf16", "fp8", "int8", "int4"];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Precision {
     Fp16,
     Bf16,

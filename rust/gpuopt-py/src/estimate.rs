@@ -2,13 +2,13 @@
 
 use gpuopt_core::error::CoreError;
 use gpuopt_core::estimate::{self, EstimateColumns, EstimateTables, ESTIMATE_COLUMNS};
-use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
 use crate::detach::run_detached;
 use crate::tables::{columns_fn, engine_table, gpu_table, model_table, slices};
 
-type EstimateFn = fn(&EstimateTables, &EstimateColumns) -> Result<Vec<f64>, CoreError>;
+type EstimateFn = fn(&EstimateTables, &EstimateColumns, &mut [f64]) -> Result<(), CoreError>;
 
 #[allow(clippy::too_many_arguments)]
 fn estimate_call<'py>(
@@ -28,18 +28,24 @@ fn estimate_call<'py>(
         model: s[0], gpu: s[1], engine: s[2], precision: s[3], kv_precision: s[4], batch: s[5], input: s[6],
         output: s[7], tp: s[8],
     };
-    let flat = run_detached(py, || run(&tables, &cols))?;
-    let n = cols.model.len();
-    flat.into_pyarray(py).reshape([n, ESTIMATE_COLUMNS.len()])
+    // numpy's own memory (huge pages for large arrays; a failed allocation is a MemoryError)
+    // SAFETY: `run` writes every element before the array is returned; on an error it is dropped unread.
+    let out = unsafe { PyArray2::<f64>::new(py, [cols.len(), ESTIMATE_COLUMNS.len()], false) };
+    {
+        let mut view = out.readwrite();
+        let flat = view.as_slice_mut().map_err(|e| crate::errors::internal(e.to_string()))?;
+        run_detached(py, || run(&tables, &cols, flat))?;
+    }
+    Ok(out)
 }
 
 columns_fn!(
     /// Latency and throughput of many configurations; an n x len(ESTIMATE_COLUMNS) array.
-    estimate_many, estimate_call, estimate::estimate_many, Bound<'py, PyArray2<f64>>,
+    estimate_many, estimate_call, estimate::estimate_many_into, Bound<'py, PyArray2<f64>>,
     [model, gpu, engine, precision, kv_precision, batch, input, output, tp]
 );
 columns_fn!(
     /// As estimate_many, at the batch with the most output tokens/s that still fits (batch ignored).
-    max_throughput_many, estimate_call, estimate::max_throughput_many, Bound<'py, PyArray2<f64>>,
+    max_throughput_many, estimate_call, estimate::max_throughput_many_into, Bound<'py, PyArray2<f64>>,
     [model, gpu, engine, precision, kv_precision, batch, input, output, tp]
 );
