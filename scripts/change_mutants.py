@@ -1,18 +1,25 @@
-"""Deliberate faults in the code issues 16, 17 and 19 added (number checks, overflow refusals, the
+"""Deliberate faults in the code issues 15, 16, 17 and 19 added (number checks, overflow refusals, the
 engine's stack, source weights, the verification deadline, the schema check, tp checks, the
 Argonne mapping; the dive, its windows' offer, auto's order, the baselines' build estimate, the
-diagnosis out of time), each run against the tests that should catch it; prints KILLED or SURVIVED:
+diagnosis out of time; the simulator's tournament trees and finishing buckets, the streamed sweep,
+the per-run caches, floor and ceil, the name encoding, the trace check), each run against the
+tests that should catch it; prints KILLED or SURVIVED (a fault in a .rs file rebuilds the extension):
 
     .venv/bin/python scripts/change_mutants.py [N ...]     # from the repository root; N: only these
 
 Each fault is put in, its tests run, and the file restored (scripts/faults.py)."""
 
+import subprocess
 import sys
 
 import faults
 
 DIVE = "python/gpuopt/planning/decompose/dive.py"
 DIVE_TESTS = "tests/test_dive.py"
+SIMULATE, SWEEP = "python/gpuopt/estimation/simulate.py", "python/gpuopt/estimation/sweep.py"
+SIM_TESTS = "tests/test_simulate.py"
+KEEP_TESTS = "tests/test_sweep.py"
+ESTIMATE_TESTS = ["tests/test_estimate.py", "tests/test_sweep.py", "tests/test_differential.py"]
 PLANNER_TESTS = ["tests/test_dive.py", "tests/test_planner.py", "-k",
                  "dive or outlast or diagnosis or auto or infeasib or windows"]
 M = [
@@ -23,7 +30,7 @@ M = [
  ("python/gpuopt/estimation/calibration.py", '    return np.array([len(rows) / (len(counts) * counts[r.source]) for r in rows])', '    return np.ones(len(rows))', "tests/test_calibration.py -k fit_script"),
  ("python/gpuopt/planning/verify.py", '        if deadline is not None and time.perf_counter() >= deadline:', '        if False:', "tests/test_planner.py -k simulate_plan_covers"),
  ("python/gpuopt/planning/planner.py", '        if check.unchecked:   # the time limit came first: no round after this one', '        if False:', "tests/test_planner.py -k went_unchecked"),
- ("python/gpuopt/estimation/sweep.py", '        part = _core.sweep_grid(model_rows, slot_rows, np.array([e.row() for e in on], dtype=np.float64),', '        part = _core.sweep_grid(model_rows, slot_rows, np.array([e.row() for e in es], dtype=np.float64),', "tests/test_public_data.py -k stack"),
+ ("python/gpuopt/estimation/sweep.py", '            on = engine_on(e, sl)', '            on = e', "tests/test_public_data.py -k stack"),
  ("python/gpuopt/estimation/public.py", 'value=batch * length / latency_s', 'value=2 * batch * length / latency_s', "tests/test_public_data.py -k mapped"),
  ("python/gpuopt/errors.py", '            ok = math.isfinite(x) and (x > lo if above else x >= lo) and x <= hi', '            ok = math.isfinite(x) and (x >= lo) and x <= hi', "tests/test_cost.py"),
  ("python/gpuopt/schema_check.py", '        if not any(_TYPES[k](v) for k in kinds):', '        if False:', "tests/test_schema_agreement.py"),
@@ -46,7 +53,32 @@ M = [
   'if first.solved.status in ("optimal", "infeasible"):', PLANNER_TESTS),
  ("python/gpuopt/planning/decompose/improve.py", "            level, improved = level + 1, True\n",
   "            improved = False\n", PLANNER_TESTS),
+ # issue 15
+ (SIMULATE, "and bool not in set(map(type, itertools.chain.from_iterable(rows)))", "", SIM_TESTS),
+ (SIMULATE, "(sizes != np.floor(sizes))", "(sizes != sizes)", SIM_TESTS),
+ (SWEEP, "codes = (self.index // math.prod(self.sizes[k + 1:])) % self.sizes[k]", "codes = self.index % self.sizes[k]", KEEP_TESTS),
+ (SWEEP, 'columns.append((SWEEP_COLUMNS.index(name), 1.0 if sense == "min" else -1.0))',
+  "columns.append((SWEEP_COLUMNS.index(name), 1.0))", KEEP_TESTS),
+ ("python/gpuopt/estimation/columns.py", "return [resolve(v) for v in distinct], codes", "return [resolve(v) for v in sorted(distinct)], codes",
+  "tests/test_estimate.py -k names"),
+ ("rust/gpuopt-core/src/tournament.rs", "if right.0 < left.0 {", "if right.0 <= left.0 {", SIM_TESTS),
+ ("rust/gpuopt-core/src/sim.rs", "        into.sort_unstable();\n        self.len -= into.len();", "        self.len -= into.len();", SIM_TESTS),
+ ("rust/gpuopt-core/src/sweep.rs", "                        key += 1;", "                        key += 2;", KEEP_TESTS),
+ ("rust/gpuopt-core/src/sweep.rs", "let infeasible = |i: usize| feasible_only &&", "let infeasible = |i: usize| false &&", KEEP_TESTS),
+ ("rust/gpuopt-core/src/estimate.rs", "q.precision, q.kv_precision, c.tp[i]);", "q.precision, q.kv_precision, 0);", ESTIMATE_TESTS),
+ ("rust/gpuopt-core/src/fit.rs", "MemoryTerms { kv_per_seq: self.kv_per_seq * cached, context, ..*self }",
+  "MemoryTerms { kv_per_seq: self.kv_per_seq * context, context, ..*self }", ESTIMATE_TESTS),
+ ("rust/gpuopt-core/src/round.rs", "    if t > x {", "    if t >= x {", ESTIMATE_TESTS),
+ ("rust/gpuopt-py/src/names.rs", "            by_object.insert(address, code);", "            by_object.insert(address, 0);",
+  "tests/test_estimate.py -k names"),
 ]
+
+
+def rebuild(path: str) -> None:
+    if path.endswith(".rs"):
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "."], check=True, capture_output=True)
+
+
 if __name__ == "__main__":   # tests: pytest's arguments, as a list or split from a string
     sys.exit(faults.run([(path, old, new, tests if isinstance(tests, list) else tests.split())
-                         for path, old, new, tests in M], sys.argv[1:]))
+                         for path, old, new, tests in M], sys.argv[1:], after_edit=rebuild))

@@ -146,9 +146,11 @@ def sweep_grid(
     batch: npt.NDArray[np.int64],
     input: npt.NDArray[np.int64],
     output: npt.NDArray[np.int64],
+    slot_engine: Optional[npt.NDArray[np.int64]] = None,
 ) -> npt.NDArray[np.float64]:
     """Every combination of the axes fitted, timed and priced: an n x len(SWEEP_COLUMNS) array.
-    Slot rows are GPU_FIELDS then usd_per_hour (NaN when unknown) and request_delay_ms."""
+    Slot rows are GPU_FIELDS then usd_per_hour (NaN when unknown) and request_delay_ms.
+    slot_engine (slots x engine axis): the engine row each slot runs for each engine value."""
 
 def sweep_keep(
     models: npt.NDArray[np.int64],
@@ -165,6 +167,7 @@ def sweep_keep(
     output: npt.NDArray[np.int64],
     keep: tuple,
     feasible_only: bool,
+    slot_engine: Optional[npt.NDArray[np.int64]] = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """As sweep_grid, reduced block by block while evaluated (memory flat): keep is ("pareto",
     [(column, sign), ...]) or ("top", column, sign, k), sign 1 minimising and -1 maximising; rows
