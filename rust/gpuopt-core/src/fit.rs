@@ -9,6 +9,7 @@ use crate::engine::EngineMemory;
 use crate::error::{invalid, CoreError};
 use crate::precision::Precision;
 use crate::round;
+use rustc_hash::FxHashMap;
 
 /// Verdict names in code order.
 pub const VERDICT_NAMES: [&str; 4] = ["fits", "tight", "no-fit", "invalid"];
@@ -174,8 +175,15 @@ pub fn fit_one(m: &ModelArch, memory_bytes: f64, e: &EngineMemory, q: &FitQuery)
 }
 
 fn fit_with_params(m: &ModelArch, p: &ParamCounts, memory_bytes: f64, e: &EngineMemory, q: &FitQuery) -> FitResult {
+    let base = m.tp_is_valid(q.tp).then(|| MemoryTerms::with_params(m, p, e, q.precision, q.kv_precision, 1.0, q.tp));
+    fit_with_terms(base.as_ref(), m.sliding_window, memory_bytes, e, q)
+}
+
+/// A fit from the run's memory terms at a context of one token (None: tp cannot split the model).
+#[inline]
+fn fit_with_terms(base: Option<&MemoryTerms>, window: f64, memory_bytes: f64, e: &EngineMemory, q: &FitQuery) -> FitResult {
     let capacity = memory_bytes * e.memory_utilization;
-    if !m.tp_is_valid(q.tp) {
+    let Some(base) = base else {
         return FitResult {
             weights_bytes: f64::NAN,
             kv_cache_bytes: f64::NAN,
@@ -187,8 +195,8 @@ fn fit_with_params(m: &ModelArch, p: &ParamCounts, memory_bytes: f64, e: &Engine
             verdict: Verdict::Invalid,
             max_batch: 0,
         };
-    }
-    let t = MemoryTerms::with_params(m, p, e, q.precision, q.kv_precision, q.context, q.tp);
+    };
+    let t = base.at_context(q.context, window);
     let total = t.total(q.batch);
     let utilization = total / capacity;
     FitResult {
@@ -383,9 +391,17 @@ where
         .into_par_iter()
         .enumerate()
         .for_each(|(block, (w, kv, act, ovh, tot, cap, util, verdict, maxb))| {
+            // each run's memory terms built once per block, not once per row (a row scales the KV
+            // cache to its context)
+            let mut runs: FxHashMap<(usize, usize, Precision, Precision, u64), Option<MemoryTerms>> = FxHashMap::default();
             for k in 0..w.len() {
                 let (m, g, e, q) = query(block * BLOCK + k);
-                let r = fit_with_params(&t.models[m], &params[m], t.gpu_memory_bytes[g], &t.engines[e], &q);
+                let (model, engine) = (&t.models[m], &t.engines[e]);
+                let base = runs.entry((m, e, q.precision, q.kv_precision, q.tp.to_bits())).or_insert_with(|| {
+                    model.tp_is_valid(q.tp)
+                        .then(|| MemoryTerms::with_params(model, &params[m], engine, q.precision, q.kv_precision, 1.0, q.tp))
+                });
+                let r = fit_with_terms(base.as_ref(), model.sliding_window, t.gpu_memory_bytes[g], engine, &q);
                 w[k] = r.weights_bytes;
                 kv[k] = r.kv_cache_bytes;
                 act[k] = r.activation_bytes;
