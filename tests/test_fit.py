@@ -197,3 +197,16 @@ def test_core_rejects_malformed_tables_without_panicking():
     with pytest.raises(InvalidInputError, match="contiguous"):
         two = np.zeros(2, dtype=np.int64)
         _core.fit_many(row, gpu, eng, *[two] * 5, two + 1, two + 1, np.ones(4, dtype=np.int64)[::2])
+
+
+def test_grid_input_columns_decode_row_numbers_as_np_indices_does():
+    """Each input column is built on its own when read (8 B a row), not all nine at once: the same
+    codes np.indices gives."""
+    g = gpuopt.fit_grid(["llama-3-8b", "mistral-7b"], ["l4", "h100-sxm", "a10g"], precisions=["fp16", "fp8"],
+                        batches=[1, 2, 3], contexts=[100, 200], tps=[1, 2])
+    sizes = [2, 3, 1, 2, 1, 3, 2, 2]
+    idx = np.indices(sizes).reshape(len(sizes), -1)
+    for k, name in enumerate(["model", "gpu", "engine", "precision", "kv_precision"]):
+        np.testing.assert_array_equal(g[name].codes, idx[k], err_msg=name)
+    for k, (name, values) in enumerate([("batch", [1, 2, 3]), ("context", [100, 200]), ("tp", [1, 2])]):
+        np.testing.assert_array_equal(g[name], np.array(values)[idx[5 + k]], err_msg=name)

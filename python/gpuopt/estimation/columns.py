@@ -7,8 +7,9 @@ numpy arrays in a lazy Mapping, so a grid of millions costs nothing for columns 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -173,6 +174,29 @@ def _on_stacks(p: Prepared) -> None:
                 table.append(x)
     p.columns["engine"] = lut[p.columns["engine"] * len(gpus) + p.columns["gpu"]]
     p.tables["engine"] = table
+
+
+class GridInputs:
+    """Input columns of a full factorial over `sizes` (of its rows at `index`, when given): the
+    first len(ids) categorical (codes into ids[k]), the rest counts. Each column is built when first
+    read: 8 bytes a row for a column read, not np.indices' 8 per axis for all of them at once."""
+
+    def __init__(self, names: Sequence[str], sizes: Sequence[int], ids: list, counts: list,
+                 index: Optional[np.ndarray] = None):
+        self.names, self.sizes, self.ids, self.counts, self.index = tuple(names), list(sizes), ids, counts, index
+        self.built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.built:
+            k = self.names.index(name)
+            if self.index is None:
+                inner, outer = math.prod(self.sizes[k + 1:]), math.prod(self.sizes[:k])
+                codes = np.tile(np.repeat(np.arange(self.sizes[k], dtype=np.int64), inner), outer)
+            else:
+                codes = (self.index // math.prod(self.sizes[k + 1:])) % self.sizes[k]
+            n = len(self.ids)
+            self.built[name] = Categorical(tuple(self.ids[k]), codes) if k < n else self.counts[k - n][codes]
+        return self.built[name]
 
 
 class Results:

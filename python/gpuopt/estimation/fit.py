@@ -15,7 +15,7 @@ from gpuopt import _core
 from gpuopt.catalog import EngineLike, GpuLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
 from gpuopt.catalog import precision as get_precision
 from gpuopt.estimation.columns import VERDICTS, Categorical, Results, id_of, precision_codes, prepare, scalar_count, tables
-from gpuopt.estimation.columns import whole_numbers
+from gpuopt.estimation.columns import GridInputs, whole_numbers
 from gpuopt.errors import InvalidInputError
 from gpuopt.schema import FitReport
 
@@ -66,14 +66,8 @@ def fit_grid(models: Sequence[ModelLike], gpus: Sequence[GpuLike], *, precisions
     axes = [np.arange(s, dtype=np.int64) for s in sizes[:3]] + [precision_codes(ps), precision_codes(ks)] + counts
     out = _core.fit_grid(*tables(ms, gs, es), *axes)
 
-    def inputs() -> dict[str, Any]:
-        idx = np.indices(sizes, dtype=np.int64).reshape(len(sizes), -1)
-        cols: dict[str, Any] = {name: Categorical(tuple(id_of(x) for x in cat), idx[k])
-                                for k, (name, cat) in enumerate(zip(INPUT_COLUMNS, cats))}
-        cols.update({name: counts[k][idx[5 + k]] for k, name in enumerate(INPUT_COLUMNS[5:])})
-        return cols
-
-    return FitResults(out, INPUT_COLUMNS, inputs)
+    inputs = GridInputs(INPUT_COLUMNS, sizes, [[id_of(x) for x in cat] for cat in cats], counts)
+    return FitResults(out, INPUT_COLUMNS, lambda: inputs)
 
 
 def check_tp(model, tp: int) -> None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gpuopt import _core
 from gpuopt.catalog import EngineLike, GpuLike, ModelLike, engine as get_engine, engine_on, gpu as get_gpu, model as get_model
 from gpuopt.catalog import precision as get_precision
-from gpuopt.estimation.columns import VERDICTS, Categorical, Results, precision_codes, rows_frame, whole_numbers
+from gpuopt.estimation.columns import VERDICTS, Categorical, GridInputs, Results, precision_codes, rows_frame, whole_numbers
 from gpuopt.cost import price, tco
 from gpuopt.errors import InvalidInputError, number
 from gpuopt.estimation.capacity import capacity_many
@@ -132,34 +132,14 @@ def sweep(models: Sequence[ModelLike], gpus: Sequence[Union[GpuLike, Slot]], *, 
     ids = [[m.id for m in ms], [s.id for s in slots], [e.id for e in es], ps, ks]
     if reduce is not None:
         index, values = _core.sweep_keep(*core_args, reduce, feasible_only, slot_engine)
-        return _results(values, _GridInputs(sizes, ids, counts, index))
-    return _results(_core.sweep_grid(*core_args, slot_engine), _GridInputs(sizes, ids, counts))
+        return _results(values, GridInputs(INPUT_COLUMNS, sizes, ids, counts, index))
+    return _results(_core.sweep_grid(*core_args, slot_engine), GridInputs(INPUT_COLUMNS, sizes, ids, counts))
 
 
-def _results(raw: np.ndarray, inputs: "_GridInputs") -> SweepResults:
+def _results(raw: np.ndarray, inputs: GridInputs) -> SweepResults:
     cols = {name: raw[:, j] for j, name in enumerate(SWEEP_COLUMNS)}
     cols["verdict"] = cols["verdict"].astype(np.int8)
     return SweepResults(cols, INPUT_COLUMNS, lambda: inputs)
-
-
-class _GridInputs:
-    """Input columns of a full factorial (of its rows at `index`, when given), each built when
-    first read: 8 bytes a row for a column read, not np.indices' 72 for all nine at once."""
-
-    def __init__(self, sizes: list[int], ids: list, counts: list[np.ndarray], index: Optional[np.ndarray] = None):
-        self.sizes, self.ids, self.counts, self.index = sizes, ids, counts, index
-        self.built: dict[str, Any] = {}
-
-    def __getitem__(self, name: str) -> Any:
-        if name not in self.built:
-            k = INPUT_COLUMNS.index(name)
-            if self.index is None:
-                inner, outer = math.prod(self.sizes[k + 1:]), math.prod(self.sizes[:k])
-                codes = np.tile(np.repeat(np.arange(self.sizes[k], dtype=np.int64), inner), outer)
-            else:
-                codes = (self.index // math.prod(self.sizes[k + 1:])) % self.sizes[k]
-            self.built[name] = Categorical(tuple(self.ids[k]), codes) if k < 5 else self.counts[k - 5][codes]
-        return self.built[name]
 
 
 DEFAULT_OBJECTIVES = {"usd_per_hour": "min", "e2e_ms": "min", "output_tokens_per_s": "max"}
