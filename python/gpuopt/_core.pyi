@@ -156,23 +156,15 @@ def sweep_keep(
     models: npt.NDArray[np.int64],
     slots: npt.NDArray[np.float64],
     engines: npt.NDArray[np.float64],
-    model: npt.NDArray[np.int64],
-    slot: npt.NDArray[np.int64],
-    engine: npt.NDArray[np.int64],
-    precision: npt.NDArray[np.int64],
-    kv_precision: npt.NDArray[np.int64],
-    tp: npt.NDArray[np.int64],
-    batch: npt.NDArray[np.int64],
-    input: npt.NDArray[np.int64],
-    output: npt.NDArray[np.int64],
+    axes: list[npt.NDArray[np.int64]],
     keep: tuple,
     feasible_only: bool,
     slot_engine: Optional[npt.NDArray[np.int64]] = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """As sweep_grid, reduced block by block while evaluated (memory flat): keep is ("pareto",
-    [(column, sign), ...]) or ("top", column, sign, k), sign 1 minimising and -1 maximising; rows
-    with verdict no-fit or invalid are left out where feasible_only. Returns (row indices
-    ascending, their n x len(SWEEP_COLUMNS) values)."""
+    """As sweep_grid (axes: its nine axis arrays, in order), reduced block by block while evaluated
+    (memory flat): keep is ("pareto", [(column, sign), ...]) or ("top", column, sign, k), sign 1
+    minimising and -1 maximising; rows with verdict no-fit or invalid are left out where
+    feasible_only. Returns (row indices ascending, their n x len(SWEEP_COLUMNS) values)."""
 
 MAX_STREAMED: int
 MAX_KEPT: int

@@ -131,7 +131,7 @@ def sweep(models: Sequence[ModelLike], gpus: Sequence[Union[GpuLike, Slot]], *, 
                  np.arange(len(es), dtype=np.int64), *rest)
     ids = [[m.id for m in ms], [s.id for s in slots], [e.id for e in es], ps, ks]
     if reduce is not None:
-        index, values = _core.sweep_keep(*core_args, reduce, feasible_only, slot_engine)
+        index, values = _core.sweep_keep(*core_args[:3], list(core_args[3:]), reduce, feasible_only, slot_engine)
         return _results(values, GridInputs(INPUT_COLUMNS, sizes, ids, counts, index))
     return _results(_core.sweep_grid(*core_args, slot_engine), GridInputs(INPUT_COLUMNS, sizes, ids, counts))
 

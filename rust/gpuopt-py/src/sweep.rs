@@ -81,26 +81,18 @@ pub fn sweep_grid<'py>(
     Ok(out)
 }
 
-/// As sweep_grid, reduced while evaluated so memory stays flat: `keep` is ("pareto", [(column,
-/// sign), ...]) or ("top", column, sign, k) (sign 1 minimises, -1 maximises). Returns (row
-/// indices ascending, their n x len(SWEEP_COLUMNS) values).
+/// As sweep_grid, reduced while evaluated so memory stays flat; `axes` are sweep_grid's nine axis
+/// arrays, in its order. `keep` is ("pareto", [(column, sign), ...]) or ("top", column, sign, k)
+/// (sign 1 minimises, -1 maximises). Returns (row indices ascending, their n x
+/// len(SWEEP_COLUMNS) values).
 #[pyfunction]
-#[pyo3(signature = (models, slots, engines, model, slot, engine, precision, kv_precision, tp, batch, input, output, keep, feasible_only, slot_engine=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (models, slots, engines, axes, keep, feasible_only, slot_engine=None))]
 pub fn sweep_keep<'py>(
     py: Python<'py>,
     models: PyReadonlyArray2<'py, i64>,
     slots: PyReadonlyArray2<'py, f64>,
     engines: PyReadonlyArray2<'py, f64>,
-    model: PyReadonlyArray1<'py, i64>,
-    slot: PyReadonlyArray1<'py, i64>,
-    engine: PyReadonlyArray1<'py, i64>,
-    precision: PyReadonlyArray1<'py, i64>,
-    kv_precision: PyReadonlyArray1<'py, i64>,
-    tp: PyReadonlyArray1<'py, i64>,
-    batch: PyReadonlyArray1<'py, i64>,
-    input: PyReadonlyArray1<'py, i64>,
-    output: PyReadonlyArray1<'py, i64>,
+    axes: Vec<PyReadonlyArray1<'py, i64>>,
     keep: &Bound<'py, pyo3::types::PyTuple>,
     feasible_only: bool,
     slot_engine: Option<PyReadonlyArray2<'py, i64>>,
@@ -111,7 +103,10 @@ pub fn sweep_keep<'py>(
         "top" => sweep::Keep::Top { column: keep.get_item(1)?.extract()?, sign: keep.get_item(2)?.extract()?, k: keep.get_item(3)?.extract()? },
         other => return Err(crate::errors::invalid_input(format!("keep {other:?} is not pareto or top"))),
     };
-    let axes = [&model, &slot, &engine, &precision, &kv_precision, &tp, &batch, &input, &output];
+    let [model, slot, engine, precision, kv_precision, tp, batch, input, output] = &axes[..] else {
+        return Err(crate::errors::invalid_input(format!("a sweep has 9 axes, got {}", axes.len())));
+    };
+    let axes = [model, slot, engine, precision, kv_precision, tp, batch, input, output];
     let (models, slots, engines, axes) = sweep_inputs(&models, &slots, &engines, axes, slot_engine.as_ref())?;
     let (index, flat) = run_interruptible(py, || sweep::sweep_keep(&models, &slots, &engines, &axes, &keep, feasible_only))?;
     let n = index.len();
