@@ -48,7 +48,7 @@ M = [
  ("python/gpuopt/planning/solve.py", 'return "optimal" if cost - bound <= relative_gap * cost else "feasible"',
   'return "optimal"', "tests/test_behaviour.py"),
  ("python/gpuopt/estimation/simulate.py", "/ (out_tokens[multi] - 1)", "/ out_tokens[multi]", "tests/test_bill.py"),
- ("python/gpuopt/output/k8s.py", '"replicas": max(per_period.values()),', '"replicas": min(per_period.values()),',
+ ("python/gpuopt/output/k8s.py", "replicas=g.replicas[first], selector=", "replicas=min(g.replicas.values()), selector=",
   "tests/test_bill.py"),
  # issue 13: stability prices, the buyer's bill, measured capacities under verification, the planned share
  (MODEL, 'self._charge("stability", usd * per_day[j] / self.scn.cycle_hours, rise)',
