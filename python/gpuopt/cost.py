@@ -17,7 +17,7 @@ from gpuopt.catalog import GpuLike, Price, gpu as get_gpu, prices
 from gpuopt.errors import InvalidInputError, number
 
 HOURS_PER_YEAR = 8760.0
-MAX_GPUS = 10_000_000  # more GPUs than any fleet holds: a count past it is a typo
+MAX_GPUS = 1_000_000  # GPUs of one kind: past any fleet (a count past it is a typo), far from overflowing a count
 
 
 def catalog_price(gpu_id: str, kind: str, *, source: Optional[str] = None) -> Optional[Price]:

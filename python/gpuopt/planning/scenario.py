@@ -13,7 +13,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from gpuopt.estimation.capacity import MAX_TOKENS, SLO, RequestClass, _requests
 from gpuopt.catalog import gpus, models, suggest
-from gpuopt.cost import price
+from gpuopt.cost import MAX_GPUS, price   # GPUs of one offer, replicas of one service
 from gpuopt.errors import CheckedModel, InvalidInputError, ModelInputError
 from gpuopt.schema_check import problems as schema_problems
 from gpuopt.user_files import load_tree, read_bytes
@@ -27,7 +27,6 @@ class _Strict(CheckedModel):
 
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-MAX_GPUS = 1_000_000  # GPUs of one offer, replicas of one service: past any fleet, far from overflowing a count
 MAX_TP = 1024  # GPUs of one tensor-parallel replica
 MAX_USD = 1e9  # any one price: past any GPU's, short of sums that overflow
 MAX_RATE = 1e7  # req/s of one service: far past any fleet, short of numbers that overflow replica counts
