@@ -638,3 +638,18 @@ def test_a_diagnosis_out_of_time_checks_no_more_services_and_says_so():
     left = iter([1.0] + [0.0] * 10)   # time for the first service alone, then none
     why = explain_infeasible(scn, candidates(scn), solve, time_left=lambda: next(left))
     assert f"{len(scn.services) - 1} of {len(scn.services)} services not checked alone" in why[-1]
+
+
+def test_a_service_on_nvidia_and_amd_gpus_is_simulated_on_each_ones_engine_build():
+    """One H100 (its MIG slices) and three MI300X serve one service: each group runs its own build
+    of vllm (vllm-rocm on AMD), and the report names both, not the last group's alone."""
+    scn = Scenario(name="amd", periods=[Period(name="all", hours=24)],
+                   sites=[Site(name="dc", gpus=[GpuOffer(type="h100-sxm", owned=1, max_purchase=0),
+                                                GpuOffer(type="mi300x", owned=3, max_purchase=0)])],
+                   services=[Service(name="chat", model="llama-3-8b", rate=15,
+                                     slo={"ttft_p95_ms": 1500, "tpot_p95_ms": 60})])
+    p = plan(scn, threads=1, baselines=False, verify=False)
+    slots = [r.slot for r in p.replicas["chat"]["all"]]
+    assert any(s.startswith("h100-sxm") for s in slots) and "mi300x" in slots, slots
+    (check,) = gpuopt.simulate_plan(p, scn, duration_s=60).checks
+    assert check.report.engine == "vllm+vllm-rocm"

@@ -91,10 +91,11 @@ def simulate_plan(plan, scenario, *, duration_s: float = 600.0, seed: int = 0, m
             if not rows or rate <= 0 or total_cap <= 0:
                 continue
             code = {q: j for j, q in enumerate(_core.PRECISIONS)}
-            args = []
+            args, builds = [], []
             for i, r in enumerate(rows):
                 slot = r.slot_spec()
                 e = engine_on(get_engine(sv.engine), slot)
+                builds.append(e.id)
                 share = rate * r.replicas * r.capacity_rps / total_cap
                 run_s = max(float(duration_s), min_requests / rate)
                 args.append((list(get_model(sv.model).row()), list(slot.gpu.row()), list(e.row()),
@@ -102,15 +103,16 @@ def simulate_plan(plan, scenario, *, duration_s: float = 600.0, seed: int = 0, m
                              "least-loaded", ("poisson", [share], 2 * run_s, run_s),
                              sv.requests.rows(), float(DEFAULT_MAX_BATCH), e.request_overhead_ms + slot.request_delay_ms,
                              seed + 7919 * k + 104729 * i))
-            runs.append((sv, period.name, rate, rows, e, args))
+            # each group's own build (vllm on an AMD GPU is vllm-rocm): all of them named, not the last
+            runs.append((sv, period.name, rate, rows, "+".join(dict.fromkeys(builds)), args))
 
     def simulated(run) -> Optional[ServiceCheck]:
-        sv, period, rate, rows, e, args = run
+        sv, period, rate, rows, engines, args = run
         if deadline is not None and time.perf_counter() >= deadline:
             return None
         raws = [(raw, raw["fixed_ms"]) for raw in (_core.simulate(*a) for a in args)]
         return ServiceCheck(service=sv.name, period=period, rate=rate,
-                            report=_merge(raws, sv.model, "+".join(r.slot for r in rows), e.id, sv.slo))
+                            report=_merge(raws, sv.model, "+".join(r.slot for r in rows), engines, sv.slo))
 
     with ThreadPoolExecutor(max_workers=max(1, min(threads or os.cpu_count() or 1, len(runs)))) as pool:
         done = list(pool.map(simulated, runs))
