@@ -59,6 +59,12 @@ def test_cli_sweep_mixes_simulate_and_reports(run_cli, tmp_path):
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)
     assert d["configurations"] == 2 * 2 * 2 * 4 and d["pareto"] and (tmp_path / "front.png").exists()
+    # --stream keeps only the front while evaluating: the same front, the same count, no verdicts
+    p = run_cli("sweep", "--models", "llama-3-8b,mistral-7b", "--gpus", "l4,h100-sxm", "--precisions", "fp16,fp8",
+                "--json", "--stream")
+    assert p.returncode == 0, p.stderr
+    s = json.loads(p.stdout)
+    assert s["configurations"] == d["configurations"] and s["verdicts"] is None and s["pareto"] == d["pareto"]
     p = run_cli("mixes", "l4", "a10g", "--model", "llama-3-8b", "--max-gpus", "4", "--json")
     assert p.returncode == 0 and json.loads(p.stdout)["enumerated"] == 14
     p = run_cli("simulate", "llama-3-8b", "l40s", "--rate", "2", "--duration", "60", "--json")

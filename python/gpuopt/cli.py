@@ -327,19 +327,22 @@ def sweep_cmd(
     top: int = typer.Option(20, help="rows of the Pareto front to print"),
     plot: Optional[str] = typer.Option(None, help="write the Pareto front as a PNG"),
     as_json: bool = typer.Option(False, "--json", help="print the Pareto front as JSON"),
+    stream: bool = typer.Option(False, "--stream", help="keep only the front while evaluating: memory stays flat "
+                                                        "however many configurations (no verdict counts)"),
 ) -> None:
     """Every configuration fitted, timed and priced; the Pareto front of $/hour, latency and tokens/s."""
     with err.status("sweeping..."):
         r = run_sweep(_csv(models), _csv(gpus), precisions=_csv(precisions), batches=_csv(batches, int),
                   tps=_csv(tps, int), input_tokens=_csv(input_tokens, int), output_tokens=_csv(output_tokens, int),
-                  sharing=sharing)
-    front = sorted(r.pareto(), key=lambda i: r["usd_per_hour"][i])
+                  sharing=sharing, keep="pareto" if stream else "all")
+    front = sorted(range(r.size) if stream else r.pareto(), key=lambda i: r["usd_per_hour"][i])
     rows = [r.row(int(i)) for i in front]
     if plot:
         err.print(f"wrote {pareto_png(r, front, plot)}", highlight=False)
     if as_json:
-        return _print_json({"configurations": r.size, "verdicts": r.verdict_counts(), "pareto": rows})
-    t = new_table(f"Pareto front of {r.size:,} configurations (min $/hour, min e2e, max tokens/s)")
+        return _print_json({"configurations": r.evaluated, "verdicts": None if stream else r.verdict_counts(),
+                            "pareto": rows})
+    t = new_table(f"Pareto front of {r.evaluated:,} configurations (min $/hour, min e2e, max tokens/s)")
     for col in ("model", "slot", "prec", "tp", "batch", "$/hour", "e2e ms", "tok/s", "tokens/$"):
         t.add_column(col, justify="left" if col in ("model", "slot", "prec") else "right")
     for row in rows[:top]:

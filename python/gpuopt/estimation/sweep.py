@@ -71,6 +71,7 @@ class SweepResults(Results):
 
     kind = "sweep"
     decoded = {"verdict": VERDICTS}
+    evaluated: int = 0   # configurations evaluated: every row, or more than were kept (keep=)
 
     def pareto(self, objectives: Mapping[str, str] | None = None, *, feasible_only: bool = True) -> np.ndarray:
         """Indices of the non-dominated configurations (default: min $/hour, min e2e, max tokens/s)."""
@@ -139,7 +140,9 @@ def sweep(models: Sequence[ModelLike], gpus: Sequence[Union[GpuLike, Slot]], *, 
 def _results(raw: np.ndarray, inputs: GridInputs) -> SweepResults:
     cols = {name: raw[:, j] for j, name in enumerate(SWEEP_COLUMNS)}
     cols["verdict"] = cols["verdict"].astype(np.int8)
-    return SweepResults(cols, INPUT_COLUMNS, lambda: inputs)
+    res = SweepResults(cols, INPUT_COLUMNS, lambda: inputs)
+    res.evaluated = math.prod(inputs.sizes)
+    return res
 
 
 DEFAULT_OBJECTIVES = {"usd_per_hour": "min", "e2e_ms": "min", "output_tokens_per_s": "max"}
