@@ -307,8 +307,8 @@ fn expected_requests(arrivals: &Arrivals) -> f64 {
     }
 }
 
-/// Bytes a run keeps: per replica its state, its leaves in the two tournament trees (four nodes in
-/// all, with padding) and finishing buckets for up to `max_batch` running requests (an id, a heap
+/// Bytes a run keeps: per replica its state, its nodes in the two tournament trees (up to eight,
+/// with padding) and finishing buckets for up to `max_batch` running requests (an id, a heap
 /// entry and a map slot each, with room to spare); per request the request with its times and its
 /// five output columns.
 fn memory_needed(replicas: f64, max_batch: f64, requests: f64) -> f64 {
