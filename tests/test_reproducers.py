@@ -49,7 +49,7 @@ MIX_TYPES = ("['h100-sxm', 'a100-40gb', 'a100-sxm-80gb', 'l4', 'a10g', 'rtx-4090
     # non-finite costs from denormal rates and prices past any budget
     ("gpuopt.tco('h100-sxm', capex_usd=30000, tokens_per_s=5e-324)", "usd_per_million_tokens overflow"),
     ("gpuopt.tco('h100-sxm', capex_usd=1e308, count=10**6)", "capex_usd must be a finite number"),
-    ("gpuopt.tco('h100-sxm', count=10**30)", "count must be a whole number from 1 to 10,000,000"),
+    ("gpuopt.tco('h100-sxm', count=10**30)", "count must be a whole number from 1 to 1,000,000"),
     # nonsense interference parameters gave nonsense request delays
     ("gpuopt.fraction('h100-sxm', 2, gpuopt.Interference(switch_ms_per_neighbour=float('inf')))",
      "switch_ms_per_neighbour"),
