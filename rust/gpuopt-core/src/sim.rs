@@ -297,7 +297,7 @@ impl ReplicaModel {
 }
 
 /// Requests a run is expected to hold: Poisson's mean count (with 5 % to spare), the trace, or the total.
-fn expected_requests(arrivals: &Arrivals) -> f64 {
+pub fn expected_requests(arrivals: &Arrivals) -> f64 {
     match arrivals {
         Arrivals::Poisson { rates, duration_s, .. } => {
             rates.iter().sum::<f64>() / rates.len().max(1) as f64 * duration_s * 1.05 + 64.0

@@ -26,6 +26,20 @@ where
     }
 }
 
+/// As [`run_detached`], on the calling thread: for single-threaded work short enough that handing
+/// it to a worker (and, on a busy machine, waiting for that worker to be scheduled) would cost more
+/// than the work itself.
+pub fn run_here<T, F>(py: Python<'_>, f: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce() -> Result<T, CoreError> + Send,
+{
+    match py.detach(|| catch_unwind(AssertUnwindSafe(f))) {
+        Ok(result) => result.py(),
+        Err(panic) => Err(panicked(panic)),
+    }
+}
+
 fn panicked(panic: Box<dyn Any + Send>) -> PyErr {
     let what = panic
         .downcast_ref::<&str>()

@@ -8,7 +8,10 @@ use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::detach::run_interruptible;
+use crate::detach::{run_here, run_interruptible};
+
+/// Runs expected to complete at most this many requests (tens of milliseconds) are not interruptible.
+const SHORT_RUN_REQUESTS: f64 = 100_000.0;
 use crate::errors::{invalid_input, IntoPyResult};
 
 /// Arrival times: a float64 array read in one copy, or any sequence of floats.
@@ -86,7 +89,13 @@ pub fn simulate<'py>(
     let cfg = sim::SimConfig { replicas, router, arrivals, sizes, max_batch, fixed_ms, seed };
     let params = m.params();
     let replica = sim::ReplicaModel::new(&m, &params, &g, &e, p, kv, tp as f64).py()?;
-    let out = run_interruptible(py, || sim::simulate(&replica, &cfg))?;
+    // a run this short ends well before Ctrl-C could matter: it runs on this thread, without the
+    // hand-offs to a worker that an interruptible run needs
+    let out = if sim::expected_requests(&cfg.arrivals) <= SHORT_RUN_REQUESTS {
+        run_here(py, || sim::simulate(&replica, &cfg))?
+    } else {
+        run_interruptible(py, || sim::simulate(&replica, &cfg))?
+    };
     let d = PyDict::new(py);
     d.set_item("arrival", out.arrival.into_pyarray(py))?;
     d.set_item("admitted", out.admitted.into_pyarray(py))?;
