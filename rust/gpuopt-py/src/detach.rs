@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use gpuopt_core::error::CoreError;
 use gpuopt_core::interrupt;
+use numpy::{PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 
 use crate::errors::{internal, IntoPyResult};
@@ -24,6 +25,24 @@ where
         Ok(result) => result.py(),
         Err(panic) => Err(panicked(panic)),
     }
+}
+
+/// A fresh rows x cols float64 array in numpy's own memory, filled by `fill` as [`run_detached`]
+/// runs it. numpy backs large arrays with huge pages (a fresh Vec takes a page fault per 4 KiB), and
+/// a failed allocation is a MemoryError rather than an abort.
+pub fn filled_array<'py, F>(py: Python<'py>, rows: usize, cols: usize, fill: F) -> PyResult<Bound<'py, PyArray2<f64>>>
+where
+    F: FnOnce(&mut [f64]) -> Result<(), CoreError> + Send,
+{
+    // SAFETY: `fill` writes every element before the array is returned; on an error the array is
+    // dropped unread.
+    let out = unsafe { PyArray2::<f64>::new(py, [rows, cols], false) };
+    {
+        let mut view = out.readwrite();
+        let flat = view.as_slice_mut().map_err(|e| internal(e.to_string()))?;
+        run_detached(py, || fill(flat))?;
+    }
+    Ok(out)
 }
 
 /// As [`run_detached`], on the calling thread: for single-threaded work short enough that handing

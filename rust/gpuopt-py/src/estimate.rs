@@ -2,10 +2,10 @@
 
 use gpuopt_core::error::CoreError;
 use gpuopt_core::estimate::{self, EstimateColumns, EstimateTables, ESTIMATE_COLUMNS};
-use numpy::{PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
-use crate::detach::run_detached;
+use crate::detach::filled_array;
 use crate::tables::{columns_fn, engine_table, gpu_table, model_table, slices};
 
 type EstimateFn = fn(&EstimateTables, &EstimateColumns, &mut [f64]) -> Result<(), CoreError>;
@@ -28,15 +28,7 @@ fn estimate_call<'py>(
         model: s[0], gpu: s[1], engine: s[2], precision: s[3], kv_precision: s[4], batch: s[5], input: s[6],
         output: s[7], tp: s[8],
     };
-    // numpy's own memory (huge pages for large arrays; a failed allocation is a MemoryError)
-    // SAFETY: `run` writes every element before the array is returned; on an error it is dropped unread.
-    let out = unsafe { PyArray2::<f64>::new(py, [cols.len(), ESTIMATE_COLUMNS.len()], false) };
-    {
-        let mut view = out.readwrite();
-        let flat = view.as_slice_mut().map_err(|e| crate::errors::internal(e.to_string()))?;
-        run_detached(py, || run(&tables, &cols, flat))?;
-    }
-    Ok(out)
+    filled_array(py, cols.len(), ESTIMATE_COLUMNS.len(), |flat| run(&tables, &cols, flat))
 }
 
 columns_fn!(

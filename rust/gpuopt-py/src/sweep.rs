@@ -6,7 +6,7 @@ use gpuopt_core::sweep;
 use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
-use crate::detach::{run_detached, run_interruptible};
+use crate::detach::{filled_array, run_detached, run_interruptible};
 use crate::errors::IntoPyResult;
 use crate::tables::{engine_table, model_table, rows, slice};
 
@@ -69,16 +69,7 @@ pub fn sweep_grid<'py>(
     let axes = [&model, &slot, &engine, &precision, &kv_precision, &tp, &batch, &input, &output];
     let (models, slots, engines, axes) = sweep_inputs(&models, &slots, &engines, axes, slot_engine.as_ref())?;
     let n = sweep::sweep_rows(&axes).py()?;
-    // numpy's own memory: it backs large arrays with huge pages, a fresh Vec takes a fault per 4 KiB
-    // SAFETY: every element is written by sweep_grid_into before the array is returned; on an
-    // error the array is dropped unread.
-    let out = unsafe { PyArray2::<f64>::new(py, [n, sweep::SWEEP_COLUMNS.len()], false) };
-    {
-        let mut view = out.readwrite();
-        let flat = view.as_slice_mut().map_err(|e| crate::errors::internal(e.to_string()))?;
-        run_detached(py, || sweep::sweep_grid_into(&models, &slots, &engines, &axes, flat))?;
-    }
-    Ok(out)
+    filled_array(py, n, sweep::SWEEP_COLUMNS.len(), |flat| sweep::sweep_grid_into(&models, &slots, &engines, &axes, flat))
 }
 
 /// As sweep_grid, reduced while evaluated so memory stays flat; `axes` are sweep_grid's nine axis
