@@ -281,12 +281,9 @@ pub(crate) fn buildable(m: &ModelArch, gpu: &GpuSpec, tp: f64) -> bool {
 /// it: in waves of as many sequences as fit (the rest wait for the wave before to finish), so its
 /// end-to-end time is the waves' sum; TTFT and TPOT are those of the first wave.
 pub fn estimate_with(r: &Roofline, e: &EngineProfile, terms: &MemoryTerms, capacity: f64, q: &EstimateQuery) -> Estimate {
-    let fits = terms.max_batch(capacity);
-    if !(fits >= 1.0 && fits < q.batch) {
+    let Some((fits, full_waves, rest)) = waves(terms, capacity, q.batch) else {
         return one_pass(r, e, terms, capacity, q);
-    }
-    let full_waves = round::floor(q.batch / fits);
-    let rest = q.batch - full_waves * fits;
+    };
     let wave = one_pass(r, e, terms, capacity, &EstimateQuery { batch: fits, ..*q });
     let last = if rest > 0.0 { one_pass(r, e, terms, capacity, &EstimateQuery { batch: rest, ..*q }).e2e_ms } else { 0.0 };
     let e2e = full_waves * wave.e2e_ms + last;
@@ -339,6 +336,17 @@ fn pass(r: &Roofline, e: &EngineProfile, q: &EstimateQuery) -> Pass {
     Pass { chunk, chunks, at_lo, at_hi, ttft, tpot, e2e }
 }
 
+/// How a static batch of `batch` sequences runs: None when the KV cache holds it at once (or not
+/// even one sequence fits); else (a full wave's batch, the full waves, the last wave's batch).
+fn waves(terms: &MemoryTerms, capacity: f64, batch: f64) -> Option<(f64, f64, f64)> {
+    let fits = terms.max_batch(capacity);
+    if !(fits >= 1.0 && fits < batch) {
+        return None;
+    }
+    let full_waves = round::floor(batch / fits);
+    Some((fits, full_waves, batch - full_waves * fits))
+}
+
 /// A static batch that runs as one: every sequence prefilled, then decoded side by side.
 fn one_pass(r: &Roofline, e: &EngineProfile, terms: &MemoryTerms, capacity: f64, q: &EstimateQuery) -> Estimate {
     let b = q.batch;
@@ -368,39 +376,48 @@ fn one_pass(r: &Roofline, e: &EngineProfile, terms: &MemoryTerms, capacity: f64,
 /// the breakdown: what a sweep row needs.
 #[inline]
 pub fn batch_times(r: &Roofline, e: &EngineProfile, terms: &MemoryTerms, capacity: f64, q: &EstimateQuery) -> (f64, f64, f64) {
-    let fits = terms.max_batch(capacity);
-    if !(fits >= 1.0 && fits < q.batch) {
+    let Some((fits, full_waves, rest)) = waves(terms, capacity, q.batch) else {
         let p = pass(r, e, q);
         return (p.ttft, p.tpot, p.e2e);
-    }
-    let full_waves = round::floor(q.batch / fits);
-    let rest = q.batch - full_waves * fits;
+    };
     let wave = pass(r, e, &EstimateQuery { batch: fits, ..*q });
     let last = if rest > 0.0 { pass(r, e, &EstimateQuery { batch: rest, ..*q }).e2e } else { 0.0 };
     (wave.ttft, wave.tpot, full_waves * wave.e2e + last)
 }
 
-/// Everything an estimate of one (model, GPU, engine, precisions, tp, lengths) needs.
-struct Setup {
-    roofline: Roofline,
+/// What every configuration of one run (model, GPU, engine, precisions, tp) shares: its roofline,
+/// its memory terms at a context of one token (a configuration scales them to its own,
+/// `terms_at`) and the memory the engine may use. Batch entry points build one per run, not per row.
+pub struct Run {
+    pub roofline: Roofline,
     terms: MemoryTerms,
-    capacity: f64,
+    window: f64,
+    pub capacity: f64,
 }
 
-fn setup(m: &ModelArch, p: &ParamCounts, gpu: &GpuSpec, e: &EngineProfile, q: &EstimateQuery) -> Setup {
-    Setup {
-        roofline: Roofline::new(m, p, gpu, e, q.precision, q.kv_precision, q.tp),
-        terms: MemoryTerms::with_params(m, p, &e.memory, q.precision, q.kv_precision, q.input + q.output, q.tp),
-        capacity: gpu.memory_bytes * e.memory.memory_utilization,
+impl Run {
+    /// None where the run cannot be built (tp does not split the model, or a multi-GPU group has no link).
+    pub fn new(m: &ModelArch, p: &ParamCounts, gpu: &GpuSpec, e: &EngineProfile, precision: Precision, kv: Precision, tp: f64) -> Option<Run> {
+        buildable(m, gpu, tp).then(|| Run {
+            roofline: Roofline::new(m, p, gpu, e, precision, kv, tp),
+            terms: MemoryTerms::with_params(m, p, &e.memory, precision, kv, 1.0, tp),
+            window: m.sliding_window,
+            capacity: gpu.memory_bytes * e.memory.memory_utilization,
+        })
+    }
+
+    /// The memory terms of a configuration with `context` tokens per sequence.
+    #[inline]
+    pub fn terms_at(&self, context: f64) -> MemoryTerms {
+        self.terms.at_context(context, self.window)
     }
 }
 
 pub fn estimate_one(m: &ModelArch, p: &ParamCounts, gpu: &GpuSpec, e: &EngineProfile, q: &EstimateQuery) -> Estimate {
-    if !buildable(m, gpu, q.tp) {
-        return Estimate::invalid(q.batch);
+    match Run::new(m, p, gpu, e, q.precision, q.kv_precision, q.tp) {
+        Some(run) => estimate_with(&run.roofline, e, &run.terms_at(q.input + q.output), run.capacity, q),
+        None => Estimate::invalid(q.batch),
     }
-    let s = setup(m, p, gpu, e, q);
-    estimate_with(&s.roofline, e, &s.terms, s.capacity, q)
 }
 
 /// Batches `max_throughput` evaluates: round(max_batch^(k/47)) for k = 0..47, deduplicated.
@@ -422,20 +439,20 @@ pub fn throughput_candidates(max_batch: f64) -> Vec<f64> {
 /// The estimate at the batch that gives the most output tokens/s and still fits (offline serving).
 /// `q.batch` is ignored; with no batch fitting, the result says no-fit with zero throughput.
 pub fn max_throughput_one(m: &ModelArch, p: &ParamCounts, gpu: &GpuSpec, e: &EngineProfile, q: &EstimateQuery) -> Estimate {
-    if !buildable(m, gpu, q.tp) {
+    let Some(run) = Run::new(m, p, gpu, e, q.precision, q.kv_precision, q.tp) else {
         return Estimate::invalid(0.0);
-    }
-    let s = setup(m, p, gpu, e, q);
-    let max_batch = s.terms.max_batch(s.capacity);
+    };
+    let terms = run.terms_at(q.input + q.output);
+    let max_batch = terms.max_batch(run.capacity);
     if max_batch < 1.0 {
-        let mut out = estimate_with(&s.roofline, e, &s.terms, s.capacity, &EstimateQuery { batch: 1.0, ..*q });
+        let mut out = estimate_with(&run.roofline, e, &terms, run.capacity, &EstimateQuery { batch: 1.0, ..*q });
         out.output_tokens_per_s = 0.0;
         out.batch = 0.0;
         return out;
     }
     let mut best: Option<Estimate> = None;
     for b in throughput_candidates(max_batch) {
-        let est = estimate_with(&s.roofline, e, &s.terms, s.capacity, &EstimateQuery { batch: b, ..*q });
+        let est = estimate_with(&run.roofline, e, &terms, run.capacity, &EstimateQuery { batch: b, ..*q });
         if best.is_none_or(|x| est.output_tokens_per_s > x.output_tokens_per_s) {
             best = Some(est);
         }
@@ -524,10 +541,6 @@ fn run_many(
 /// engine, precisions, tp) recurs within it, as it does across a user's table of configurations.
 const CACHED_BLOCK: usize = 1 << 16;
 
-/// What every configuration of one run shares: its roofline, its memory terms at a context of
-/// one token and its usable memory; None where the run cannot be built.
-type Run = Option<(Roofline, MemoryTerms, f64)>;
-
 /// Estimates every configuration into `out` (n rows of ESTIMATE_COLUMNS, flattened row-major):
 /// estimate_one's numbers, with the roofline and memory terms built once per run, not per row.
 pub fn estimate_many_into(t: &EstimateTables, c: &EstimateColumns, out: &mut [f64]) -> Result<(), CoreError> {
@@ -535,24 +548,17 @@ pub fn estimate_many_into(t: &EstimateTables, c: &EstimateColumns, out: &mut [f6
     let params: Vec<ParamCounts> = t.models.iter().map(ModelArch::params).collect();
     let width = ESTIMATE_COLUMNS.len();
     out.par_chunks_mut(width * CACHED_BLOCK).enumerate().for_each(|(block, rows)| {
-        let mut runs: FxHashMap<(i64, i64, i64, Precision, Precision, i64), Run> = FxHashMap::default();
+        let mut runs: FxHashMap<(i64, i64, i64, Precision, Precision, i64), Option<Run>> = FxHashMap::default();
         for (k, row) in rows.chunks_mut(width).enumerate() {
             let i = block * CACHED_BLOCK + k;
             let q = c.query(&d, i);
             let (m, gpu, e) = (&t.models[c.model[i] as usize], &t.gpus[c.gpu[i] as usize], &t.engines[c.engine[i] as usize]);
             let key = (c.model[i], c.gpu[i], c.engine[i], q.precision, q.kv_precision, c.tp[i]);
-            let run = runs.entry(key).or_insert_with(|| {
-                let p = &params[c.model[i] as usize];
-                buildable(m, gpu, q.tp).then(|| {
-                    (Roofline::new(m, p, gpu, e, q.precision, q.kv_precision, q.tp),
-                     MemoryTerms::with_params(m, p, &e.memory, q.precision, q.kv_precision, 1.0, q.tp),
-                     gpu.memory_bytes * e.memory.memory_utilization)
-                })
-            });
+            let run = runs
+                .entry(key)
+                .or_insert_with(|| Run::new(m, &params[c.model[i] as usize], gpu, e, q.precision, q.kv_precision, q.tp));
             let est = match run {
-                Some((roofline, terms, capacity)) => {
-                    estimate_with(roofline, e, &terms.at_context(q.input + q.output, m.sliding_window), *capacity, &q)
-                }
+                Some(run) => estimate_with(&run.roofline, e, &run.terms_at(q.input + q.output), run.capacity, &q),
                 None => Estimate::invalid(q.batch),
             };
             row.copy_from_slice(&est.to_row());

@@ -175,8 +175,13 @@ pub fn fit_one(m: &ModelArch, memory_bytes: f64, e: &EngineMemory, q: &FitQuery)
 }
 
 fn fit_with_params(m: &ModelArch, p: &ParamCounts, memory_bytes: f64, e: &EngineMemory, q: &FitQuery) -> FitResult {
-    let base = m.tp_is_valid(q.tp).then(|| MemoryTerms::with_params(m, p, e, q.precision, q.kv_precision, 1.0, q.tp));
-    fit_with_terms(base.as_ref(), m.sliding_window, memory_bytes, e, q)
+    fit_with_terms(run_terms(m, p, e, q).as_ref(), m.sliding_window, memory_bytes, e, q)
+}
+
+/// The memory terms every configuration of q's run (model, engine, precisions, tp) shares, at a
+/// context of one token; None where tp cannot split the model.
+fn run_terms(m: &ModelArch, p: &ParamCounts, e: &EngineMemory, q: &FitQuery) -> Option<MemoryTerms> {
+    m.tp_is_valid(q.tp).then(|| MemoryTerms::with_params(m, p, e, q.precision, q.kv_precision, 1.0, q.tp))
 }
 
 /// A fit from the run's memory terms at a context of one token (None: tp cannot split the model).
@@ -397,10 +402,9 @@ where
             for k in 0..w.len() {
                 let (m, g, e, q) = query(block * BLOCK + k);
                 let (model, engine) = (&t.models[m], &t.engines[e]);
-                let base = runs.entry((m, e, q.precision, q.kv_precision, q.tp.to_bits())).or_insert_with(|| {
-                    model.tp_is_valid(q.tp)
-                        .then(|| MemoryTerms::with_params(model, &params[m], engine, q.precision, q.kv_precision, 1.0, q.tp))
-                });
+                let base = runs
+                    .entry((m, e, q.precision, q.kv_precision, q.tp.to_bits()))
+                    .or_insert_with(|| run_terms(model, &params[m], engine, &q));
                 let r = fit_with_terms(base.as_ref(), model.sliding_window, t.gpu_memory_bytes[g], engine, &q);
                 w[k] = r.weights_bytes;
                 kv[k] = r.kv_cache_bytes;

@@ -10,9 +10,9 @@ use rayon::prelude::*;
 use crate::arch::{ModelArch, ParamCounts};
 use crate::engine::EngineProfile;
 use crate::error::{invalid, CoreError};
-use crate::estimate::{batch_times, buildable, EstimateQuery, Roofline};
+use crate::estimate::{batch_times, EstimateQuery, Run};
 use crate::columns::{check_count, check_rows, Lookups};
-use crate::fit::{verdict_of, MemoryTerms, Verdict};
+use crate::fit::{verdict_of, Verdict};
 use crate::gpu::GpuSpec;
 use crate::precision::Precision;
 
@@ -87,16 +87,12 @@ impl SweepAxes<'_> {
 
 /// Per-run state: everything that depends only on the outer six axes.
 struct Outer {
-    valid: bool,
+    /// None where the run cannot be built.
+    run: Option<Run>,
     engine: EngineProfile,
-    roofline: Option<Roofline>,
-    /// Memory terms at a context of one token: a row scales the KV cache to its own context.
-    terms: MemoryTerms,
-    window: f64,
     precision: Precision,
     kv: Precision,
     tp: f64,
-    capacity: f64,
     usd_per_hour: f64,
 }
 
@@ -161,14 +157,9 @@ impl<'a> Evaluator<'a> {
         let precision = self.precision[idx[3]];
         let kv = self.kv_precision[idx[4]];
         let tp = a.tp[idx[5]] as f64;
-        let m = &self.models[model];
-        let valid = buildable(m, &slot.gpu, tp);
-        let roofline = valid.then(|| Roofline::new(m, &self.params[model], &slot.gpu, &engine, precision, kv, tp));
         Outer {
-            valid, engine, roofline, precision, kv, tp,
-            terms: MemoryTerms::with_params(m, &self.params[model], &engine.memory, precision, kv, 1.0, tp),
-            window: m.sliding_window,
-            capacity: slot.gpu.memory_bytes * engine.memory.memory_utilization,
+            run: Run::new(&self.models[model], &self.params[model], &slot.gpu, &engine, precision, kv, tp),
+            engine, precision, kv, tp,
             usd_per_hour: slot.usd_per_hour * tp,
         }
     }
@@ -198,7 +189,7 @@ impl<'a> Evaluator<'a> {
             }
             let (batch, input, output) = (self.a.batch[bi] as f64, self.a.input[ii] as f64, self.a.output[oi] as f64);
             oi += 1;
-            let Some(r) = o.roofline.as_ref().filter(|_| o.valid) else {
+            let Some(run) = o.run.as_ref() else {
                 row[..6].fill(f64::NAN);
                 row[1] = Verdict::Invalid as i8 as f64;
                 row[5] = 0.0;
@@ -206,15 +197,15 @@ impl<'a> Evaluator<'a> {
                 row[7] = f64::NAN;
                 continue;
             };
-            let terms = o.terms.at_context(input + output, o.window);
+            let terms = run.terms_at(input + output);
             let q = EstimateQuery { precision: o.precision, kv_precision: o.kv, batch, input, output, tp: o.tp };
             // estimate_with's times and verdict, without the breakdown a row does not keep
-            let (ttft, tpot, e2e) = batch_times(r, &o.engine, &terms, o.capacity, &q);
+            let (ttft, tpot, e2e) = batch_times(&run.roofline, &o.engine, &terms, run.capacity, &q);
             let used = terms.total(batch);
             let tokens_per_s = batch * output / (e2e / 1e3);
             // field by field: a copy of an array literal compiles to a memmove call per row
             row[0] = used;
-            row[1] = verdict_of(used / o.capacity) as i8 as f64;
+            row[1] = verdict_of(used / run.capacity) as i8 as f64;
             row[2] = ttft;
             row[3] = tpot;
             row[4] = e2e;
