@@ -157,22 +157,29 @@ def prepare(categoricals: dict[str, Any], counts: dict[str, Any]) -> Prepared:
     return prepared
 
 
-def _on_stacks(p: Prepared) -> None:
-    """Each row's engine as it runs on its GPU's software stack (catalog.engine_on: vllm on an
-    AMD GPU is vllm-rocm), the engine table and codes rewritten where any row changes."""
-    engines, gpus = p.tables["engine"], p.tables["gpu"]
+def stack_builds(engines: Sequence, gpus: Sequence) -> tuple[list, np.ndarray]:
+    """Each engine as it runs on each GPU's (or slot's) software stack (catalog.engine_on: vllm
+    on an AMD GPU is vllm-rocm): the distinct builds, and an engines x gpus array of their rows."""
     on = [[engine_on(e, g) for g in gpus] for e in engines]
-    if all(x is e for row, e in zip(on, engines) for x in row):
-        return
     table: list = []
     index: dict[int, int] = {}
-    lut = np.empty(len(engines) * len(gpus), dtype=np.int64)
+    rows = np.empty((len(engines), len(gpus)), dtype=np.int64)
     for i, row in enumerate(on):
         for j, x in enumerate(row):
-            lut[i * len(gpus) + j] = index.setdefault(id(x), len(table))
+            rows[i, j] = index.setdefault(id(x), len(table))
             if len(table) < len(index):
                 table.append(x)
-    p.columns["engine"] = lut[p.columns["engine"] * len(gpus) + p.columns["gpu"]]
+    return table, rows
+
+
+def _on_stacks(p: Prepared) -> None:
+    """Each row's engine as it runs on its GPU's software stack, the engine table and codes
+    rewritten where any row changes."""
+    engines, gpus = p.tables["engine"], p.tables["gpu"]
+    table, rows = stack_builds(engines, gpus)
+    if all(table[rows[i, j]] is e for i, e in enumerate(engines) for j in range(len(gpus))):
+        return
+    p.columns["engine"] = rows.reshape(-1)[p.columns["engine"] * len(gpus) + p.columns["gpu"]]
     p.tables["engine"] = table
 
 

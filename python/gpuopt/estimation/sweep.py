@@ -12,9 +12,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpuopt import _core
-from gpuopt.catalog import EngineLike, GpuLike, ModelLike, engine as get_engine, engine_on, gpu as get_gpu, model as get_model
+from gpuopt.catalog import EngineLike, GpuLike, ModelLike, engine as get_engine, gpu as get_gpu, model as get_model
 from gpuopt.catalog import precision as get_precision
-from gpuopt.estimation.columns import VERDICTS, Categorical, GridInputs, Results, precision_codes, rows_frame, whole_numbers
+from gpuopt.estimation.columns import VERDICTS, GridInputs, Results, precision_codes, rows_frame, stack_builds, whole_numbers
 from gpuopt.cost import price, tco
 from gpuopt.errors import InvalidInputError, number
 from gpuopt.estimation.capacity import capacity_many
@@ -117,16 +117,8 @@ def sweep(models: Sequence[ModelLike], gpus: Sequence[Union[GpuLike, Slot]], *, 
     rest = [precision_codes(ps), precision_codes(ks), *counts]
     # each slot's engines as they run on its stack (vllm on an AMD GPU is vllm-rocm): a table of
     # every build and, per slot, which rows it runs; one Rust call in factorial order
-    builds: dict[int, int] = {}
-    table: list = []
-    slot_engine = np.empty((len(slots), len(es)), dtype=np.int64)
-    for k, sl in enumerate(slots):
-        for j, e in enumerate(es):
-            on = engine_on(e, sl)
-            if id(on) not in builds:
-                builds[id(on)] = len(table)
-                table.append(on)
-            slot_engine[k, j] = builds[id(on)]
+    table, builds = stack_builds(es, slots)
+    slot_engine = np.ascontiguousarray(builds.T)
     core_args = (model_rows, slot_rows, np.array([e.row() for e in table], dtype=np.float64),
                  np.arange(len(ms), dtype=np.int64), np.arange(len(slots), dtype=np.int64),
                  np.arange(len(es), dtype=np.int64), *rest)
@@ -149,6 +141,13 @@ DEFAULT_OBJECTIVES = {"usd_per_hour": "min", "e2e_ms": "min", "output_tokens_per
 DEFAULT_TOP = {"tokens_per_usd": "max"}
 
 
+def _sign(name: str, sense: str) -> float:
+    """1.0 for an objective to minimise, -1.0 for one to maximise; any other sense is an error."""
+    if sense not in SENSES:
+        raise InvalidInputError(f"objective {name!r}: sense must be 'min' or 'max', got {sense!r}")
+    return 1.0 if sense == "min" else -1.0
+
+
 def _keep(keep: str, objectives: Optional[Mapping[str, str]], top: Optional[int]) -> Optional[tuple]:
     """The core's `keep` argument, or None to keep every row."""
     if keep not in ("all", "pareto", "top"):
@@ -163,12 +162,8 @@ def _keep(keep: str, objectives: Optional[Mapping[str, str]], top: Optional[int]
         if name not in SWEEP_COLUMNS:
             raise InvalidInputError(f"objective {name!r} is not a result column; a kept sweep ranks by "
                                     f"{', '.join(SWEEP_COLUMNS)}")
-        if sense not in SENSES:
-            raise InvalidInputError(f"objective {name!r}: sense must be 'min' or 'max', got {sense!r}")
-        columns.append((SWEEP_COLUMNS.index(name), 1.0 if sense == "min" else -1.0))
+        columns.append((SWEEP_COLUMNS.index(name), _sign(name, sense)))
     if keep == "pareto":
-        if not columns:
-            raise InvalidInputError("a Pareto front needs at least one objective")
         return ("pareto", columns)
     if len(columns) != 1:
         raise InvalidInputError(f"keep='top' ranks by one objective, got {len(columns)}")
@@ -188,13 +183,12 @@ def pareto(columns: Mapping[str, Any], objectives: Mapping[str, str] | None = No
         raise InvalidInputError("pareto needs at least one objective")
     cols = []
     for name, sense in objectives.items():
-        if sense not in SENSES:
-            raise InvalidInputError(f"objective {name!r}: sense must be 'min' or 'max', got {sense!r}")
+        sign = _sign(name, sense)
         try:
             col = np.asarray(columns[name], dtype=np.float64)
         except KeyError:
             raise InvalidInputError(f"no column {name!r} to optimise; columns: {', '.join(columns)}") from None
-        cols.append(np.ascontiguousarray(-col if sense == "max" else col))
+        cols.append(np.ascontiguousarray(-col if sign < 0 else col))
     if feasible_only and "verdict" in columns:
         bad = np.asarray(columns["verdict"]) >= VERDICTS.index("no-fit")
         cols = [np.where(bad, np.nan, c) for c in cols]
