@@ -2,7 +2,8 @@
 engine's stack, source weights, the verification deadline, the schema check, tp checks, the
 Argonne mapping; the dive, its windows' offer, auto's order, the baselines' build estimate, the
 diagnosis out of time; the simulator's tournament trees and finishing buckets, the streamed sweep,
-the per-run caches, floor and ceil, the name encoding, the trace check), each run against the
+the per-run caches, floor and ceil, the name encoding, the trace check; node limits on the
+decomposition's windows and dive), each run against the
 tests that should catch it; prints KILLED or SURVIVED (a fault in a .rs file rebuilds the extension):
 
     .venv/bin/python scripts/change_mutants.py [N ...]     # from the repository root; N: only these
@@ -71,6 +72,17 @@ M = [
  ("rust/gpuopt-core/src/round.rs", "    if t > x {", "    if t >= x {", ESTIMATE_TESTS),
  ("rust/gpuopt-py/src/names.rs", "            by_object.insert(address, code);", "            by_object.insert(address, 0);",
   "tests/test_estimate.py -k names"),
+ # issue 19: work limits (node limits) on the heuristic's solves
+ ("python/gpuopt/planning/linear.py", 'params += f"limits/totalnodes = {int(node_limit)}\n"', "pass", "tests/test_linear.py -k node_limit"),
+ ("python/gpuopt/planning/decompose/improve.py", "relative_gap=max(relative_gap, WINDOW_GAP), node_limit=WINDOW_NODES)",
+  "relative_gap=relative_gap, node_limit=WINDOW_NODES)", f"{DIVE_TESTS} -k work_not_proof"),
+ ("python/gpuopt/planning/decompose/improve.py", "relative_gap=max(relative_gap, WINDOW_GAP), node_limit=WINDOW_NODES)",
+  "relative_gap=max(relative_gap, WINDOW_GAP))", f"{DIVE_TESTS} -k work_not_proof"),
+ ("python/gpuopt/planning/decompose/improve.py", "                 node_limit=node_limit)", "                 )", f"{DIVE_TESTS} -k work_not_proof"),
+ (DIVE, "                     node_limit=DIVE_NODES)", "                     )", f"{DIVE_TESTS} -k work_not_proof"),
+ ("python/gpuopt/planning/model.py", "hint=hint, node_limit=node_limit)", "hint=hint)", f"{DIVE_TESTS} -k work_not_proof"),
+ ("python/gpuopt/planning/decompose/improve.py", "for size in (2, 3) for c in", "for size in (2,) for c in",
+  ["tests/test_decompose_exact.py", "-k", "triple or job_moved"]),
 ]
 
 

@@ -10,6 +10,7 @@ import pytest
 import gpuopt
 from gpuopt.planning.candidates import allowed_sites, candidates
 from gpuopt.planning.decompose import benders, colgen, dive, improve
+from gpuopt.planning.linear import LinearModel
 from gpuopt.planning.model import PlanningModel, Solution
 from gpuopt.planning.plans import extract
 from tests.test_bill import check_bill, check_rules
@@ -164,3 +165,37 @@ def test_auto_over_many_periods_never_takes_the_decompositions_infeasible_for_a_
     scn = gpuopt.synthetic_fleet(4, 4, 12, 1, seed=2)
     p = gpuopt.plan(scn, time_limit_s=30, threads=1, verify=False, baselines=False)
     assert p.has_plan and p.solver.startswith("SCIP")
+
+
+def test_windows_and_dive_periods_are_limited_by_work_not_proof(dived, monkeypatch):
+    """A window is a heuristic step (the bound is the coordination's): solved to WINDOW_GAP, or the
+    plan's own gap where that is looser, within WINDOW_NODES nodes; a dive's period within
+    DIVE_NODES. Node limits, not seconds: the same work on a busy machine. Checked where the
+    settings reach the arrays' solve (LinearModel.solve), through PlanningModel.solve."""
+    scn, cands, co, inc0 = dived
+    seen, inside = [], []
+    solve, real = LinearModel.solve, improve.improve_window
+
+    def spy(self, **k):
+        if inside:
+            seen.append((k["relative_gap"], k.get("node_limit")))
+        return solve(self, **k)
+
+    def window(*a, **k):
+        inside.append(1)
+        try:
+            return real(*a, **k)
+        finally:
+            inside.pop()
+
+    monkeypatch.setattr(LinearModel, "solve", spy)
+    monkeypatch.setattr(improve, "improve_window", window)
+    for asked, expected in ((1e-9, improve.WINDOW_GAP), (0.05, 0.05)):
+        seen.clear()
+        inc = improve.Incumbent(inc0.x.__class__(**{k: dict(v) for k, v in vars(inc0.x).items()}), dict(inc0.breakdown))
+        improve.local_search(scn, cands, inc, deadline=math.inf, seed=0, relative_gap=asked)
+        assert seen and set(seen) == {(expected, improve.WINDOW_NODES)}
+    inside.append(1)
+    seen.clear()
+    assert dive.dive(scn, co, deadline=math.inf, seed=0) is not None
+    assert seen and {limit for _, limit in seen} == {dive.DIVE_NODES}

@@ -101,3 +101,17 @@ def test_a_solve_stopped_by_its_work_limit_is_feasible_with_a_bound_below_it():
     m._mark_integers(helper)
     objective, bound, status, values = _run(mbh, helper, "scip", 60, "limits/nodes = 1\n")
     assert status == "feasible" and len(values) == m.n_vars and bound < objective
+
+
+def test_a_node_limit_stops_scip_by_work_and_repeats():
+    """`node_limit` is SCIP's limits/totalnodes: on a model that needs many nodes the solve stops
+    short of its proof (feasible, a bound below it), and two solves give the same answer, whatever
+    the machine's load (no clock in the limit)."""
+    full, _ = _hard_cover().solve(time_limit_s=60, seed=0, relative_gap=1e-9, lp_bound=False)
+    cut = [_hard_cover().solve(time_limit_s=60, seed=0, relative_gap=1e-9, lp_bound=False, node_limit=2)
+           for _ in range(2)]
+    assert full.status == "optimal"
+    for r, values in cut:
+        assert r.status == "feasible" and r.bound < r.objective and len(values) == 40
+    assert cut[0][0].objective == cut[1][0].objective and np.array_equal(cut[0][1], cut[1][1])
+    assert cut[0][0].objective >= full.objective - 1e-9

@@ -166,13 +166,15 @@ class LinearModel:
             integral(i, True)
 
     def solve(self, *, time_limit_s: float, seed: int, relative_gap: float, lp_bound: bool = True,
-              relax: bool = False, hint: Optional[np.ndarray] = None) -> tuple[Solved, np.ndarray]:
+              relax: bool = False, hint: Optional[np.ndarray] = None,
+              node_limit: Optional[int] = None) -> tuple[Solved, np.ndarray]:
         """(the solve's result, every variable's value) of the whole model by SCIP on one thread
         (`relax`: its LP relaxation by GLOP), with the LP bound from GLOP unless `lp_bound` is off.
         The same settings as gpuopt.planning.solve.solve: the relative gap, the seed, and the
         tolerances pywraplp gives SCIP by default (feasibility 1e-7). The model is handed over
         once: the LP is solved first, then the integers are marked and SCIP solves it. `hint`: a
-        value per variable, a known solution SCIP starts from."""
+        value per variable, a known solution SCIP starts from. `node_limit`: SCIP stops after that
+        many branch-and-bound nodes (work, not seconds: the same answer on a busy machine)."""
         from ortools.linear_solver.python import model_builder_helper as mbh
 
         helper = self._helper()
@@ -191,6 +193,8 @@ class LinearModel:
                 add(i, v)
         params = (f"limits/gap = {relative_gap!r}\nnumerics/feastol = 1e-07\n"
                   f"numerics/dualfeastol = 1e-07\nrandomization/randomseedshift = {int(seed)}\n")
+        if node_limit is not None:
+            params += f"limits/totalnodes = {int(node_limit)}\n"
         t = time.perf_counter()
         objective, bound, status, values = _run(mbh, helper, "scip", deadline - time.perf_counter(), params)
         return solved(status, objective, bound, lp, time.perf_counter() - t, solver_version("SCIP"),

@@ -420,11 +420,12 @@ class PlanningModel:
         return self.s
 
     def solve(self, *, time_limit_s: float, seed: int, relative_gap: float, lp_bound: bool = True,
-              hint: Optional[np.ndarray] = None) -> Solved:
+              hint: Optional[np.ndarray] = None, node_limit: Optional[int] = None) -> Solved:
         """Solves the whole model at once (SCIP, or GLOP when relaxed; gpuopt.planning.linear);
-        `x` then holds the values found. `hint`: a known solution (a value per variable index)."""
+        `x` then holds the values found. `hint`: a known solution (a value per variable index);
+        `node_limit`: SCIP's branch-and-bound nodes at most."""
         r, values = self._objective().solve(time_limit_s=time_limit_s, seed=seed, relative_gap=relative_gap,
-                                            lp_bound=lp_bound, relax=self.relax, hint=hint)
+                                            lp_bound=lp_bound, relax=self.relax, hint=hint, node_limit=node_limit)
         if found(r.status):
             self._values = values
             self.x = _mapped(self.x, lambda i: float(values[i]))
