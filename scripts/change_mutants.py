@@ -73,7 +73,7 @@ M = [
  ("rust/gpuopt-py/src/names.rs", "            by_object.insert(address, code);", "            by_object.insert(address, 0);",
   "tests/test_estimate.py -k names"),
  # issue 19: work limits (node limits) on the heuristic's solves
- ("python/gpuopt/planning/linear.py", 'params += f"limits/totalnodes = {int(node_limit)}\n"', "pass", "tests/test_linear.py -k node_limit"),
+ ("python/gpuopt/planning/linear.py", r'params += f"limits/totalnodes = {int(node_limit)}\n"', "pass", "tests/test_linear.py -k node_limit"),
  ("python/gpuopt/planning/decompose/improve.py", "relative_gap=max(relative_gap, WINDOW_GAP), node_limit=WINDOW_NODES)",
   "relative_gap=relative_gap, node_limit=WINDOW_NODES)", f"{DIVE_TESTS} -k work_not_proof"),
  ("python/gpuopt/planning/decompose/improve.py", "relative_gap=max(relative_gap, WINDOW_GAP), node_limit=WINDOW_NODES)",
