@@ -169,8 +169,8 @@ def test_auto_over_many_periods_never_takes_the_decompositions_infeasible_for_a_
 
 def test_windows_and_dive_periods_are_limited_by_work_not_proof(dived, monkeypatch):
     """A window is a heuristic step (the bound is the coordination's): solved to WINDOW_GAP, or the
-    plan's own gap where that is looser, within WINDOW_NODES nodes; a dive's period within
-    DIVE_NODES. Node limits, not seconds: the same work on a busy machine. Checked where the
+    plan's own gap where that is looser, within WINDOW_EFFORT; a dive's period within
+    DIVE_EFFORT. Limits in work, not seconds: the same work on a busy machine. Checked where the
     settings reach the arrays' solve (LinearModel.solve), through PlanningModel.solve."""
     scn, cands, co, inc0 = dived
     seen, inside = [], []
@@ -178,7 +178,7 @@ def test_windows_and_dive_periods_are_limited_by_work_not_proof(dived, monkeypat
 
     def spy(self, **k):
         if inside:
-            seen.append((k["relative_gap"], k.get("node_limit")))
+            seen.append((k["relative_gap"], k.get("effort")))
         return solve(self, **k)
 
     def window(*a, **k):
@@ -194,8 +194,9 @@ def test_windows_and_dive_periods_are_limited_by_work_not_proof(dived, monkeypat
         seen.clear()
         inc = improve.Incumbent(inc0.x.__class__(**{k: dict(v) for k, v in vars(inc0.x).items()}), dict(inc0.breakdown))
         improve.local_search(scn, cands, inc, deadline=math.inf, seed=0, relative_gap=asked)
-        assert seen and set(seen) == {(expected, improve.WINDOW_NODES)}
+        assert seen and set(seen) == {(expected, improve.WINDOW_EFFORT)}
     inside.append(1)
     seen.clear()
     assert dive.dive(scn, co, deadline=math.inf, seed=0) is not None
-    assert seen and {limit for _, limit in seen} == {dive.DIVE_NODES}
+    assert seen and {limit for _, limit in seen} == {dive.DIVE_EFFORT}
+    assert improve.WINDOW_EFFORT.nodes == dive.DIVE_EFFORT.nodes == 500

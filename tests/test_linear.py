@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from gpuopt.planning.linear import LinearModel
+from gpuopt.planning.linear import Effort, LinearModel
 from gpuopt.planning.solve import solve
 
 
@@ -104,14 +104,25 @@ def test_a_solve_stopped_by_its_work_limit_is_feasible_with_a_bound_below_it():
 
 
 def test_a_node_limit_stops_scip_by_work_and_repeats():
-    """`node_limit` is SCIP's limits/totalnodes: on a model that needs many nodes the solve stops
+    """Effort(nodes=n) is SCIP's limits/totalnodes: on a model that needs many nodes the solve stops
     short of its proof (feasible, a bound below it), and two solves give the same answer, whatever
     the machine's load (no clock in the limit)."""
     full, _ = _hard_cover().solve(time_limit_s=60, seed=0, relative_gap=1e-9, lp_bound=False)
-    cut = [_hard_cover().solve(time_limit_s=60, seed=0, relative_gap=1e-9, lp_bound=False, node_limit=2)
+    cut = [_hard_cover().solve(time_limit_s=60, seed=0, relative_gap=1e-9, lp_bound=False, effort=Effort(nodes=2))
            for _ in range(2)]
     assert full.status == "optimal"
     for r, values in cut:
         assert r.status == "feasible" and r.bound < r.objective and len(values) == 40
     assert cut[0][0].objective == cut[1][0].objective and np.array_equal(cut[0][1], cut[1][1])
     assert cut[0][0].objective >= full.objective - 1e-9
+
+
+def test_effort_is_scips_node_limit_and_root_cut_rounds():
+    assert Effort(nodes=500).scip_params() == "limits/totalnodes = 500\n"
+    assert Effort(nodes=500, cut_rounds=3).scip_params() == ("limits/totalnodes = 500\n"
+                                                             "separating/maxroundsroot = 3\n")
+    # no cut round at the root: the root bound stays the LP's, below what SCIP's cuts give it
+    m = _hard_cover()
+    bare, _ = m.solve(time_limit_s=60, seed=0, relative_gap=1e-9, lp_bound=False, effort=Effort(nodes=1, cut_rounds=0))
+    cut, _ = m.solve(time_limit_s=60, seed=0, relative_gap=1e-9, lp_bound=False, effort=Effort(nodes=1))
+    assert bare.bound < cut.bound

@@ -15,6 +15,7 @@ Two ways out, one per use:
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
@@ -167,14 +168,14 @@ class LinearModel:
 
     def solve(self, *, time_limit_s: float, seed: int, relative_gap: float, lp_bound: bool = True,
               relax: bool = False, hint: Optional[np.ndarray] = None,
-              node_limit: Optional[int] = None) -> tuple[Solved, np.ndarray]:
+              effort: Optional["Effort"] = None) -> tuple[Solved, np.ndarray]:
         """(the solve's result, every variable's value) of the whole model by SCIP on one thread
         (`relax`: its LP relaxation by GLOP), with the LP bound from GLOP unless `lp_bound` is off.
         The same settings as gpuopt.planning.solve.solve: the relative gap, the seed, and the
         tolerances pywraplp gives SCIP by default (feasibility 1e-7). The model is handed over
         once: the LP is solved first, then the integers are marked and SCIP solves it. `hint`: a
-        value per variable, a known solution SCIP starts from. `node_limit`: SCIP stops after that
-        many branch-and-bound nodes (work, not seconds: the same answer on a busy machine)."""
+        value per variable, a known solution SCIP starts from. `effort`: limits in work (nodes, root
+        cut rounds) for a heuristic's solve."""
         from ortools.linear_solver.python import model_builder_helper as mbh
 
         helper = self._helper()
@@ -193,12 +194,28 @@ class LinearModel:
                 add(i, v)
         params = (f"limits/gap = {relative_gap!r}\nnumerics/feastol = 1e-07\n"
                   f"numerics/dualfeastol = 1e-07\nrandomization/randomseedshift = {int(seed)}\n")
-        if node_limit is not None:
-            params += f"limits/totalnodes = {int(node_limit)}\n"
+        if effort is not None:
+            params += effort.scip_params()
         t = time.perf_counter()
         objective, bound, status, values = _run(mbh, helper, "scip", deadline - time.perf_counter(), params)
         return solved(status, objective, bound, lp, time.perf_counter() - t, solver_version("SCIP"),
                       relative_gap), values
+
+
+@dataclass(frozen=True)
+class Effort:
+    """Limits in work, not seconds, on a solve that is a heuristic's step (the same answer on a
+    busy machine): at most `nodes` branch-and-bound nodes (SCIP limits/totalnodes), and at most
+    `cut_rounds` rounds of cutting planes at the root (separating/maxroundsroot; a step that starts
+    from a known plan needs better plans, not the root's proof)."""
+    nodes: int
+    cut_rounds: Optional[int] = None
+
+    def scip_params(self) -> str:
+        out = f"limits/totalnodes = {int(self.nodes)}\n"
+        if self.cut_rounds is not None:
+            out += f"separating/maxroundsroot = {int(self.cut_rounds)}\n"
+        return out
 
 
 def _run(mbh, helper, backend: str, time_limit_s: float, params: str):
@@ -215,4 +232,4 @@ def _run(mbh, helper, backend: str, time_limit_s: float, params: str):
     return solver.objective_value(), solver.best_objective_bound(), status, solver.variable_values()
 
 
-__all__ = ["LinearModel"]
+__all__ = ["Effort", "LinearModel"]

@@ -20,7 +20,7 @@ import numpy as np
 from gpuopt.catalog import gpu as get_gpu
 from gpuopt.cost import HOURS_PER_YEAR, amortised_per_hour, power_per_hour, price
 from gpuopt.estimation.sharing import mig_layouts
-from gpuopt.planning.linear import LinearModel
+from gpuopt.planning.linear import Effort, LinearModel
 from gpuopt.planning.scenario import Scenario
 from gpuopt.planning.solve import Solved, found
 
@@ -420,12 +420,12 @@ class PlanningModel:
         return self.s
 
     def solve(self, *, time_limit_s: float, seed: int, relative_gap: float, lp_bound: bool = True,
-              hint: Optional[np.ndarray] = None, node_limit: Optional[int] = None) -> Solved:
+              hint: Optional[np.ndarray] = None, effort: Optional[Effort] = None) -> Solved:
         """Solves the whole model at once (SCIP, or GLOP when relaxed; gpuopt.planning.linear);
         `x` then holds the values found. `hint`: a known solution (a value per variable index);
-        `node_limit`: SCIP's branch-and-bound nodes at most."""
+        `effort`: limits in work (gpuopt.planning.linear.Effort)."""
         r, values = self._objective().solve(time_limit_s=time_limit_s, seed=seed, relative_gap=relative_gap,
-                                            lp_bound=lp_bound, relax=self.relax, hint=hint, node_limit=node_limit)
+                                            lp_bound=lp_bound, relax=self.relax, hint=hint, effort=effort)
         if found(r.status):
             self._values = values
             self.x = _mapped(self.x, lambda i: float(values[i]))

@@ -30,6 +30,7 @@ import numpy as np
 from gpuopt.planning.candidates import Candidates, allowed_sites
 from gpuopt.planning.decompose.colgen import list_prices
 from gpuopt.planning.decompose.improve import PERIOD_AT, Incumbent, _in_use
+from gpuopt.planning.linear import Effort
 from gpuopt.planning.model import COST_ITEMS, PlanningModel, Variables, fleet_cost
 from gpuopt.planning.scenario import Scenario
 from gpuopt.planning.solve import found
@@ -38,7 +39,7 @@ DIVE_CANDIDATES = 3    # per service and period: the cheapest replicas, and the 
 DIVE_GAP = 3e-2        # the periods' gaps add up to this share of the plan's LP cost
 ROUND_FROM = 0.5       # a fractional purchase is rounded up from this many GPUs
 MAX_PERIOD_GAP = 0.5   # a period's relative gap, however cheap the period
-DIVE_NODES = 500        # a period's branch-and-bound nodes at most (work, not seconds)
+DIVE_EFFORT = Effort(nodes=500, cut_rounds=3)   # a period's limits in work, not seconds (improve.WINDOW_EFFORT)
 TIE_BREAK = 1e-6       # list prices' weight beside the LP's
 VARIABLE_ITEMS = ("cloud", "sharing licences", "training burst")   # what a period adds to the fleet's cost
 
@@ -116,7 +117,7 @@ def dive(scn: Scenario, co, *, deadline: float, seed: int) -> Optional[Incumbent
         own = max(co.generations[p].value + sum(fm.offset.values()), 1e-9)
         gap = min(MAX_PERIOD_GAP, max(DIVE_GAP * co.lp_value / len(periods) / own, 1e-6))
         r = fm.solve(time_limit_s=left / (len(order) - n), seed=seed, relative_gap=gap, lp_bound=False,
-                     node_limit=DIVE_NODES)
+                     effort=DIVE_EFFORT)
         log.debug("dive, period %s: %s, gap %.4f of %.4f asked, %.2f s, %d variables", p, r.status, r.gap, gap,
                   r.seconds, fm.m.n_vars)
         if not found(r.status):

@@ -28,6 +28,7 @@ from typing import Callable, Optional, Union
 import numpy as np
 
 from gpuopt.planning.candidates import Candidates, allowed_sites
+from gpuopt.planning.linear import Effort
 from gpuopt.planning.model import PlanningModel, Variables, fleet_cost, gpus_in_use, work_per_gpu
 from gpuopt.planning.scenario import Scenario
 from gpuopt.planning.solve import found
@@ -39,10 +40,13 @@ PERIOD_AT = {"rent": 2, "mig_layout": 2, "time_sliced": 2, "train_gpus": 3, "tra
 ALL_PAIRS_UP_TO = 8      # periods up to which every pair and triple of periods is a window (else neighbours only)
 IMPROVES = 1e-7          # relative saving a window must make to be kept
 # A window is a step of a heuristic, not a proof (the plan's bound is the coordination's): it is
-# solved to WINDOW_GAP within WINDOW_NODES branch-and-bound nodes, so one hard window cannot take
-# the time of the others, and the work it gets does not depend on the machine's load.
+# solved to WINDOW_GAP within WINDOW_EFFORT (500 branch-and-bound nodes, 3 rounds of root cuts),
+# so one hard window cannot take the time of the others, and the work it gets does not depend on
+# the machine's load. Three cut rounds instead of SCIP's default (up to -1: until they stall) let
+# 30 services x 24 periods re-solve more windows in 20 s: 3.3 %, 1.7 %, 2.0 % from the bound
+# instead of 3.7 %, 1.7 %, 2.5 % (none: 4.3 %, 4.8 %, 3.0 %).
 WINDOW_GAP = 1e-3
-WINDOW_NODES = 500
+WINDOW_EFFORT = Effort(nodes=500, cut_rounds=3)
 
 
 def _number(v) -> float:
@@ -125,9 +129,9 @@ def start_values(fm: PlanningModel, x: Variables, base: Optional[dict[tuple, int
 
 
 def improve_window(scn: Scenario, cands: Candidates, inc: Incumbent, window: list[str], *, time_limit_s: float,
-                   seed: int, relative_gap: float, node_limit: Optional[int] = None) -> bool:
+                   seed: int, relative_gap: float, effort: Optional[Effort] = None) -> bool:
     """Re-solves the periods of `window` with the rest of `inc` fixed (to `relative_gap`, within
-    `node_limit` nodes); updates `inc` and says so when that is cheaper."""
+    the limits of `effort`); updates `inc` and says so when that is cheaper."""
     inside = set(window)
     outside = {p.name for p in scn.periods} - inside
     base = _base_buy(scn, inc.x, outside)
@@ -136,7 +140,7 @@ def improve_window(scn: Scenario, cands: Candidates, inc: Incumbent, window: lis
     start = start_values(fm, inc.x, base)
     before = fm.breakdown(start)
     r = fm.solve(time_limit_s=time_limit_s, seed=seed, relative_gap=relative_gap, lp_bound=False, hint=start,
-                 node_limit=node_limit)
+                 effort=effort)
     if not found(r.status):
         return False
     after = fm.breakdown()
@@ -290,7 +294,7 @@ def local_search(scn: Scenario, cands: Candidates, inc: Incumbent, *, deadline: 
             if done():
                 return kept
             if improve_window(scn, levels[level](w), inc, w, time_limit_s=deadline - time.perf_counter(), seed=seed,
-                              relative_gap=max(relative_gap, WINDOW_GAP), node_limit=WINDOW_NODES):
+                              relative_gap=max(relative_gap, WINDOW_GAP), effort=WINDOW_EFFORT):
                 kept += 1
                 improved = True
                 log.debug("window %s kept: $%.4f/hour", "+".join(w), inc.cost)
