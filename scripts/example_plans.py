@@ -19,8 +19,8 @@ import gpuopt
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = ROOT / "tests" / "data" / "example_plans.json"
 FILES = sorted([ROOT / "examples" / "enterprise.yaml", *(ROOT / "examples" / "scenarios").glob("*.yaml")])
+SYNTHETIC_LIMIT_S = 900.0   # their time limit: far beyond their work (see main)
 # Synthetic fleets that reach the decomposition too: (services, GPU types, periods, jobs), method.
-SYNTHETIC_LIMIT_S = 900.0
 SYNTHETIC = [((8, 3, 4, 1), "mip"), ((8, 3, 4, 1), "decompose"), ((12, 4, 6, 2), "decompose")]
 
 

@@ -168,7 +168,7 @@ class LinearModel:
 
     def solve(self, *, time_limit_s: float, seed: int, relative_gap: float, lp_bound: bool = True,
               relax: bool = False, hint: Optional[np.ndarray] = None,
-              effort: Optional["Effort"] = None) -> tuple[Solved, np.ndarray]:
+              effort: Optional[Effort] = None) -> tuple[Solved, np.ndarray]:
         """(the solve's result, every variable's value) of the whole model by SCIP on one thread
         (`relax`: its LP relaxation by GLOP), with the LP bound from GLOP unless `lp_bound` is off.
         The same settings as gpuopt.planning.solve.solve: the relative gap, the seed, and the
