@@ -49,7 +49,7 @@ def _run_constants(models: list, slots: list, precisions: list, tps: list) -> np
                 for tp in map(float, tps):
                     usd = float(srow[5]) * tp
                     if not reference._buildable(arch, gpu, tp):
-                        rows.append([0.0] * 25 + [usd, 0.0])
+                        rows.append([0.0] * 25 + [usd, 0.0] + [0.0] * 4)
                         continue
                     r = reference.Roofline(arch, gpu, e, p, "fp16", tp)
                     t = reference.memory_terms(arch, e.memory, p, "fp16", 1.0, tp)
@@ -58,7 +58,8 @@ def _run_constants(models: list, slots: list, precisions: list, tps: list) -> np
                                  r.comm_per_token, r.comm_fixed, r.bw, r.kv_bw, r.step_overhead_ms, r.seq_overhead_us,
                                  t.weights, t.overhead, arch.sliding_window, t.act_per_token, t.logits_per_seq,
                                  t.prefill_tokens, e.memory[2], e.request_overhead_ms,
-                                 gpu.memory_bytes * e.memory[0], usd, 1.0])
+                                 gpu.memory_bytes * e.memory[0], usd, 1.0, r.kv_read_per_token, r.kv_bw_unsplit,
+                                 r.heads_per_rank, r.paged_split_items])
     return np.ascontiguousarray(rows, dtype=np.float64)
 
 

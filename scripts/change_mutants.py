@@ -3,7 +3,7 @@ engine's stack, source weights, the verification deadline, the schema check, tp 
 Argonne mapping; the dive, its windows' offer, auto's order, the baselines' build estimate, the
 diagnosis out of time; the simulator's tournament trees and finishing buckets, the streamed sweep,
 the per-run caches, floor and ceil, the name encoding, the trace check; node limits on the
-decomposition's windows and dive), each run against the
+decomposition's windows and dive; paged attention's reads and kernels), each run against the
 tests that should catch it; prints KILLED or SURVIVED (a fault in a .rs file rebuilds the extension):
 
     .venv/bin/python scripts/change_mutants.py [N ...]     # from the repository root; N: only these
@@ -84,6 +84,20 @@ M = [
  ("python/gpuopt/planning/model.py", "hint=hint, effort=effort)", "hint=hint)", f"{DIVE_TESTS} -k work_not_proof"),
  ("python/gpuopt/planning/decompose/improve.py", "for size in (2, 3) for c in", "for size in (2,) for c in",
   ["tests/test_decompose_exact.py", "-k", "triple or job_moved"]),
+ # issue 16: paged attention (KV read once per query head; v1 past its work-item limit)
+ ("rust/gpuopt-core/src/estimate.rs", "kv_read_per_token: if paged {", "kv_read_per_token: if false {", "tests/test_estimate.py -k paged"),
+ ("rust/gpuopt-core/src/estimate.rs", "&& seqs * self.heads_per_rank > self.paged_split_items", "&& seqs * self.heads_per_rank >= self.paged_split_items",
+  "tests/test_estimate.py -k paged"),
+ ("rust/gpuopt-core/src/estimate.rs", "let q1 = self.kv_read_per_token / self.kv_read_bw(batch) * 1e3;", "let q1 = self.kv_per_token / self.kv_bw * 1e3;",
+  SIM_TESTS),
+ ("rust/gpuopt-core/src/estimate.rs", "self.kv_read_per_token * kv_read / self.kv_read_bw(seqs)", "self.kv_read_per_token * kv_read / self.kv_bw",
+  "tests/test_estimate.py -k paged"),
+ ("python/gpuopt/estimation/estimate.py", "if items > limit else", "if items >= limit else", "tests/test_estimate.py -k paged"),
+ ("python/gpuopt/estimation/calibration.py", "return tuple(f for f in fit if profile.paged_attention_split_items > 0 or f not in PAGED_ONLY)",
+  "return tuple(fit)", "tests/test_calibration.py -k fit_script"),
+ ("python/gpuopt/data/engines.yaml", "  paged_attention_split_items: 512", "  paged_attention_split_items: 0", "tests/test_public_data.py -k paged"),
+ ("python/gpuopt/schema.py", '"unsplit_attention_efficiency": data["attention_efficiency"]}', '"unsplit_attention_efficiency": 0.8}',
+  "tests/test_estimate.py -k paged"),
 ]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from gpuopt.estimation.calibration import FITTED, calibrate
+from gpuopt.estimation.calibration import calibrate, figures_of
 from gpuopt.estimation.public import shipped
 
 OUT = Path(__file__).resolve().parents[1] / "python" / "gpuopt" / "data" / "engine_timing.yaml"
@@ -25,7 +25,7 @@ def fitted_profiles() -> dict[str, dict]:
     for name in sorted({r.engine for r in rows}):
         group = [r for r in rows if r.engine == name]
         cal = calibrate(group, engine=name)
-        figures = {f: float(f"{getattr(cal.profile, f):.4g}") for f in FITTED}
+        figures = {f: float(f"{getattr(cal.profile, f):.4g}") for f in figures_of(cal.profile)}
         sources = sorted({r.source.split(" (")[0] for r in group})
         figures["calibration"] = (f"fitted on {cal.rows} public rows ({'; '.join(sources)}); "
                                   f"in-sample MAPE {cal.mape:.1%}")

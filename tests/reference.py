@@ -191,6 +191,8 @@ class Engine(NamedTuple):
     allreduce_latency_us: float
     attention_efficiency: float
     seq_overhead_us: float
+    paged_attention_split_items: float
+    unsplit_attention_efficiency: float
 
     @classmethod
     def from_row(cls, row: Sequence[float]) -> "Engine":
@@ -218,6 +220,8 @@ class Roofline:
         q_dim = a.heads * a.head_dim
         self.bw = g.mem_bw * e.memory_efficiency
         self.kv_bw = g.mem_bw * e.attention_efficiency
+        self.kv_bw_unsplit = g.mem_bw * e.unsplit_attention_efficiency
+        self.heads_per_rank, self.paged_split_items = a.heads / tp, e.paged_attention_split_items
         lm_head_bytes = a.vocab * a.hidden * 2.0
         moe = a.experts > 1.0
         dense_mlp, self.expert_bytes = (0.0, p["mlp"] * wb / tp) if moe else (p["mlp"] * wb, 0.0)
@@ -236,9 +240,21 @@ class Roofline:
         self.experts, self.experts_per_token = a.experts, a.experts_per_token
         kv_heads = max(float(math.ceil(a.kv_heads / tp)), 1.0)
         self.kv_per_token = 2.0 * a.layers * kv_heads * a.head_dim * KV_BYTES[kv]
+        # paged attention reads a GQA group's KV once per query head
+        paged = e.paged_attention_split_items > 0.0
+        self.kv_read_per_token = 2.0 * a.layers * (a.heads / tp) * a.head_dim * KV_BYTES[kv] if paged else self.kv_per_token
         self.act_per_token = e.activation_traffic * a.layers * a.hidden * 2.0
         self.step_overhead_ms = e.step_overhead_ms
         self.seq_overhead_us = e.seq_overhead_us
+
+    def kv_read_bw(self, seqs: float) -> float:
+        unsplit = self.paged_split_items > 0.0 and seqs * self.heads_per_rank > self.paged_split_items
+        return self.kv_bw_unsplit if unsplit else self.kv_bw
+
+    def kv_s(self, tokens: float, seqs: float, kv_read: float) -> float:
+        if self.paged_split_items > 0.0:
+            return self.kv_per_token * tokens / self.kv_bw + self.kv_read_per_token * kv_read / self.kv_read_bw(seqs)
+        return self.kv_per_token * (kv_read + tokens) / self.kv_bw
 
     def expert_share(self, tokens: float) -> float:
         if self.experts > 1.0:
@@ -249,7 +265,7 @@ class Roofline:
         flops = self.flops_per_token * tokens + self.flops_per_seq * seqs + self.flops_per_pair * pairs
         weight_bytes = self.dense_bytes + self.expert_bytes * self.expert_share(tokens)
         return Step(flops / self.peak * 1e3,
-                    (weight_bytes / self.bw + self.kv_per_token * (kv_read + tokens) / self.kv_bw) * 1e3, self.act_per_token * tokens / self.bw * 1e3,
+                    (weight_bytes / self.bw + self.kv_s(tokens, seqs, kv_read)) * 1e3, self.act_per_token * tokens / self.bw * 1e3,
                     self.comm_per_token * tokens + self.comm_fixed, self.step_overhead_ms + self.seq_overhead_us * seqs * 1e-3)
 
 
@@ -656,7 +672,7 @@ class ReplicaModel:
         p0 = (r.flops_per_token * batch + r.flops_per_seq * batch) / r.peak * 1e3
         p1 = r.flops_per_pair / r.peak * 1e3
         q0 = ((r.dense_bytes + r.expert_bytes * r.expert_share(batch)) / r.bw + r.kv_per_token * batch / r.kv_bw) * 1e3
-        q1 = r.kv_per_token / r.kv_bw * 1e3
+        q1 = r.kv_read_per_token / r.kv_read_bw(batch) * 1e3
         rest = (r.act_per_token * batch / r.bw * 1e3 + r.comm_per_token * batch + r.comm_fixed + r.step_overhead_ms
                 + r.seq_overhead_us * batch * 1e-3)
         return p0, p1, q0, q1, rest

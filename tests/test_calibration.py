@@ -7,7 +7,7 @@ import yaml
 
 import gpuopt
 from gpuopt import InvalidInputError
-from gpuopt.estimation.calibration import FITTED, Measurement, load_measurements, predict
+from gpuopt.estimation.calibration import FITTED, PAGED_ONLY, Measurement, load_measurements, predict
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,7 +39,11 @@ def test_shipped_profiles_are_what_the_fit_script_writes():
     assert refit == shipped   # exactly: the fit is deterministic and the file holds its rounded figures
     for engine in refit:
         assert gpuopt.engine(engine).calibration.startswith("fitted on")
-        assert set(FITTED) <= set(refit[engine])
+        paged = gpuopt.engine(engine).paged_attention_split_items > 0
+        # every figure the engine's estimates depend on, and none they do not
+        assert set(refit[engine]) - {"calibration"} == set(FITTED) - (set() if paged else set(PAGED_ONLY))
+    assert gpuopt.engine("vllm-rocm").paged_attention_split_items == 512   # vLLM's PagedAttention v1/v2 rule
+    assert gpuopt.engine("vllm").paged_attention_split_items == 0          # the CUDA build: FlashAttention
 
 
 def _synthetic(profile, n=12, seed=0):

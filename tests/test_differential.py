@@ -40,7 +40,7 @@ engines = st.builds(
     st.floats(0.05, 1.0), st.floats(0.0, 5e9), st.integers(1, 1 << 20), st.sampled_from([0.0, 4.0, 8.0]),
     st.tuples(st.floats(0.05, 1.0), st.floats(0.05, 1.0), st.floats(0.0, 100.0), st.floats(0.0, 10.0),
               st.floats(0.0, 50.0), st.floats(0.05, 1.0), st.floats(0.0, 50.0), st.floats(0.05, 1.0),
-              st.floats(0.0, 200.0)))
+              st.floats(0.0, 200.0), st.sampled_from([0.0, 0.0, 16.0, 512.0]), st.floats(0.05, 1.0)))
 
 
 def gpu_row(memory: float) -> list[float]:

@@ -52,6 +52,44 @@ def test_kv_precision_and_gqa_shrink_decode_reads():
     assert fp8kv.decode.memory_ms < base.decode.memory_ms
 
 
+def _decode_memory_ms(engine, batch, isl=2000, osl=101):
+    return gpuopt.estimate("llama-3-8b", "h100-sxm", batch=batch, input_tokens=isl, output_tokens=osl,
+                           engine=engine).decode.memory_ms
+
+
+def test_paged_attention_reads_the_kv_once_per_query_head():
+    flash = gpuopt.engine("vllm").model_copy(update={"attention_efficiency": 0.5, "unsplit_attention_efficiency": 0.5})
+    paged = flash.model_copy(update={"paged_attention_split_items": 1e9})   # never past the v1 limit
+    # llama-3-8b: 32 layers, 32 query heads over 8 KV heads of 128: paged attention reads each cached
+    # token's K and V 32 times per layer instead of 8; the mean decode step of 8 sequences attends
+    # over contexts 2001..2100, 2050.5 on average; H100 SXM 3350 GB/s at 50 %
+    extra_ms = 8 * 2050.5 * 2 * 32 * (32 - 8) * 128 * 2 / (3350e9 * 0.5) * 1e3
+    assert _decode_memory_ms(paged, 8) - _decode_memory_ms(flash, 8) == pytest.approx(extra_ms, rel=1e-9)
+    # writes of the new tokens are the same: one KV head's worth each
+    assert _decode_memory_ms(paged, 8, osl=2) - _decode_memory_ms(flash, 8, osl=2) == pytest.approx(
+        8 * 2001 * 2 * 32 * 24 * 128 * 2 / (3350e9 * 0.5) * 1e3, rel=1e-9)
+
+
+def test_paged_attention_takes_its_unsplit_kernel_past_the_work_item_limit():
+    v2 = gpuopt.engine("vllm").model_copy(update={"attention_efficiency": 0.5, "unsplit_attention_efficiency": 0.5,
+                                                  "paged_attention_split_items": 512})
+    slow_v1 = v2.model_copy(update={"unsplit_attention_efficiency": 0.25})
+    # 16 sequences x 32 heads = 512 work items: still v2, the unsplit share plays no part
+    assert _decode_memory_ms(slow_v1, 16) == _decode_memory_ms(v2, 16)
+    # 17 x 32 > 512: v1, whose reads (once per query head) take twice as long at half the share
+    reads_ms = 17 * 2050.5 * 2 * 32 * 32 * 128 * 2 / (3350e9 * 0.5) * 1e3
+    assert _decode_memory_ms(slow_v1, 17) - _decode_memory_ms(v2, 17) == pytest.approx(reads_ms, rel=1e-9)
+    e = gpuopt.estimate("llama-3-8b", "h100-sxm", batch=17, input_tokens=2000, output_tokens=101, engine=slow_v1)
+    assert "paged attention v1" in e.explain() and "17 sequences x 32 heads = 544 > 512" in e.decode_attention
+    assert "4x the cache" in e.decode_attention
+    at_limit = gpuopt.estimate("llama-3-8b", "h100-sxm", batch=16, input_tokens=2000, output_tokens=101, engine=slow_v1)
+    assert "paged attention v2" in at_limit.decode_attention and "= 512 <= 512" in at_limit.decode_attention
+    # a profile that names no unsplit share reads as fast on v1 as on v2
+    spec = {k: v for k, v in v2.model_dump().items() if k != "unsplit_attention_efficiency"}
+    assert gpuopt.EngineProfile.model_validate({**spec, "attention_efficiency": 0.4}).unsplit_attention_efficiency == 0.4
+    assert gpuopt.estimate("llama-3-8b", "h100-sxm", batch=17, input_tokens=2000, output_tokens=101).decode_attention == ""
+
+
 def test_max_throughput_beats_every_fitting_batch():
     best = gpuopt.max_throughput("llama-3.1-8b", "a100-sxm-80gb", input_tokens=128, output_tokens=128, engine="trtllm")
     assert best.fit.verdict != "no-fit" and best.batch > 64

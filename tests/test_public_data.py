@@ -77,7 +77,7 @@ def test_accuracy_per_engine_gpu_and_source(validation):
     sources; vLLM's rows all come from one source, so their held-out figure is the prior's)."""
     v = validation
     assert len(v.rows) == 1573 and v.loo == "source"
-    assert v.mape <= 0.13, v.mape
+    assert v.mape <= 0.10, v.mape   # issue 16: in-sample <= 10 %
     for g in v.groups:
         if g.rows >= 10:
             assert g.mape <= 0.25, g
@@ -88,6 +88,25 @@ def test_accuracy_per_engine_gpu_and_source(validation):
     assert len(shipped) == len(load_measurements())
     assert all(1 / 1.5 <= r.estimate / r.measurement.value <= 1.5 for r in shipped)
     assert max(max(r.estimate / r.measurement.value, r.measurement.value / r.estimate) for r in v.rows) < 3.0
+
+
+def test_vllm_on_rocm_slows_where_paged_attention_switches_kernels():
+    """Argonne's MI300X rows: llama-3-8b, TP 1, 2048 in / 2048 out takes 17.4 ms per output token at
+    batch 16 and 54.0 ms at batch 32 (3.1x): past 16 sequences x 32 heads = 512 work items vLLM's
+    PagedAttention leaves v2 for v1. The estimate follows the jump; without paged attention's terms
+    (the CUDA build's FlashAttention) it could not."""
+    rows = {r.batch: r for r in argonne().rows if (r.engine, r.model, r.n_gpu, r.isl) == ("vllm-rocm", "llama-3-8b", 1, 2048)}
+    measured = {b: rows[b].batch / rows[b].value for b in (16, 32)}   # seconds per output token of the batch
+    assert measured[32] / measured[16] == pytest.approx(3.1, abs=0.05)
+    est = {b: 1 / gpuopt.estimate("llama-3-8b", "mi300x", batch=b, input_tokens=2048, output_tokens=2048)
+           .output_tokens_per_s * b for b in (16, 32)}
+    assert est[32] / est[16] > 2.5
+    for b in (16, 32):
+        assert est[b] == pytest.approx(measured[b], rel=0.1)
+    flash = gpuopt.engine("vllm-rocm").model_copy(update={"paged_attention_split_items": 0})
+    flat = {b: 1 / gpuopt.estimate("llama-3-8b", "mi300x", batch=b, input_tokens=2048, output_tokens=2048,
+                                   engine=flash).output_tokens_per_s * b for b in (16, 32)}
+    assert flat[32] / flat[16] < 1.5
 
 
 def test_validate_cli_prints_groups_and_plots(run_cli, tmp_path):

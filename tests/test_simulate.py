@@ -137,9 +137,10 @@ def test_nothing_completed_reports_no_latencies_and_a_model_that_does_not_fit_is
                         ("closed", 12, 80, 0.4, 0.0), ("closed", 5, 40, 0.3, 0.2),
                         ("trace", [0.0, 0.0, 0.3, 1.0, 1.1], [(100, 10), (3000, 200), (5, 1), (60, 60), (1, 400)])]),
        st.sampled_from(["least-loaded", "round-robin"]), st.integers(1, 3), st.integers(1, 300),
-       st.integers(0, 2**32), st.sampled_from(["llama-2-7b", "mistral-7b", "mixtral-8x7b"]))
-def test_rust_simulator_matches_python_event_loop(arrivals, router, replicas, max_batch, seed, model):
-    args = (list(gpuopt.model(model).row()), list(gpuopt.gpu("h200").row()), list(gpuopt.engine("vllm").row()), 2, 0, 1,
+       st.integers(0, 2**32), st.sampled_from(["llama-2-7b", "mistral-7b", "mixtral-8x7b"]),
+       st.sampled_from(["vllm", "vllm-rocm"]))   # vllm-rocm: paged attention, v1 past 16 sequences
+def test_rust_simulator_matches_python_event_loop(arrivals, router, replicas, max_batch, seed, model, engine):
+    args = (list(gpuopt.model(model).row()), list(gpuopt.gpu("h200").row()), list(gpuopt.engine(engine).row()), 2, 0, 1,
             replicas, router, arrivals, [(512.0, 128.0, 3.0), (2000.0, 50.0, 1.0)], float(max_batch), 3.0, seed)
     a, b = _core.simulate(*args), reference.simulate(*args)
     for k in ("arrival", "admitted", "first_token", "finish", "output_tokens", "busy_s", "queue_area", "queue_max"):

@@ -11,7 +11,8 @@ enum {
     FLOPS_PER_TOKEN, FLOPS_PER_SEQ, FLOPS_PER_PAIR, PEAK, DENSE_BYTES, EXPERT_BYTES, EXPERTS, EXPERTS_PER_TOKEN,
     KV_PER_TOKEN, ACT_TRAFFIC_PER_TOKEN, COMM_PER_TOKEN, COMM_FIXED, BW, KV_BW, STEP_OVERHEAD_MS, SEQ_OVERHEAD_US,
     WEIGHTS, OVERHEAD, WINDOW, ACT_PER_TOKEN, LOGITS_PER_SEQ, PREFILL_TOKENS, MAX_BATCHED_TOKENS,
-    REQUEST_OVERHEAD_MS, CAPACITY, USD_PER_HOUR, VALID, N_CONSTANTS
+    REQUEST_OVERHEAD_MS, CAPACITY, USD_PER_HOUR, VALID, KV_READ_PER_TOKEN, KV_BW_UNSPLIT, HEADS_PER_RANK,
+    PAGED_SPLIT_ITEMS, N_CONSTANTS
 };
 
 #define FITS_THRESHOLD 0.8
@@ -45,13 +46,22 @@ static double max_batch(const double *c, terms_t t, double capacity) {
     return b;
 }
 
+/* Seconds of KV traffic: paged attention reads once per query head, on v1 past its work-item limit. */
+static double kv_s(const double *c, double tokens, double seqs, double kv_read) {
+    if (c[PAGED_SPLIT_ITEMS] > 0.0) {
+        double read_bw = seqs * c[HEADS_PER_RANK] > c[PAGED_SPLIT_ITEMS] ? c[KV_BW_UNSPLIT] : c[KV_BW];
+        return c[KV_PER_TOKEN] * tokens / c[KV_BW] + c[KV_READ_PER_TOKEN] * kv_read / read_bw;
+    }
+    return c[KV_PER_TOKEN] * (kv_read + tokens) / c[KV_BW];
+}
+
 static step_t step(const double *c, double tokens, double seqs, double kv_read, double pairs) {
     double flops = c[FLOPS_PER_TOKEN] * tokens + c[FLOPS_PER_SEQ] * seqs + c[FLOPS_PER_PAIR] * pairs;
     double share = c[EXPERTS] > 1.0 ? 1.0 - pow(1.0 - c[EXPERTS_PER_TOKEN] / c[EXPERTS], tokens) : 0.0;
     double weight_bytes = c[DENSE_BYTES] + c[EXPERT_BYTES] * share;
     step_t s;
     s.compute = flops / c[PEAK] * 1e3;
-    s.memory = (weight_bytes / c[BW] + c[KV_PER_TOKEN] * (kv_read + tokens) / c[KV_BW]) * 1e3;
+    s.memory = (weight_bytes / c[BW] + kv_s(c, tokens, seqs, kv_read)) * 1e3;
     s.act = c[ACT_TRAFFIC_PER_TOKEN] * tokens / c[BW] * 1e3;
     s.comm = c[COMM_PER_TOKEN] * tokens + c[COMM_FIXED];
     s.overhead = c[STEP_OVERHEAD_MS] + c[SEQ_OVERHEAD_US] * seqs * 1e-3;

@@ -182,6 +182,14 @@ class EngineProfile(_Frozen):
                                                          "reading the KV cache (default: memory_efficiency)")
     seq_overhead_us: NonNegative = Field(0.0, description="host-side cost per sequence in every step "
                                                           "(scheduling, sampling, detokenising), µs")
+    paged_attention_split_items: NonNegative = Field(
+        0.0, description="0: decode attention reads a GQA group's KV once and splits contexts (FlashAttention, "
+                         "XQA); > 0: vLLM's PagedAttention kernels, which read the KV once per query head and, past "
+                         "this many work items (sequences x query heads per GPU; vLLM: 512), walk whole contexts "
+                         "(v1) instead of 512-token partitions (v2)")
+    unsplit_attention_efficiency: Share = Field(
+        0.8, description="share of the memory bandwidth paged attention's unsplit (v1) kernel reaches reading the "
+                         "KV cache (default: attention_efficiency)")
     source: str = "user"
     calibration: str = Field("not calibrated: generic defaults", description="where the timing figures come from")
 
@@ -191,6 +199,9 @@ class EngineProfile(_Frozen):
         # a profile that says nothing of its attention kernels reads the KV cache as it reads weights
         if isinstance(data, dict) and "attention_efficiency" not in data and "memory_efficiency" in data:
             data = {**data, "attention_efficiency": data["memory_efficiency"]}
+        # and one that says nothing of an unsplit path reads as fast on it
+        if isinstance(data, dict) and "unsplit_attention_efficiency" not in data and "attention_efficiency" in data:
+            data = {**data, "unsplit_attention_efficiency": data["attention_efficiency"]}
         return data
 
     def row(self) -> tuple[float, ...]:
@@ -199,7 +210,8 @@ class EngineProfile(_Frozen):
 
 TIMING_FIELDS: tuple[str, ...] = ("compute_efficiency", "memory_efficiency", "activation_traffic", "step_overhead_ms",
                                   "request_overhead_ms", "comm_efficiency", "allreduce_latency_us",
-                                  "attention_efficiency", "seq_overhead_us")
+                                  "attention_efficiency", "seq_overhead_us", "paged_attention_split_items",
+                                  "unsplit_attention_efficiency")
 
 
 class Price(_Frozen):

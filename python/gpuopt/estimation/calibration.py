@@ -28,8 +28,10 @@ from gpuopt.user_files import load_yaml, read_text
 Metric = Literal["out_tok_s_max", "out_tok_s_static", "ttft_ms", "decode_tok_s", "tpot_ms", "e2e_ms"]
 FITTED = ("compute_efficiency", "memory_efficiency", "activation_traffic", "step_overhead_ms",
           "request_overhead_ms", "comm_efficiency", "allreduce_latency_us", "attention_efficiency",
-          "seq_overhead_us")
-SHARES = {"compute_efficiency", "memory_efficiency", "comm_efficiency", "attention_efficiency"}
+          "seq_overhead_us", "unsplit_attention_efficiency")
+SHARES = {"compute_efficiency", "memory_efficiency", "comm_efficiency", "attention_efficiency",
+          "unsplit_attention_efficiency"}
+PAGED_ONLY = ("unsplit_attention_efficiency",)  # figures only paged attention uses (paged_attention_split_items > 0)
 PRIOR_WEIGHT = 0.1  # a prior residual of 1 (e-fold / logit unit) weighs like a 10 % error on one row
 
 
@@ -160,6 +162,12 @@ def _from_x(name: str, x: float) -> float:
     return math.exp(min(x, 50.0))
 
 
+def figures_of(profile: EngineProfile, fit: Sequence[str] = FITTED) -> tuple[str, ...]:
+    """The figures of `fit` that `profile`'s estimates depend on: the unsplit kernel's share only
+    where the engine decodes with paged attention."""
+    return tuple(f for f in fit if profile.paged_attention_split_items > 0 or f not in PAGED_ONLY)
+
+
 def _prior_of(engine: EngineLike) -> EngineProfile:
     if isinstance(engine, str) and engine.strip().lower() in catalog.engine_priors():
         return catalog.engine_priors()[engine.strip().lower()]
@@ -196,6 +204,7 @@ def calibrate(measurements: Union[Sequence[Measurement], Sequence[dict], str, Pa
     if unknown:
         raise InvalidInputError(f"cannot fit {', '.join(unknown)}; timing figures: {', '.join(FITTED)}")
     measured = np.array([r.value for r in rows])
+    fit = figures_of(start or prior, fit)
     x0 = np.array([_to_x(f, getattr(prior, f)) for f in fit])
     base = (start or prior).model_dump()
 
@@ -335,5 +344,5 @@ def validate(measurements: Union[Sequence[Measurement], str, Path, None] = None,
                       worst_ratio=float(np.max(np.maximum(ratios, 1 / ratios))), groups=summary, profiles=profiles)
 
 
-__all__ = ["Calibration", "FITTED", "Measurement", "source_weights", "Validation", "ValidationGroup", "ValidationRow", "calibrate", "load_measurements",
+__all__ = ["Calibration", "FITTED", "figures_of", "Measurement", "source_weights", "Validation", "ValidationGroup", "ValidationRow", "calibrate", "load_measurements",
            "predict", "validate"]

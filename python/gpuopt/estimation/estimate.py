@@ -115,6 +115,8 @@ class EstimateReport(BaseModel):
     decode: PhaseTime
     fit: FitReport
     engine_calibration: str
+    decode_attention: str = Field("", description="how the engine's decode attention reads the KV cache at this "
+                                                  "batch (paged attention's kernel and reads per query head)")
     warnings: tuple[str, ...] = ()
 
     def explain(self) -> str:
@@ -127,6 +129,8 @@ class EstimateReport(BaseModel):
         lines.append(f"  TTFT {self.ttft_ms:.1f} ms, TPOT {self.tpot_ms:.2f} ms, end-to-end {self.e2e_ms:.0f} ms, "
                      f"{self.output_tokens_per_s:,.0f} output tokens/s; memory {self.fit.verdict} "
                      f"({self.fit.utilization:.0%} of usable)")
+        if self.decode_attention:
+            lines.append(f"  decode attention: {self.decode_attention}")
         lines.append(f"  engine timing: {self.engine_calibration}")
         return "\n".join(lines + [f"  warning: {w}" for w in self.warnings])
 
@@ -135,6 +139,24 @@ def _phase(row: dict, prefix: str) -> PhaseTime:
     return PhaseTime(bound=row[f"{prefix}_bound"],
                      **{k: row[f"{prefix}_{k}"] for k in ("compute_ms", "memory_ms", "activation_ms", "comm_ms",
                                                           "overhead_ms")})
+
+
+def decode_attention(m, e, batch: int, tp: int) -> str:
+    """Which decode attention path the roofline's KV reads take (the core's Roofline::kv_s) for a
+    step of `batch` sequences: for paged attention, the kernel and the KV read once per query
+    head; '' for engines whose kernels split contexts and read a GQA group's KV once."""
+    limit = e.paged_attention_split_items
+    if limit <= 0:
+        return ""
+    heads = m.heads / tp
+    items = batch * heads
+    kernel = (f"v1, a whole context per work item ({batch} sequences x {heads:g} heads = {items:g} > {limit:g}), "
+              f"{e.unsplit_attention_efficiency:.0%} of bandwidth" if items > limit else
+              f"v2, contexts in partitions ({batch} sequences x {heads:g} heads = {items:g} <= {limit:g}), "
+              f"{e.attention_efficiency:.0%} of bandwidth")
+    group = m.heads / m.kv_heads
+    reads = f"; the KV read once per query head ({group:g}x the cache)" if group > 1 else ""
+    return f"paged attention {kernel}{reads}"
 
 
 def _report(m, g, e, p: str, kv: str, row: dict, input_tokens: int, output_tokens: int, tp: int) -> EstimateReport:
@@ -156,7 +178,7 @@ def _report(m, g, e, p: str, kv: str, row: dict, input_tokens: int, output_token
         output_tokens_per_s=row["output_tokens_per_s"], requests_per_s=batch / e2e_s if batch else 0.0,
         bound={"prefill": row["prefill_bound"], "decode": row["decode_bound"]},
         prefill=_phase(row, "prefill"), decode=_phase(row, "decode"), fit=fit_report,
-        engine_calibration=e.calibration, warnings=tuple(warnings))
+        engine_calibration=e.calibration, decode_attention=decode_attention(m, e, min(batch, max(fit_report.max_batch, 1)), tp), warnings=tuple(warnings))
 
 
 def _scalar_inputs(model, gpu, engine, precision, kv_precision, input_tokens, output_tokens, tp):

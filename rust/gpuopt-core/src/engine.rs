@@ -3,7 +3,7 @@
 use crate::error::{invalid, CoreError};
 
 /// Column order of an engine row as it crosses the Python boundary.
-pub const ENGINE_FIELDS: [&str; 13] = [
+pub const ENGINE_FIELDS: [&str; 15] = [
     "memory_utilization",
     "overhead_bytes",
     "max_batched_tokens",
@@ -17,6 +17,8 @@ pub const ENGINE_FIELDS: [&str; 13] = [
     "allreduce_latency_us",
     "attention_efficiency",
     "seq_overhead_us",
+    "paged_attention_split_items",
+    "unsplit_attention_efficiency",
 ];
 
 /// How a serving engine spends memory beyond weights and KV cache.
@@ -58,6 +60,15 @@ pub struct EngineTiming {
     /// Host-side cost per sequence in every step (scheduling, sampling, detokenising, block
     /// tables), µs: what makes a large batch's step slower than its kernels alone.
     pub seq_overhead_us: f64,
+    /// 0: the engine decodes with GQA-aware kernels that split contexts (FlashAttention's split-KV
+    /// decoding, TensorRT-LLM's XQA). > 0: with vLLM's PagedAttention kernels, one work item per
+    /// (sequence, query head), so a GQA group's KV is read once per query head; and past this
+    /// many work items (sequences x query heads per GPU; 512 in vLLM) the v1 kernel, which walks
+    /// a whole context per work item, instead of v2's 512-token partitions.
+    pub paged_attention_split_items: f64,
+    /// Share of the memory bandwidth paged attention's unsplit (v1) kernel reaches reading the KV
+    /// cache: a work item walks its whole context alone, so long contexts read slower.
+    pub unsplit_attention_efficiency: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -112,6 +123,8 @@ impl EngineProfile {
             allreduce_latency_us: non_negative(f(10).0, f(10).1)?,
             attention_efficiency: share(f(11).0, f(11).1)?,
             seq_overhead_us: non_negative(f(12).0, f(12).1)?,
+            paged_attention_split_items: non_negative(f(13).0, f(13).1)?,
+            unsplit_attention_efficiency: share(f(14).0, f(14).1)?,
         };
         Ok(EngineProfile { memory, timing })
     }
@@ -121,14 +134,14 @@ impl EngineProfile {
 pub(crate) mod tests {
     use super::*;
 
-    pub const ROW: [f64; 13] = [0.9, 0.8e9, 2048.0, 8.0, 0.6, 0.8, 40.0, 0.5, 3.0, 0.7, 10.0, 0.6, 20.0];
+    pub const ROW: [f64; 15] = [0.9, 0.8e9, 2048.0, 8.0, 0.6, 0.8, 40.0, 0.5, 3.0, 0.7, 10.0, 0.6, 20.0, 0.0, 0.6];
 
     #[test]
     fn parses_and_validates() {
         let e = EngineProfile::from_row(&ROW).unwrap();
         assert_eq!(e.memory.max_batched_tokens, 2048.0);
         assert_eq!(e.timing.request_overhead_ms, 3.0);
-        for (i, bad) in [(0, 1.5), (1, -1.0), (2, 0.5), (4, 0.0), (6, f64::NAN), (9, 2.0), (11, 0.0), (11, 1.5), (12, -1.0)] {
+        for (i, bad) in [(0, 1.5), (1, -1.0), (2, 0.5), (4, 0.0), (6, f64::NAN), (9, 2.0), (11, 0.0), (11, 1.5), (12, -1.0), (13, -1.0), (14, 0.0), (14, 1.5)] {
             let mut row = ROW;
             row[i] = bad;
             let err = EngineProfile::from_row(&row).unwrap_err().to_string();

@@ -166,6 +166,13 @@ pub struct Roofline {
     bw: f64,
     /// Bandwidth the attention kernels reach reading and writing the KV cache.
     kv_bw: f64,
+    /// Paged attention (EngineTiming::paged_attention_split_items > 0): KV bytes a step reads per
+    /// cached token (once per query head), the bandwidth of the unsplit kernel, and past how many
+    /// work items (sequences x `heads_per_rank`) it runs.
+    kv_read_per_token: f64,
+    kv_bw_unsplit: f64,
+    heads_per_rank: f64,
+    paged_split_items: f64,
     timing: EngineTiming,
 }
 
@@ -178,6 +185,8 @@ impl Roofline {
         let lm_head_bytes = m.vocab * m.hidden * 2.0; // read for logits even when tied
         let (dense_mlp, expert_bytes) = if m.is_moe() { (0.0, p.mlp * wb / tp) } else { (p.mlp * wb, 0.0) };
         let allreduces = 2.0 * m.layers;
+        let kv_per_token = 2.0 * m.layers * m.kv_heads_per_rank(tp) * m.head_dim * kv.kv_bytes();
+        let paged = t.paged_attention_split_items > 0.0;
         let (comm_ms_per_token, comm_ms_fixed) = if tp > 1.0 {
             let ring = 2.0 * (tp - 1.0) / tp * m.hidden * 2.0 / (gpu.link_bw * t.comm_efficiency);
             (allreduces * ring * 1e3, allreduces * t.allreduce_latency_us * 1e-3)
@@ -194,12 +203,16 @@ impl Roofline {
             expert_bytes,
             experts: m.experts,
             experts_per_token: m.experts_per_token,
-            kv_per_token: 2.0 * m.layers * m.kv_heads_per_rank(tp) * m.head_dim * kv.kv_bytes(),
+            kv_per_token,
             act_per_token: t.activation_traffic * m.layers * m.hidden * 2.0,
             comm_ms_per_token,
             comm_ms_fixed,
             bw,
             kv_bw: gpu.mem_bw * t.attention_efficiency,
+            kv_read_per_token: if paged { 2.0 * m.layers * (m.heads / tp) * m.head_dim * kv.kv_bytes() } else { kv_per_token },
+            kv_bw_unsplit: gpu.mem_bw * t.unsplit_attention_efficiency,
+            heads_per_rank: m.heads / tp,
+            paged_split_items: t.paged_attention_split_items,
             timing: t,
         }
     }
@@ -214,6 +227,26 @@ impl Roofline {
         }
     }
 
+    /// Bandwidth at which a step of `seqs` sequences reads their cached tokens: paged attention's
+    /// unsplit kernel's once sequences x heads exceed its limit.
+    fn kv_read_bw(&self, seqs: f64) -> f64 {
+        if self.paged_split_items > 0.0 && seqs * self.heads_per_rank > self.paged_split_items {
+            self.kv_bw_unsplit
+        } else {
+            self.kv_bw
+        }
+    }
+
+    /// Seconds a step's attention spends moving the KV cache: `tokens` written, `kv_read` cached
+    /// tokens read by `seqs` sequences.
+    fn kv_s(&self, tokens: f64, seqs: f64, kv_read: f64) -> f64 {
+        if self.paged_split_items > 0.0 {
+            self.kv_per_token * tokens / self.kv_bw + self.kv_read_per_token * kv_read / self.kv_read_bw(seqs)
+        } else {
+            self.kv_per_token * (kv_read + tokens) / self.kv_bw
+        }
+    }
+
     /// A decode step of `batch` sequences attending over `context` cached tokens in all is
     /// max(p0 + p1 context, q0 + q1 context) + rest ms; returns (p0, p1, q0, q1, rest).
     pub fn decode_lines(&self, batch: f64) -> (f64, f64, f64, f64, f64) {
@@ -221,7 +254,7 @@ impl Roofline {
         let p1 = self.flops_per_pair / self.peak * 1e3;
         let q0 = ((self.dense_bytes + self.expert_bytes * self.expert_share(batch)) / self.bw
             + self.kv_per_token * batch / self.kv_bw) * 1e3;
-        let q1 = self.kv_per_token / self.kv_bw * 1e3;
+        let q1 = self.kv_read_per_token / self.kv_read_bw(batch) * 1e3;
         let rest = self.act_per_token * batch / self.bw * 1e3 + self.comm_ms_per_token * batch + self.comm_ms_fixed
             + self.timing.step_overhead_ms + self.timing.seq_overhead_us * batch * 1e-3;
         (p0, p1, q0, q1, rest)
@@ -235,7 +268,7 @@ impl Roofline {
         let weight_bytes = self.dense_bytes + self.expert_bytes * self.expert_share(tokens);
         StepTime {
             compute_ms: flops / self.peak * 1e3,
-            memory_ms: (weight_bytes / self.bw + self.kv_per_token * (kv_read + tokens) / self.kv_bw) * 1e3,
+            memory_ms: (weight_bytes / self.bw + self.kv_s(tokens, seqs, kv_read)) * 1e3,
             activation_ms: self.act_per_token * tokens / self.bw * 1e3,
             comm_ms: self.comm_ms_per_token * tokens + self.comm_ms_fixed,
             overhead_ms: self.timing.step_overhead_ms + self.timing.seq_overhead_us * seqs * 1e-3,
