@@ -49,7 +49,7 @@ def _run_constants(models: list, slots: list, precisions: list, tps: list) -> np
                 for tp in map(float, tps):
                     usd = float(srow[5]) * tp
                     if not reference._buildable(arch, gpu, tp):
-                        rows.append([0.0] * 25 + [usd, 0.0] + [0.0] * 4)
+                        rows.append([0.0] * 25 + [usd, 0.0] + [0.0] * 5)
                         continue
                     r = reference.Roofline(arch, gpu, e, p, "fp16", tp)
                     t = reference.memory_terms(arch, e.memory, p, "fp16", 1.0, tp)
@@ -59,7 +59,7 @@ def _run_constants(models: list, slots: list, precisions: list, tps: list) -> np
                                  t.weights, t.overhead, arch.sliding_window, t.act_per_token, t.logits_per_seq,
                                  t.prefill_tokens, e.memory[2], e.request_overhead_ms,
                                  gpu.memory_bytes * e.memory[0], usd, 1.0, r.kv_read_per_token, r.kv_bw_unsplit,
-                                 r.heads_per_rank, r.paged_split_items])
+                                 r.heads_per_rank, r.paged_split_items, t.reserved_seqs])
     return np.ascontiguousarray(rows, dtype=np.float64)
 
 

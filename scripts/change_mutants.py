@@ -3,7 +3,7 @@ engine's stack, source weights, the verification deadline, the schema check, tp 
 Argonne mapping; the dive, its windows' offer, auto's order, the baselines' build estimate, the
 diagnosis out of time; the simulator's tournament trees and finishing buckets, the streamed sweep,
 the per-run caches, floor and ceil, the name encoding, the trace check; node limits on the
-decomposition's windows and dive; paged attention's reads and kernels), each run against the
+decomposition's windows and dive; paged attention's reads and kernels; vLLM's memory reserve), each run against the
 tests that should catch it; prints KILLED or SURVIVED (a fault in a .rs file rebuilds the extension):
 
     .venv/bin/python scripts/change_mutants.py [N ...]     # from the repository root; N: only these
@@ -98,6 +98,20 @@ M = [
  ("python/gpuopt/data/engines.yaml", "  paged_attention_split_items: 512", "  paged_attention_split_items: 0", "tests/test_public_data.py -k paged"),
  ("python/gpuopt/schema.py", '"unsplit_attention_efficiency": data["attention_efficiency"]}', '"unsplit_attention_efficiency": 0.8}',
   "tests/test_estimate.py -k paged"),
+ # issue 16: vLLM's memory reserve (communicator buffers at tp > 1, activations reserved up front)
+ ("rust/gpuopt-core/src/fit.rs", "overhead: e.overhead_bytes + if tp > 1.0 { e.comm_buffer_bytes } else { 0.0 },",
+  "overhead: e.overhead_bytes,", "tests/test_fit.py -k tensor_parallel_kv"),
+ ("rust/gpuopt-core/src/fit.rs", "        if self.reserved_seqs > 0.0 {\n            self.prefill_tokens",
+  "        if false {\n            self.prefill_tokens", "tests/test_fit.py -k reserves"),
+ ("rust/gpuopt-core/src/fit.rs", "batch.max(self.reserved_seqs) * self.logits_per_seq", "self.reserved_seqs * self.logits_per_seq",
+  "tests/test_fit.py -k reserves"),
+ ("rust/gpuopt-core/src/sim.rs", "terms.overhead - terms.activation_floor();", "terms.overhead - terms.prefill_tokens * terms.act_per_token;",
+  SIM_TESTS),
+ ("python/gpuopt/data/engines.yaml", "vllm:\n  memory_utilization: 0.90\n  overhead_gb: 0.8\n  max_batched_tokens: 2048\n  logits_bytes_per_entry: 8\n  comm_buffer_gib: 1.79",
+  "vllm:\n  memory_utilization: 0.90\n  overhead_gb: 0.8\n  max_batched_tokens: 2048\n  logits_bytes_per_entry: 8\n  comm_buffer_gib: 0",
+  "tests/test_fit.py -k tensor_parallel_kv"),
+ ("python/gpuopt/catalog.py", 'spec.pop("comm_buffer_gib", 0.0) * 2**30', 'spec.pop("comm_buffer_gib", 0.0) * 1e9',
+  "tests/test_fit.py -k tensor_parallel_kv"),
 ]
 
 

@@ -86,12 +86,18 @@ class Terms(NamedTuple):
     logits_per_seq: float
     prefill_tokens: float
     context: float
+    reserved_seqs: float = 0.0
 
     def kv(self, batch: float) -> float:
         return self.kv_per_seq * batch
 
     def activations(self, batch: float) -> float:
+        if self.reserved_seqs > 0.0:   # reserved up front: the worst step, whatever the batch
+            return self.prefill_tokens * self.act_per_token + max(batch, self.reserved_seqs) * self.logits_per_seq
         return min(batch * self.context, self.prefill_tokens) * self.act_per_token + batch * self.logits_per_seq
+
+    def activation_floor(self) -> float:
+        return self.prefill_tokens * self.act_per_token + self.reserved_seqs * self.logits_per_seq
 
     def total(self, batch: float) -> float:
         return self.weights + self.kv(batch) + self.activations(batch) + self.overhead
@@ -99,13 +105,21 @@ class Terms(NamedTuple):
     def max_batch(self, capacity: float) -> float:
         fixed = self.weights + self.overhead
         per_seq = self.kv_per_seq + self.logits_per_seq
-        first_full = float(math.ceil(self.prefill_tokens / self.context))
-        full = float(math.floor((capacity - fixed - self.prefill_tokens * self.act_per_token) / per_seq))
-        if full >= first_full:
-            b = full
+        if self.reserved_seqs > 0.0:
+            reserved = fixed + self.activation_floor()
+            past = float(math.floor((capacity - reserved + self.reserved_seqs * self.logits_per_seq) / per_seq))
+            if past >= self.reserved_seqs:
+                b = past
+            else:
+                b = min(float(math.floor((capacity - reserved) / self.kv_per_seq)), self.reserved_seqs - 1.0)
         else:
-            slope = self.context * self.act_per_token + per_seq
-            b = min(float(math.floor((capacity - fixed) / slope)), first_full - 1.0)
+            first_full = float(math.ceil(self.prefill_tokens / self.context))
+            full = float(math.floor((capacity - fixed - self.prefill_tokens * self.act_per_token) / per_seq))
+            if full >= first_full:
+                b = full
+            else:
+                slope = self.context * self.act_per_token + per_seq
+                b = min(float(math.floor((capacity - fixed) / slope)), first_full - 1.0)
         b = min(max(b, 0.0), MAX_BATCH)
         for _ in range(3):
             if b > 0.0 and self.total(b) > capacity:
@@ -117,7 +131,9 @@ class Terms(NamedTuple):
 
 
 def memory_terms(a: Arch, engine: Sequence[float], precision: str, kv: str, context: float, tp: float) -> Terms:
-    _util, overhead, max_batched_tokens, logits_bytes = engine[:4]
+    _util, overhead, max_batched_tokens, logits_bytes, comm_buffers, reserved_seqs = engine[:6]
+    if tp > 1.0:   # a tensor-parallel group's communicators hold buffers on every GPU
+        overhead = overhead + comm_buffers
     p = params(a)
     quantizable = p["attention"] + p["mlp"]
     sharded = p["embedding"] + p["lm_head"] + p["attention_bias"]
@@ -129,7 +145,8 @@ def memory_terms(a: Arch, engine: Sequence[float], precision: str, kv: str, cont
     attn = 2.0 * (a.heads / tp) * a.head_dim + 2.0 * kv_heads * a.head_dim
     mlp = 3.0 * a.ffn * a.experts_per_token / tp
     act_per_token = (2.0 * a.hidden + max(attn, mlp)) * ACTIVATION_BYTES
-    return Terms(weights, overhead, kv_per_seq, act_per_token, a.vocab * logits_bytes, max_batched_tokens, context)
+    return Terms(weights, overhead, kv_per_seq, act_per_token, a.vocab * logits_bytes, max_batched_tokens, context,
+                 reserved_seqs)
 
 
 def fit_one(a: Arch, memory_bytes: float, engine: Sequence[float], precision: str, kv: str,
@@ -181,7 +198,7 @@ class Gpu(NamedTuple):
 
 
 class Engine(NamedTuple):
-    memory: tuple  # the four memory fields, as memory_terms takes them
+    memory: tuple  # the six memory fields, as memory_terms takes them
     compute_efficiency: float
     memory_efficiency: float
     activation_traffic: float
@@ -196,7 +213,7 @@ class Engine(NamedTuple):
 
     @classmethod
     def from_row(cls, row: Sequence[float]) -> "Engine":
-        return cls(tuple(row[:4]), *[float(v) for v in row[4:]])
+        return cls(tuple(row[:6]), *[float(v) for v in row[6:]])
 
 
 class Step(NamedTuple):
@@ -652,7 +669,7 @@ class ReplicaModel:
         self.r = Roofline(a, g, e, precision, kv, tp)
         terms = memory_terms(a, e.memory, precision, kv, 1.0, tp)
         capacity = g.memory_bytes * e.memory[0]
-        self.kv_budget = capacity - terms.weights - terms.overhead - terms.prefill_tokens * terms.act_per_token
+        self.kv_budget = capacity - terms.weights - terms.overhead - terms.activation_floor()
         self.max_batched_tokens = e.memory[2]
         self.kv_per_token = terms.kv_per_seq
         self.window = a.sliding_window

@@ -36,8 +36,9 @@ def row_of(a: dict) -> list[int]:
 
 
 engines = st.builds(
-    lambda u, o, t, l, timing: [u, o, float(t), l, *timing],
+    lambda u, o, t, l, c, r, timing: [u, o, float(t), l, c, float(r), *timing],
     st.floats(0.05, 1.0), st.floats(0.0, 5e9), st.integers(1, 1 << 20), st.sampled_from([0.0, 4.0, 8.0]),
+    st.sampled_from([0.0, 1.92e9]), st.sampled_from([0, 0, 1, 256]),
     st.tuples(st.floats(0.05, 1.0), st.floats(0.05, 1.0), st.floats(0.0, 100.0), st.floats(0.0, 10.0),
               st.floats(0.0, 50.0), st.floats(0.05, 1.0), st.floats(0.0, 50.0), st.floats(0.05, 1.0),
               st.floats(0.0, 200.0), st.sampled_from([0.0, 0.0, 16.0, 512.0]), st.floats(0.05, 1.0)))
@@ -106,7 +107,7 @@ def test_max_batch_is_exact(a, eng, mem, prec, context, tp):
     z = np.zeros(1, dtype=np.int64)
     mb = int(_core.fit_many(rows, np.array([gpu_row(mem)]), np.array([eng]), z, z, z, z + prec, z, z + 1, z + context,
                             z + tp)["max_batch"][0])
-    terms = reference.memory_terms(ref, eng[:4], reference.PRECISIONS[prec], "fp16", float(context), float(tp))
+    terms = reference.memory_terms(ref, eng[:6], reference.PRECISIONS[prec], "fp16", float(context), float(tp))
     cap = mem * eng[0]
     assert mb == 0 or terms.total(float(mb)) <= cap
     assert terms.total(float(mb + 1)) > cap

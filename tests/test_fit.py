@@ -27,6 +27,31 @@ def test_seed_002_7b_fits_a100_40gb_at_18_to_19_gb():
     assert r.utilization == pytest.approx(r.total_bytes / r.capacity_bytes)
 
 
+def test_vllm_reserves_its_worst_step_whatever_the_batch():
+    # llama-3-8b: peak live activations per token (2 x 4096 + max(attention 10,240, MLP 3 x 14,336)) x 2 B
+    # = 102,400 B, over vLLM's 2,048-token step; logits 128,256 x 8 B for max_num_seqs = 256 sequences
+    reserve = 2048 * 102_400 + 256 * 128_256 * 8
+    for batch in (1, 16, 256):
+        assert gpuopt.fit("llama-3-8b", "h100-sxm", batch=batch, context=1024).activation_bytes == reserve
+    assert gpuopt.fit("llama-3-8b", "h100-sxm", batch=300, context=1024).activation_bytes == reserve + 44 * 128_256 * 8
+    # TensorRT-LLM's activations grow with the batch (no reserve modelled)
+    assert gpuopt.fit("llama-3-8b", "h100-sxm", batch=1, context=16, engine="trtllm").activation_bytes < reserve / 10
+
+
+def test_vllm_tensor_parallel_kv_gain_matches_its_memory_profile():
+    """vLLM's memory profile of Meta-Llama-3-8B on H100 80GB (vllm-project/vllm pull request 10511):
+    TP 1 - weights 14.96 GiB, KV cache 53.29 GiB; TP 2 - weights 7.48 GiB, non-torch memory up by
+    1.79 GiB (NCCL, custom all-reduce), activation peak the same, so each GPU's KV cache grows by
+    71.29 - 7.48 - 3.58 - 1.26 - 53.29 = 5.68 GiB."""
+    free = {}
+    for tp in (1, 2):
+        r = gpuopt.fit("llama-3-8b", "h100-sxm", batch=1, context=1, tp=tp)
+        free[tp] = r.capacity_bytes - r.weights_bytes - r.overhead_bytes - r.activation_bytes
+    assert (free[2] - free[1]) / 2**30 == pytest.approx(5.68, abs=0.1)
+    assert gpuopt.fit("llama-3-8b", "h100-sxm", tp=2).overhead_bytes == pytest.approx(0.8e9 + 1.79 * 2**30)
+    assert gpuopt.fit("llama-3-8b", "h100-sxm", tp=2, engine="trtllm").overhead_bytes == pytest.approx(0.6e9)
+
+
 def test_verdict_thresholds():
     # capacity 0.9 x memory; pick GPUs so that the same deployment lands in each band
     r = gpuopt.fit("llama-2-7b", "a100-40gb", batch=4, context=2048)

@@ -191,7 +191,7 @@ def test_bad_scenarios_name_the_key_and_the_fix(text, key, fix):
 
 def test_weekly_periods_weigh_by_their_days():
     sites = [Site(name="cloud", kind="cloud", gpus=[GpuOffer(type="l4", max_purchase=0, rent_usd_per_hour=1.0)])]
-    svc = Service(name="a", model="llama-3-8b", rate={"weekday": 2.0, "weekend": 0.1},
+    svc = Service(name="a", model="llama-3-8b", rate={"weekday": 4.0, "weekend": 0.1},
                   slo={"ttft_p95_ms": 1500, "tpot_p95_ms": 60}, min_replicas=0)
     scn = Scenario(periods=[Period(name="weekday", hours=24, days_per_week=5),
                             Period(name="weekend", hours=24, days_per_week=2)], sites=sites, services=[svc])

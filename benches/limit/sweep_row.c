@@ -12,7 +12,7 @@ enum {
     KV_PER_TOKEN, ACT_TRAFFIC_PER_TOKEN, COMM_PER_TOKEN, COMM_FIXED, BW, KV_BW, STEP_OVERHEAD_MS, SEQ_OVERHEAD_US,
     WEIGHTS, OVERHEAD, WINDOW, ACT_PER_TOKEN, LOGITS_PER_SEQ, PREFILL_TOKENS, MAX_BATCHED_TOKENS,
     REQUEST_OVERHEAD_MS, CAPACITY, USD_PER_HOUR, VALID, KV_READ_PER_TOKEN, KV_BW_UNSPLIT, HEADS_PER_RANK,
-    PAGED_SPLIT_ITEMS, N_CONSTANTS
+    PAGED_SPLIT_ITEMS, RESERVED_SEQS, N_CONSTANTS
 };
 
 #define FITS_THRESHOLD 0.8
@@ -22,21 +22,29 @@ typedef struct { double compute, memory, act, comm, overhead; } step_t;
 typedef struct { double kv_per_seq, context; } terms_t;
 
 static double total(const double *c, terms_t t, double b) {
-    double act = fmin(b * t.context, c[PREFILL_TOKENS]) * c[ACT_PER_TOKEN] + b * c[LOGITS_PER_SEQ];
+    double act = c[RESERVED_SEQS] > 0.0
+        ? c[PREFILL_TOKENS] * c[ACT_PER_TOKEN] + fmax(b, c[RESERVED_SEQS]) * c[LOGITS_PER_SEQ]
+        : fmin(b * t.context, c[PREFILL_TOKENS]) * c[ACT_PER_TOKEN] + b * c[LOGITS_PER_SEQ];
     return c[WEIGHTS] + t.kv_per_seq * b + act + c[OVERHEAD];
 }
 
 static double max_batch(const double *c, terms_t t, double capacity) {
     double fixed = c[WEIGHTS] + c[OVERHEAD];
     double per_seq = t.kv_per_seq + c[LOGITS_PER_SEQ];
-    double first_full = ceil(c[PREFILL_TOKENS] / t.context);
-    double full = floor((capacity - fixed - c[PREFILL_TOKENS] * c[ACT_PER_TOKEN]) / per_seq);
     double b;
-    if (full >= first_full) {
-        b = full;
+    if (c[RESERVED_SEQS] > 0.0) {
+        double reserved = fixed + c[PREFILL_TOKENS] * c[ACT_PER_TOKEN] + c[RESERVED_SEQS] * c[LOGITS_PER_SEQ];
+        double past = floor((capacity - reserved + c[RESERVED_SEQS] * c[LOGITS_PER_SEQ]) / per_seq);
+        b = past >= c[RESERVED_SEQS] ? past : fmin(floor((capacity - reserved) / t.kv_per_seq), c[RESERVED_SEQS] - 1.0);
     } else {
-        double slope = t.context * c[ACT_PER_TOKEN] + per_seq;
-        b = fmin(floor((capacity - fixed) / slope), first_full - 1.0);
+        double first_full = ceil(c[PREFILL_TOKENS] / t.context);
+        double full = floor((capacity - fixed - c[PREFILL_TOKENS] * c[ACT_PER_TOKEN]) / per_seq);
+        if (full >= first_full) {
+            b = full;
+        } else {
+            double slope = t.context * c[ACT_PER_TOKEN] + per_seq;
+            b = fmin(floor((capacity - fixed) / slope), first_full - 1.0);
+        }
     }
     b = fmin(fmax(b, 0.0), MAX_BATCH);
     for (int i = 0; i < 3; i++)

@@ -170,6 +170,13 @@ class EngineProfile(_Frozen):
     overhead_bytes: Annotated[float, Field(ge=0, le=MAX_MEMORY_BYTES, allow_inf_nan=False)]
     max_batched_tokens: Annotated[int, Field(ge=1)] = Field(description="tokens per forward pass")
     logits_bytes_per_entry: NonNegative
+    comm_buffer_bytes: Annotated[float, Field(ge=0, le=MAX_MEMORY_BYTES, allow_inf_nan=False)] = Field(
+        0.0, description="communicator buffers per GPU of a tensor-parallel group (tp > 1): NCCL's and the engine's "
+                         "own all-reduce buffers, outside the KV cache")
+    reserved_seqs: NonNegative = Field(
+        0.0, description="0: activations grow with the batch; > 0: the engine reserves its worst step's activations "
+                         "up front (max_batched_tokens tokens and the logits of this many sequences: vLLM's memory "
+                         "profile with max_num_seqs), whatever the batch")
     # timing (defaults: generic, uncalibrated values)
     compute_efficiency: Share = 0.5
     memory_efficiency: Share = 0.8

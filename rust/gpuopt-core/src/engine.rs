@@ -3,11 +3,13 @@
 use crate::error::{invalid, CoreError};
 
 /// Column order of an engine row as it crosses the Python boundary.
-pub const ENGINE_FIELDS: [&str; 15] = [
+pub const ENGINE_FIELDS: [&str; 17] = [
     "memory_utilization",
     "overhead_bytes",
     "max_batched_tokens",
     "logits_bytes_per_entry",
+    "comm_buffer_bytes",
+    "reserved_seqs",
     "compute_efficiency",
     "memory_efficiency",
     "activation_traffic",
@@ -33,6 +35,13 @@ pub struct EngineMemory {
     pub max_batched_tokens: f64,
     /// Bytes per (sequence, vocabulary entry) for logits and sampling buffers.
     pub logits_bytes_per_entry: f64,
+    /// Communicator buffers per GPU of a tensor-parallel group (tp > 1): NCCL's and the engine's
+    /// own all-reduce buffers, held outside the KV cache.
+    pub comm_buffer_bytes: f64,
+    /// 0: activations grow with the batch. > 0: the engine reserves its worst step's activations
+    /// up front, whatever the batch (vLLM's memory profile: a forward pass of max_batched_tokens
+    /// tokens and the logits of this many sequences, max_num_seqs).
+    pub reserved_seqs: f64,
 }
 
 /// How fast an engine runs, as fractions of the roofline and fixed costs (fitted to measurements).
@@ -109,22 +118,24 @@ impl EngineProfile {
             overhead_bytes: non_negative(f(1).0, f(1).1)?,
             max_batched_tokens: non_negative(f(2).0, f(2).1)?,
             logits_bytes_per_entry: non_negative(f(3).0, f(3).1)?,
+            comm_buffer_bytes: non_negative(f(4).0, f(4).1)?,
+            reserved_seqs: non_negative(f(5).0, f(5).1)?,
         };
         if memory.max_batched_tokens < 1.0 {
             return invalid(format!("max_batched_tokens = {} must be >= 1", row[2]));
         }
         let timing = EngineTiming {
-            compute_efficiency: share(f(4).0, f(4).1)?,
-            memory_efficiency: share(f(5).0, f(5).1)?,
-            activation_traffic: non_negative(f(6).0, f(6).1)?,
-            step_overhead_ms: non_negative(f(7).0, f(7).1)?,
-            request_overhead_ms: non_negative(f(8).0, f(8).1)?,
-            comm_efficiency: share(f(9).0, f(9).1)?,
-            allreduce_latency_us: non_negative(f(10).0, f(10).1)?,
-            attention_efficiency: share(f(11).0, f(11).1)?,
-            seq_overhead_us: non_negative(f(12).0, f(12).1)?,
-            paged_attention_split_items: non_negative(f(13).0, f(13).1)?,
-            unsplit_attention_efficiency: share(f(14).0, f(14).1)?,
+            compute_efficiency: share(f(6).0, f(6).1)?,
+            memory_efficiency: share(f(7).0, f(7).1)?,
+            activation_traffic: non_negative(f(8).0, f(8).1)?,
+            step_overhead_ms: non_negative(f(9).0, f(9).1)?,
+            request_overhead_ms: non_negative(f(10).0, f(10).1)?,
+            comm_efficiency: share(f(11).0, f(11).1)?,
+            allreduce_latency_us: non_negative(f(12).0, f(12).1)?,
+            attention_efficiency: share(f(13).0, f(13).1)?,
+            seq_overhead_us: non_negative(f(14).0, f(14).1)?,
+            paged_attention_split_items: non_negative(f(15).0, f(15).1)?,
+            unsplit_attention_efficiency: share(f(16).0, f(16).1)?,
         };
         Ok(EngineProfile { memory, timing })
     }
@@ -134,14 +145,15 @@ impl EngineProfile {
 pub(crate) mod tests {
     use super::*;
 
-    pub const ROW: [f64; 15] = [0.9, 0.8e9, 2048.0, 8.0, 0.6, 0.8, 40.0, 0.5, 3.0, 0.7, 10.0, 0.6, 20.0, 0.0, 0.6];
+    pub const ROW: [f64; 17] = [0.9, 0.8e9, 2048.0, 8.0, 1.5e9, 256.0, 0.6, 0.8, 40.0, 0.5, 3.0, 0.7, 10.0, 0.6, 20.0, 0.0, 0.6];
 
     #[test]
     fn parses_and_validates() {
         let e = EngineProfile::from_row(&ROW).unwrap();
         assert_eq!(e.memory.max_batched_tokens, 2048.0);
         assert_eq!(e.timing.request_overhead_ms, 3.0);
-        for (i, bad) in [(0, 1.5), (1, -1.0), (2, 0.5), (4, 0.0), (6, f64::NAN), (9, 2.0), (11, 0.0), (11, 1.5), (12, -1.0), (13, -1.0), (14, 0.0), (14, 1.5)] {
+        assert_eq!((e.memory.comm_buffer_bytes, e.memory.reserved_seqs), (1.5e9, 256.0));
+        for (i, bad) in [(0, 1.5), (1, -1.0), (2, 0.5), (4, -1.0), (5, -1.0), (6, 0.0), (8, f64::NAN), (11, 2.0), (13, 0.0), (13, 1.5), (14, -1.0), (15, -1.0), (16, 0.0), (16, 1.5)] {
             let mut row = ROW;
             row[i] = bad;
             let err = EngineProfile::from_row(&row).unwrap_err().to_string();

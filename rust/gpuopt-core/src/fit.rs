@@ -65,6 +65,9 @@ pub struct MemoryTerms {
     pub act_per_token: f64,
     pub logits_per_seq: f64,
     pub prefill_tokens: f64,
+    /// > 0: activations reserved up front for a step of `prefill_tokens` tokens and the logits
+    /// of this many sequences (EngineMemory::reserved_seqs).
+    pub reserved_seqs: f64,
     pub context: f64,
 }
 
@@ -96,11 +99,13 @@ impl MemoryTerms {
         let act_per_token = (2.0 * m.hidden + attn.max(mlp)) * ACTIVATION_BYTES;
         MemoryTerms {
             weights,
-            overhead: e.overhead_bytes,
+            // a tensor-parallel group's communicators hold buffers on every GPU
+            overhead: e.overhead_bytes + if tp > 1.0 { e.comm_buffer_bytes } else { 0.0 },
             kv_per_seq,
             act_per_token,
             logits_per_seq: m.vocab * e.logits_bytes_per_entry,
             prefill_tokens: e.max_batched_tokens,
+            reserved_seqs: e.reserved_seqs,
             context,
         }
     }
@@ -121,7 +126,17 @@ impl MemoryTerms {
 
     #[inline]
     pub fn activations(&self, batch: f64) -> f64 {
-        (batch * self.context).min(self.prefill_tokens) * self.act_per_token + batch * self.logits_per_seq
+        if self.reserved_seqs > 0.0 {
+            self.prefill_tokens * self.act_per_token + batch.max(self.reserved_seqs) * self.logits_per_seq
+        } else {
+            (batch * self.context).min(self.prefill_tokens) * self.act_per_token + batch * self.logits_per_seq
+        }
+    }
+
+    /// Activation memory no batch can use for its KV cache: the reserve of an engine that
+    /// reserves its worst step, else the largest prefill chunk's.
+    pub fn activation_floor(&self) -> f64 {
+        self.prefill_tokens * self.act_per_token + self.reserved_seqs * self.logits_per_seq
     }
 
     #[inline]
@@ -134,14 +149,25 @@ impl MemoryTerms {
     pub fn max_batch(&self, capacity: f64) -> f64 {
         let fixed = self.weights + self.overhead;
         let per_seq = self.kv_per_seq + self.logits_per_seq;
-        // Batches from `first_full` on fill the prefill budget; below it activations grow with the batch.
-        let first_full = round::ceil(self.prefill_tokens / self.context);
-        let full = round::floor((capacity - fixed - self.prefill_tokens * self.act_per_token) / per_seq);
-        let mut b = if full >= first_full {
-            full
+        let mut b = if self.reserved_seqs > 0.0 {
+            // the reserve holds the logits of `reserved_seqs` sequences; more add their own
+            let reserved = fixed + self.activation_floor();
+            let past = round::floor((capacity - reserved + self.reserved_seqs * self.logits_per_seq) / per_seq);
+            if past >= self.reserved_seqs {
+                past
+            } else {
+                round::floor((capacity - reserved) / self.kv_per_seq).min(self.reserved_seqs - 1.0)
+            }
         } else {
-            let slope = self.context * self.act_per_token + per_seq;
-            round::floor((capacity - fixed) / slope).min(first_full - 1.0)
+            // Batches from `first_full` on fill the prefill budget; below it activations grow with the batch.
+            let first_full = round::ceil(self.prefill_tokens / self.context);
+            let full = round::floor((capacity - fixed - self.prefill_tokens * self.act_per_token) / per_seq);
+            if full >= first_full {
+                full
+            } else {
+                let slope = self.context * self.act_per_token + per_seq;
+                round::floor((capacity - fixed) / slope).min(first_full - 1.0)
+            }
         };
         b = b.max(0.0).min(MAX_BATCH);
         // The closed form can land one off through rounding: settle it against total() itself.
@@ -430,6 +456,8 @@ mod tests {
         overhead_bytes: 0.8e9,
         max_batched_tokens: 2048.0,
         logits_bytes_per_entry: 8.0,
+        comm_buffer_bytes: 1.92e9,
+        reserved_seqs: 0.0,
     };
     const A100_40GB: f64 = 40960.0 * 1048576.0;
 
@@ -447,15 +475,29 @@ mod tests {
     }
 
     #[test]
+    fn a_tensor_parallel_group_holds_communicator_buffers() {
+        let one = fit_one(&llama2_7b(), A100_40GB, &VLLM, &q(4.0, 2048.0, 1.0));
+        let two = fit_one(&llama2_7b(), A100_40GB, &VLLM, &q(4.0, 2048.0, 2.0));
+        assert_eq!(one.overhead_bytes, 0.8e9);
+        assert_eq!(two.overhead_bytes, 0.8e9 + 1.92e9);
+    }
+
+    #[test]
     fn max_batch_is_exact_boundary() {
-        for ctx in [1.0, 100.0, 2048.0, 4096.0, 32768.0] {
+        let reserving = EngineMemory { reserved_seqs: 256.0, ..VLLM };
+        for (e, ctx) in [VLLM, reserving].iter().flat_map(|e| [1.0, 100.0, 2048.0, 4096.0, 32768.0, 1e6].map(|c| (e, c))) {
             let m = mixtral();
-            let t = MemoryTerms::new(&m, &VLLM, Precision::Fp8, Precision::Fp8, ctx, 2.0);
+            let t = MemoryTerms::new(&m, e, Precision::Fp8, Precision::Fp8, ctx, 2.0);
             let cap = 81920.0 * 1048576.0 * 0.9;
             let b = t.max_batch(cap);
             assert!(b == 0.0 || t.total(b) <= cap);
             assert!(t.total(b + 1.0) > cap);
         }
+        // reserved: the worst step's activations whatever the batch, and more logits past 256 sequences
+        let t = MemoryTerms::new(&llama2_7b(), &reserving, Precision::Fp16, Precision::Fp16, 512.0, 1.0);
+        assert_eq!(t.activations(1.0), t.activations(256.0));
+        assert_eq!(t.activations(1.0), 2048.0 * t.act_per_token + 256.0 * t.logits_per_seq);
+        assert_eq!(t.activations(300.0) - t.activations(256.0), 44.0 * t.logits_per_seq);
     }
 
     #[test]

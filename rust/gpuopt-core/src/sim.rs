@@ -264,7 +264,7 @@ impl ReplicaModel {
         }
         let terms = MemoryTerms::with_params(m, p, &e.memory, precision, kv, 1.0, tp);
         let capacity = gpu.memory_bytes * e.memory.memory_utilization;
-        let kv_budget = capacity - terms.weights - terms.overhead - terms.prefill_tokens * terms.act_per_token;
+        let kv_budget = capacity - terms.weights - terms.overhead - terms.activation_floor();
         Ok(ReplicaModel {
             roofline: Roofline::new(m, p, gpu, e, precision, kv, tp),
             max_batched_tokens: e.memory.max_batched_tokens,
