@@ -74,6 +74,11 @@ def test_kv_cache_bounds_admission_and_rejects_what_never_fits():
     r = simulate("llama-2-13b", "a100-40gb", trace=[(0.0, 16000, 16000)] + [(0.001 * i, 512, 64) for i in range(50)])
     assert r.requests_rejected == 1 and r.requests_completed == 50
     assert r.queue_max >= 50 - r.kv_budget_gb // (576 * 819_200 / 1e9) - 1
+    # the budget is what vLLM's memory profile leaves: capacity - weights - overhead - the reserve of its
+    # worst step (2,048 tokens and 256 sequences' logits), the same as the memory fit's at batch 1
+    f = gpuopt.fit("llama-2-13b", "a100-40gb", batch=1, context=1)
+    assert r.kv_budget_gb * 1e9 == pytest.approx(
+        f.capacity_bytes - f.weights_bytes - f.overhead_bytes - f.activation_bytes, rel=1e-12)
 
 
 def test_time_sliced_fraction_adds_interference():
