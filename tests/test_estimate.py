@@ -87,6 +87,13 @@ def test_paged_attention_takes_its_unsplit_kernel_past_the_work_item_limit():
     # a profile that names no unsplit share reads as fast on v1 as on v2
     spec = {k: v for k, v in v2.model_dump().items() if k != "unsplit_attention_efficiency"}
     assert gpuopt.EngineProfile.model_validate({**spec, "attention_efficiency": 0.4}).unsplit_attention_efficiency == 0.4
+    for bad, says in (({"paged_attention_split_items": -1}, "greater than or equal to 0"),
+                      ({"paged_attention_split_items": 1e300}, "less than or equal to"),
+                      ({"reserved_seqs": 1e300}, "less than or equal to"),
+                      ({"unsplit_attention_efficiency": 0}, "greater than 0"),
+                      ({"comm_buffer_bytes": -5}, "greater than or equal to 0")):
+        with pytest.raises(InvalidInputError, match=says):
+            gpuopt.register_engine({**v2.model_dump(), "id": "probe", **bad})
     assert gpuopt.estimate("llama-3-8b", "h100-sxm", batch=17, input_tokens=2000, output_tokens=101).decode_attention == ""
 
 

@@ -173,7 +173,7 @@ class EngineProfile(_Frozen):
     comm_buffer_bytes: Annotated[float, Field(ge=0, le=MAX_MEMORY_BYTES, allow_inf_nan=False)] = Field(
         0.0, description="communicator buffers per GPU of a tensor-parallel group (tp > 1): NCCL's and the engine's "
                          "own all-reduce buffers, outside the KV cache")
-    reserved_seqs: NonNegative = Field(
+    reserved_seqs: Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)] = Field(
         0.0, description="0: activations grow with the batch; > 0: the engine reserves its worst step's activations "
                          "up front (max_batched_tokens tokens and the logits of this many sequences: vLLM's memory "
                          "profile with max_num_seqs), whatever the batch")
@@ -189,7 +189,7 @@ class EngineProfile(_Frozen):
                                                          "reading the KV cache (default: memory_efficiency)")
     seq_overhead_us: NonNegative = Field(0.0, description="host-side cost per sequence in every step "
                                                           "(scheduling, sampling, detokenising), µs")
-    paged_attention_split_items: NonNegative = Field(
+    paged_attention_split_items: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] = Field(
         0.0, description="0: decode attention reads a GQA group's KV once and splits contexts (FlashAttention, "
                          "XQA); > 0: vLLM's PagedAttention kernels, which read the KV once per query head and, past "
                          "this many work items (sequences x query heads per GPU; vLLM: 512), walk whole contexts "
