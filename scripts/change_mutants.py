@@ -110,7 +110,7 @@ M = [
  ("python/gpuopt/data/engines.yaml", "vllm:\n  memory_utilization: 0.90\n  overhead_gb: 0.8\n  max_batched_tokens: 2048\n  logits_bytes_per_entry: 8\n  comm_buffer_gib: 1.79",
   "vllm:\n  memory_utilization: 0.90\n  overhead_gb: 0.8\n  max_batched_tokens: 2048\n  logits_bytes_per_entry: 8\n  comm_buffer_gib: 0",
   "tests/test_fit.py -k tensor_parallel_kv"),
- ("python/gpuopt/catalog.py", 'spec.pop("comm_buffer_gib", 0.0) * 2**30', 'spec.pop("comm_buffer_gib", 0.0) * 1e9',
+ ("python/gpuopt/catalog.py", 'spec.pop("comm_buffer_gib", 0.0) * GiB', 'spec.pop("comm_buffer_gib", 0.0) * GB',
   "tests/test_fit.py -k tensor_parallel_kv"),
 ]
 

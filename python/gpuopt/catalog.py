@@ -18,7 +18,7 @@ import yaml
 
 from gpuopt.errors import InvalidInputError, ModelInputError, UnknownNameError
 from gpuopt.schema import PRECISIONS, Accelerator, EngineProfile, ModelSpec, Price
-from gpuopt.units import GB
+from gpuopt.units import GB, GiB
 from gpuopt.user_files import load_yaml, read_text
 
 GpuLike = Union[str, Accelerator, Mapping[str, Any]]
@@ -80,7 +80,7 @@ def engine_priors() -> dict[str, EngineProfile]:
     for eid, spec in yaml.safe_load(_data_text("engines.yaml")).items():
         spec = dict(spec)
         spec["overhead_bytes"] = spec.pop("overhead_gb") * GB
-        spec["comm_buffer_bytes"] = spec.pop("comm_buffer_gib", 0.0) * 2**30
+        spec["comm_buffer_bytes"] = spec.pop("comm_buffer_gib", 0.0) * GiB
         spec.pop("timing_from", None)
         spec.setdefault("calibration", "hand-set prior (engines.yaml), not fitted to measurements")
         out[eid] = EngineProfile(id=eid, **spec)

@@ -344,5 +344,5 @@ def validate(measurements: Union[Sequence[Measurement], str, Path, None] = None,
                       worst_ratio=float(np.max(np.maximum(ratios, 1 / ratios))), groups=summary, profiles=profiles)
 
 
-__all__ = ["Calibration", "FITTED", "figures_of", "Measurement", "source_weights", "Validation", "ValidationGroup", "ValidationRow", "calibrate", "load_measurements",
-           "predict", "validate"]
+__all__ = ["Calibration", "FITTED", "figures_of", "Measurement", "source_weights", "Validation", "ValidationGroup",
+           "ValidationRow", "calibrate", "load_measurements", "predict", "validate"]

@@ -178,7 +178,9 @@ def _report(m, g, e, p: str, kv: str, row: dict, input_tokens: int, output_token
         output_tokens_per_s=row["output_tokens_per_s"], requests_per_s=batch / e2e_s if batch else 0.0,
         bound={"prefill": row["prefill_bound"], "decode": row["decode_bound"]},
         prefill=_phase(row, "prefill"), decode=_phase(row, "decode"), fit=fit_report,
-        engine_calibration=e.calibration, decode_attention=decode_attention(m, e, min(batch, max(fit_report.max_batch, 1)), tp), warnings=tuple(warnings))
+        engine_calibration=e.calibration, warnings=tuple(warnings),
+        # the first wave's batch, whose steps the report's decode times are
+        decode_attention=decode_attention(m, e, min(batch, max(fit_report.max_batch, 1)), tp))
 
 
 def _scalar_inputs(model, gpu, engine, precision, kv_precision, input_tokens, output_tokens, tp):

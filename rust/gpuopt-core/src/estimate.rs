@@ -238,7 +238,8 @@ impl Roofline {
     }
 
     /// Seconds a step's attention spends moving the KV cache: `tokens` written, `kv_read` cached
-    /// tokens read by `seqs` sequences.
+    /// tokens read by `seqs` sequences. Without paged attention it stays one expression, as it was,
+    /// so those engines' figures are unchanged to the last bit.
     fn kv_s(&self, tokens: f64, seqs: f64, kv_read: f64) -> f64 {
         if self.paged_split_items > 0.0 {
             self.kv_per_token * tokens / self.kv_bw + self.kv_read_per_token * kv_read / self.kv_read_bw(seqs)
