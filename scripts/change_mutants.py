@@ -3,7 +3,8 @@ engine's stack, source weights, the verification deadline, the schema check, tp 
 Argonne mapping; the dive, its windows' offer, auto's order, the baselines' build estimate, the
 diagnosis out of time; the simulator's tournament trees and finishing buckets, the streamed sweep,
 the per-run caches, floor and ceil, the name encoding, the trace check; node limits on the
-decomposition's windows and dive; paged attention's reads and kernels; vLLM's memory reserve), each run against the
+decomposition's windows and dive; paged attention's reads and kernels; vLLM's memory reserve; a run's tokens per forward pass and
+Argonne's llama.cpp rows), each run against the
 tests that should catch it; prints KILLED or SURVIVED (a fault in a .rs file rebuilds the extension):
 
     .venv/bin/python scripts/change_mutants.py [N ...]     # from the repository root; N: only these
@@ -112,6 +113,16 @@ M = [
   "tests/test_fit.py -k tensor_parallel_kv"),
  ("python/gpuopt/catalog.py", 'spec.pop("comm_buffer_gib", 0.0) * GiB', 'spec.pop("comm_buffer_gib", 0.0) * GB',
   "tests/test_fit.py -k tensor_parallel_kv"),
+ # issue 16: a run's own tokens per forward pass (llama-bench's -b), Argonne's llama.cpp rows
+ ("python/gpuopt/estimation/calibration.py", "        if r.max_batched_tokens is not None:", "        if False:",
+  "tests/test_calibration.py -k forward_pass"),
+ ("python/gpuopt/estimation/calibration.py", "engine=engine if engine is not None and not any(r.max_batched_tokens for r in sel)",
+  "engine=engine if engine is not None", "tests/test_calibration.py -k forward_pass"),
+ ("python/gpuopt/estimation/calibration.py", "built = catalog.engine_on(catalog.engine(e), catalog.gpu(r.gpu))",
+  "built = catalog.engine(e)", "tests/test_calibration.py -k forward_pass"),
+ ("python/gpuopt/estimation/public.py", "batch, chunk = 1, min(batch, LLAMA_CPP_UBATCH)", "chunk = min(batch, LLAMA_CPP_UBATCH)",
+  "tests/test_public_data.py -k chunks"),
+ ("python/gpuopt/estimation/public.py", "            if n_gpu > 1:", "            if False:", "tests/test_public_data.py -k chunks"),
 ]
 
 

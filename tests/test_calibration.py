@@ -86,6 +86,42 @@ def test_calibrate_from_a_users_csv(tmp_path):
     assert gpuopt.validate(f).loo_mape is not None
 
 
+def test_a_runs_own_tokens_per_forward_pass_is_what_its_estimate_uses(tmp_path):
+    """A measurement may say how many tokens its engine took per forward pass (llama.cpp's -b, vLLM's
+    max_num_batched_tokens): its prompt is then prefilled in chunks of that many, not the profile's."""
+    f = tmp_path / "chunks.csv"
+    f.write_text("model,gpu,engine,batch,isl,osl,metric,value,max_batched_tokens\n"
+                 "llama-2-7b,h100-sxm,llama.cpp,1,512,512,out_tok_s_static,24.0,1\n"
+                 "llama-2-7b,h100-sxm,llama.cpp,1,512,512,out_tok_s_static,41.0,\n")
+    one, default = load_measurements(f)
+    assert one.max_batched_tokens == 1 and default.max_batched_tokens is None
+    engine = gpuopt.engine("llama.cpp")
+    slow, fast = predict([one, default])
+    by_hand = [gpuopt.estimate("llama-2-7b", "h100-sxm", batch=1, input_tokens=512, output_tokens=512,
+                               engine=engine.model_copy(update={"max_batched_tokens": b})).output_tokens_per_s
+               for b in (1, engine.max_batched_tokens)]
+    assert [slow, fast] == pytest.approx(by_hand, rel=1e-12)
+    # 512 forward passes of one token each instead of one of 512: the weights are read 511 times more
+    assert slow < 0.75 * fast
+    # a profile given for the fit keeps the row's own figure too
+    mine = engine.model_copy(update={"memory_efficiency": 0.5})
+    assert predict([one], mine)[0] == pytest.approx(
+        gpuopt.estimate("llama-2-7b", "h100-sxm", batch=1, input_tokens=512, output_tokens=512,
+                        engine=mine.model_copy(update={"max_batched_tokens": 1})).output_tokens_per_s, rel=1e-12)
+    # and the engine's build for the row's GPU: vllm on an MI300X is vllm-rocm, with the row's chunk
+    amd = Measurement(model="llama-3-8b", gpu="mi300x", engine="vllm", batch=8, isl=4096, osl=64,
+                      metric="out_tok_s_static", value=100.0, max_batched_tokens=256)
+    rocm = gpuopt.engine("vllm-rocm").model_copy(update={"max_batched_tokens": 256})
+    assert predict([amd])[0] == pytest.approx(
+        gpuopt.estimate("llama-3-8b", "mi300x", batch=8, input_tokens=4096, output_tokens=64,
+                        engine=rocm).output_tokens_per_s, rel=1e-12)
+    for bad in ("0", "-4", "2.5", "100000000"):
+        f.write_text("model,gpu,isl,osl,metric,value,max_batched_tokens\n"
+                     f"llama-2-7b,l4,512,128,ttft_ms,95,{bad}\n")
+        with pytest.raises(InvalidInputError, match="measurement 1: .*max_batched_tokens"):
+            load_measurements(f)
+
+
 def test_bad_measurements_are_explained(tmp_path):
     f = tmp_path / "bad.csv"
     f.write_text("model,gpu,isl,osl,metric,value\nllama-2-7b,l4,1,128,tokens_per_day,5\n")

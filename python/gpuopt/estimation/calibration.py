@@ -25,6 +25,7 @@ from gpuopt.schema import EngineProfile
 from gpuopt.estimation.bench_files import read_bench_file
 from gpuopt.user_files import load_yaml, read_text
 
+MAX_BATCHED_TOKENS = 10_000_000   # a run's tokens per forward pass, capped before any engine is built
 Metric = Literal["out_tok_s_max", "out_tok_s_static", "ttft_ms", "decode_tok_s", "tpot_ms", "e2e_ms"]
 FITTED = ("compute_efficiency", "memory_efficiency", "activation_traffic", "step_overhead_ms",
           "request_overhead_ms", "comm_efficiency", "allreduce_latency_us", "attention_efficiency",
@@ -53,6 +54,10 @@ class Measurement(CheckedModel):
     metric: Metric
     value: float = Field(gt=0, allow_inf_nan=False)
     source: str = "user"
+    max_batched_tokens: Optional[int] = Field(
+        None, ge=1, le=MAX_BATCHED_TOKENS,
+        description="tokens per forward pass in that run where it differs from the engine profile's (llama.cpp's "
+                    "-b / n_batch, vLLM's max_num_batched_tokens): the prompt is prefilled in chunks of this many")
 
 
 def _parse(rows: Iterable[dict], origin: str) -> list[Measurement]:
@@ -116,9 +121,27 @@ def _metric(row: dict, metric: str) -> float:
     return row[metric]
 
 
+def _engines(rows: Sequence[Measurement], engine: EngineLike | None) -> list:
+    """Each row's engine (`engine`, else its own), as it ran: a row that gives its own tokens per
+    forward pass gets the engine's build for its GPU with that figure (one profile per distinct
+    engine and figure)."""
+    out, made = [], {}
+    for r in rows:
+        e = engine if engine is not None else r.engine
+        if r.max_batched_tokens is not None:
+            key = (e if isinstance(e, str) else id(e), r.gpu, r.max_batched_tokens)
+            if key not in made:
+                built = catalog.engine_on(catalog.engine(e), catalog.gpu(r.gpu))
+                made[key] = built.model_copy(update={"max_batched_tokens": r.max_batched_tokens})
+            e = made[key]
+        out.append(e)
+    return out
+
+
 def predict(measurements: Sequence[Measurement], engine: EngineLike | None = None) -> np.ndarray:
     """gpuopt's figure for each measurement's metric (with `engine` instead of each row's own)."""
     rows = list(measurements)
+    engines = _engines(rows, engine)
     out = np.empty(len(rows))
     for use_max in (True, False):
         idx = [i for i, r in enumerate(rows) if (r.batch == "max") == use_max]
@@ -127,7 +150,8 @@ def predict(measurements: Sequence[Measurement], engine: EngineLike | None = Non
         sel = [rows[i] for i in idx]
         kw = dict(
             model=[r.model for r in sel], gpu=[r.gpu for r in sel],
-            engine=engine if engine is not None else [r.engine for r in sel],
+            engine=engine if engine is not None and not any(r.max_batched_tokens for r in sel)
+            else [engines[i] for i in idx],
             precision=[r.precision for r in sel],
             kv_precision=[r.kv_precision or "fp16" for r in sel],
             input_tokens=[r.isl for r in sel], output_tokens=[r.osl for r in sel], tp=[r.n_gpu for r in sel])

@@ -7,9 +7,13 @@ whoever shipped it). Each row is one static batch, fp16, input length = output l
 after warm-up: its benchmark_throughput.py scripts time `llm.generate` over `Batch Size` prompts
 (vLLM, TensorRT-LLM), so `Latency` is the batch's end-to-end seconds and `Throughput` counts
 input and output tokens, batch x 2L / Latency. gpuopt's metric is out_tok_s_static = batch x L /
-Latency. llama.cpp rows come from `llama-bench -p L -n L -b B`: one sequence, whose prompt is
-processed B tokens at a time, over GPUs split by layers - none of which gpuopt models yet, so
-they are counted, not used.
+Latency. llama.cpp rows come from `llama-bench -p L -n L -pg L,L -b B -r 1` (llama.cpp/<GPU>/*.sh):
+the pg test prefills one sequence's L-token prompt B tokens per forward pass (n_batch = B, and
+n_ubatch = min(512, B)), then generates L tokens, and reports 2L / seconds; so `Latency` is that
+one sequence's end-to-end seconds, and gpuopt models it as a batch of one with max_batched_tokens
+= min(B, 512) (Measurement.max_batched_tokens). Over several GPUs llama.cpp splits the layers
+(its default split mode): one sequence passes through them in turn, which is not tensor
+parallelism, so those rows are counted, not used.
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ HARDWARE = {
     "Nvidia A100 GPU": ("a100-40gb", "cuda"),     # ALCF Polaris: A100-SXM4-40GB
     "Nvidia H100 GPU": ("h100-sxm", "cuda"),      # SXM, 80 GB HBM3
     "Nvidia GH200 GPU": ("gh200", "cuda"),        # JLSE GH200, 96 GB HBM3
-    "AMD MI300X GPU": ("mi300x", "rocm"),         # vLLM 0.6.1 built from Dockerfile.rocm
+    "AMD MI300X GPU": ("mi300x", "rocm"),         # vLLM 0.6.1 built from Dockerfile.rocm; llama.cpp with HIP
 }
 # (framework, stack) -> gpuopt engine
-ENGINES = {("vLLM", "cuda"): "vllm", ("vLLM", "rocm"): "vllm-rocm", ("TensorRT-LLM", "cuda"): "trtllm"}
+ENGINES = {("vLLM", "cuda"): "vllm", ("vLLM", "rocm"): "vllm-rocm", ("TensorRT-LLM", "cuda"): "trtllm",
+           ("llama.cpp", "cuda"): "llama.cpp", ("llama.cpp", "rocm"): "llama.cpp-rocm"}
+LLAMA_CPP_UBATCH = 512   # llama.cpp's default n_ubatch: a forward pass takes at most this many tokens
 MODELS = {
     "meta-llama/Llama-2-7b-hf": "llama-2-7b", "meta-llama/Llama-2-70b-hf": "llama-2-70b",
     "meta-llama/Meta-Llama-3-8B": "llama-3-8b", "meta-llama/Meta-Llama-3-70B": "llama-3-70b",
@@ -42,8 +48,9 @@ MODELS = {
 WHY_NOT = {
     "hardware": "hardware gpuopt has no specification for (MI250 as counted per die or per card is not "
                 "stated, Gaudi2, Intel PVC and Max 1550, SambaNova SN40L)",
-    "framework": "a framework gpuopt has no profile for (DeepSpeed-MII, DeepSpeed, sambaflow), or llama.cpp's "
-                 "llama-bench rows (one sequence, prompt chunk B, layer split: not what gpuopt models yet)",
+    "framework": "a framework gpuopt has no profile for (DeepSpeed-MII, DeepSpeed, sambaflow)",
+    "layers": "llama.cpp over several GPUs (its layers split between them: one sequence passes through each in "
+              "turn, which gpuopt does not model)",
     "model": "a model not in gpuopt's catalog",
 }
 
@@ -72,9 +79,16 @@ def argonne() -> PublicRows:
             out.skipped[why] += 1
             continue
         length, batch, latency_s = int(r["Input Output Length"]), int(r["Batch Size"]), float(r["Latency"])
-        out.rows.append(Measurement(model=model, gpu=hw[0], n_gpu=int(r["Num of Hardware"]), precision="fp16",
-                                    engine=engine, batch=batch, isl=length, osl=length, metric="out_tok_s_static",
-                                    value=batch * length / latency_s, source=ARGONNE_SOURCE))
+        n_gpu, chunk = int(r["Num of Hardware"]), None
+        if engine.startswith("llama.cpp"):   # one sequence; Batch Size is its prompt's tokens per forward pass
+            if n_gpu > 1:
+                out.skipped["layers"] += 1
+                continue
+            batch, chunk = 1, min(batch, LLAMA_CPP_UBATCH)
+        out.rows.append(Measurement(model=model, gpu=hw[0], n_gpu=n_gpu, precision="fp16", engine=engine,
+                                    batch=batch, isl=length, osl=length, metric="out_tok_s_static",
+                                    value=batch * length / latency_s, source=ARGONNE_SOURCE,
+                                    max_batched_tokens=chunk))
     return out
 
 
