@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 
 import pytest
 from hypothesis import given, settings, strategies as st

@@ -7,7 +7,7 @@ import math
 from functools import lru_cache
 from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import ConfigDict, Field, computed_field, model_validator
 
 from gpuopt import _core
 from gpuopt.errors import CheckedModel
