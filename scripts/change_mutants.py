@@ -4,7 +4,7 @@ Argonne mapping; the dive, its windows' offer, auto's order, the baselines' buil
 diagnosis out of time; the simulator's tournament trees and finishing buckets, the streamed sweep,
 the per-run caches, floor and ceil, the name encoding, the trace check; node limits on the
 decomposition's windows and dive; paged attention's reads and kernels; vLLM's memory reserve; a run's tokens per forward pass and
-Argonne's llama.cpp rows), each run against the
+Argonne's llama.cpp rows; the MI250(X) and Gaudi 2, stacks without a fitted build), each run against the
 tests that should catch it; prints KILLED or SURVIVED (a fault in a .rs file rebuilds the extension):
 
     .venv/bin/python scripts/change_mutants.py [N ...]     # from the repository root; N: only these
@@ -123,6 +123,14 @@ M = [
  ("python/gpuopt/estimation/public.py", "batch, chunk = 1, min(batch, LLAMA_CPP_UBATCH)", "chunk = min(batch, LLAMA_CPP_UBATCH)",
   "tests/test_public_data.py -k chunks"),
  ("python/gpuopt/estimation/public.py", "            if n_gpu > 1:", "            if False:", "tests/test_public_data.py -k chunks"),
+ # issue 16: the accelerators beside the MI300X (MI250X, MI250, Gaudi 2) and the stacks without a fitted build
+ ("python/gpuopt/catalog.py", '("INTEL GAUDI", "gaudi"), ', "", "tests/test_catalog.py -k gpu_fields"),
+ ("python/gpuopt/catalog.py", "    return stack if all(getattr(e, f) == getattr(shipped, f) for f in FITTED) else None",
+  "    return stack", "tests/test_catalog.py -k gpu_fields"),
+ ("python/gpuopt/estimation/estimate.py", "    borrowed = timing_borrowed(e, gpu)   #", "    borrowed = None   #",
+  "tests/test_catalog.py -k gpu_fields"),
+ ("python/gpuopt/estimation/public.py", "            out.skipped[NOT_FITTED[r[\"Hardware\"]]] += 1\n            continue\n",
+  "            pass\n", "tests/test_public_data.py -k mapped"),
 ]
 
 

@@ -4,7 +4,7 @@ import math
 import pytest
 
 import gpuopt
-from gpuopt import InvalidInputError, UnknownNameError
+from gpuopt import InvalidInputError, UnknownNameError, catalog
 
 # Published parameter counts (model cards / papers), in billions.
 PUBLISHED = {
@@ -63,6 +63,23 @@ def test_gpu_fields():
     assert set(gpuopt.gpu("a10g").unconfirmed) == {"fp16_tflops", "int8_tops", "tdp_w"}
     assert gpuopt.gpu("tpu-v5e").tdp_w is None
     assert not gpuopt.gpu("mi300x").mig
+    # the accelerators of Argonne's rows beside the MI300X: an MI250(X) as ROCm counts it (one GCD, half the
+    # module's datasheet figures), and Gaudi 2
+    x, m, g = gpuopt.gpu("mi250x"), gpuopt.gpu("mi250"), gpuopt.gpu("gaudi2")
+    assert (x.memory_bytes, x.mem_bw_gb_s, x.fp16_tflops, x.int8_tops, x.fp8_tflops, x.tdp_w) == (64e9, 1638, 191.5, 191.5, None, 280)
+    assert (m.memory_bytes, m.mem_bw_gb_s, m.fp16_tflops, m.int8_tops) == (64e9, 1638, 181, 181)
+    assert (g.memory_bytes, g.mem_bw_gb_s, g.tdp_w) == (96e9, 2450, 600) and "fp16_tflops" in g.unconfirmed
+    assert catalog.stack_of(x) == catalog.stack_of(m) == "rocm" and not x.mig and not g.mig
+    assert gpuopt.estimate("llama-3-8b", "mi250x", batch=8, input_tokens=512, output_tokens=128).engine == "vllm-rocm"
+    # on a stack no engine build was fitted on, an estimate says whose efficiencies it borrows
+    kw = dict(batch=4, input_tokens=256, output_tokens=64)
+    for where in ("gaudi2", gpuopt.fraction("gaudi2", 2), "tpu-v5e"):
+        assert any("no vllm build is fitted on" in w for w in gpuopt.estimate("llama-3-8b", where, **kw).warnings)
+    assert catalog.stack_of(g) == "gaudi" and catalog.stack_of(gpuopt.gpu("inferentia2")) == "neuron"
+    for where in ("h100-sxm", "mi300x", "mi250"):
+        assert not any("build is fitted" in w for w in gpuopt.estimate("llama-3-8b", where, **kw).warnings)
+    mine = gpuopt.engine("vllm").model_copy(update={"compute_efficiency": 0.3})   # the user's own figures
+    assert not any("build is fitted" in w for w in gpuopt.estimate("llama-3-8b", "gaudi2", engine=mine, **kw).warnings)
 
 
 def test_mig_profiles_and_prices():

@@ -23,7 +23,7 @@ from gpuopt.output.k8s import devices, export_k8s, manifests
 DATA = Path(__file__).parent / "data"
 EXAMPLES = ["examples/enterprise.yaml", *sorted(str(p) for p in Path("examples/scenarios").glob("*.yaml"))]
 DEVICE_PLUGIN_RESOURCE = re.compile(r"^(nvidia\.com/(gpu|mig-[1-7]g\.\d+gb)|amd\.com/gpu|google\.com/tpu|"
-                                    r"aws\.amazon\.com/neuron)$")
+                                    r"aws\.amazon\.com/neuron|habana\.ai/gaudi)$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 VLLM = yaml.safe_load((DATA / "vllm_v0.6.3.post1_flags.yaml").read_text())
 OPERATOR = yaml.safe_load((DATA / "gpu_operator_configs.yaml").read_text())

@@ -12,7 +12,7 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Union
+from typing import Any, Iterable, Mapping, Optional, Union
 
 import yaml
 
@@ -197,9 +197,29 @@ def engine(spec: EngineLike) -> EngineProfile:
     return _lookup("engine", spec, engines())
 
 
+# accelerators' names (their vendor's first words) -> the software stack engines run on there
+STACKS = (("AMD", "rocm"), ("INTEL GAUDI", "gaudi"), ("GOOGLE CLOUD TPU", "tpu"), ("AWS INFERENTIA", "neuron"))
+FITTED_STACKS = ("cuda", "rocm")   # stacks with engine builds fitted to public measurements
+
+
 def stack_of(gpu: Accelerator) -> str:
-    """The software stack engines run on `gpu`: 'rocm' on AMD Instinct GPUs, else 'cuda'."""
-    return "rocm" if gpu.name.upper().startswith("AMD") else "cuda"
+    """The software stack engines run on `gpu`: 'rocm' on AMD Instinct GPUs, 'gaudi', 'tpu' or
+    'neuron' on Intel's, Google's and AWS's accelerators, else 'cuda'."""
+    name = gpu.name.upper()
+    return next((stack for vendor, stack in STACKS if name.startswith(vendor)), "cuda")
+
+
+def timing_borrowed(e: EngineProfile, where: Any) -> Optional[str]:
+    """The stack of `where` (a GPU, or a slot of one) where a shipped engine runs with no build fitted
+    on it (its timing figures are then the CUDA build's, fitted on other hardware), else None.
+    Timing figures the user gave or fitted are the user's word."""
+    from gpuopt.estimation.calibration import FITTED   # calibration reads the catalog: imported when asked
+
+    stack = stack_of(gpu(where.parent if hasattr(where, "parent") else where))
+    shipped = _shipped_engines().get(e.id)
+    if stack in FITTED_STACKS or e.id in _user_engines or shipped is None:
+        return None
+    return stack if all(getattr(e, f) == getattr(shipped, f) for f in FITTED) else None
 
 
 def engine_on(e: EngineProfile, where: Any) -> EngineProfile:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gpuopt import _core
 from gpuopt.catalog import EngineLike, GpuLike, ModelLike, engine as get_engine, engine_on, gpu as get_gpu, model as get_model
-from gpuopt.catalog import precision as get_precision
+from gpuopt.catalog import precision as get_precision, timing_borrowed
 from gpuopt.estimation.columns import VERDICTS, Results, prepare, scalar_count
 from gpuopt.errors import InvalidInputError
 from gpuopt.estimation.fit import check_tp, context_warnings, fit
@@ -159,7 +159,8 @@ def decode_attention(m, e, batch: int, tp: int) -> str:
     return f"paged attention {kernel}{reads}"
 
 
-def _report(m, g, e, p: str, kv: str, row: dict, input_tokens: int, output_tokens: int, tp: int) -> EstimateReport:
+def _report(m, g, e, p: str, kv: str, row: dict, input_tokens: int, output_tokens: int, tp: int,
+            borrowed: Optional[str] = None) -> EstimateReport:
     batch = int(row["batch"])
     fit_report = fit(m, g, precision=p, kv_precision=kv, batch=max(batch, 1), context=input_tokens + output_tokens,
                      tp=tp, engine=e)
@@ -169,6 +170,9 @@ def _report(m, g, e, p: str, kv: str, row: dict, input_tokens: int, output_token
                         f"{fit_report.capacity_bytes / 1e9:.1f} GB usable; the timing is hypothetical")
     if p == "fp8" and not g.fp8_tflops:
         warnings.append(f"{g.id} has no fp8 tensor cores: fp8 weights are dequantised and computed at 16 bits")
+    if borrowed is not None:
+        warnings.append(f"no {e.id} build is fitted on {g.id}'s software ({borrowed}): the timing uses the "
+                        "efficiencies fitted on NVIDIA GPUs; calibrate it with measurements of your own (gpuopt.calibrate)")
     if "fp16_tflops" in g.unconfirmed or "mem_bw_gb_s" in g.unconfirmed:
         warnings.append(f"{g.id}'s peak figures are unconfirmed ({', '.join(g.unconfirmed)})")
     e2e_s = row["e2e_ms"] / 1e3
@@ -185,6 +189,7 @@ def _report(m, g, e, p: str, kv: str, row: dict, input_tokens: int, output_token
 
 def _scalar_inputs(model, gpu, engine, precision, kv_precision, input_tokens, output_tokens, tp):
     m, e = get_model(model), engine_on(get_engine(engine), gpu)
+    borrowed = timing_borrowed(e, gpu)   # before a slot's own delay makes the profile differ from the shipped one
     if isinstance(gpu, Slot):  # a shared GPU: every request also waits for its time slice
         e = e.model_copy(update={"request_overhead_ms": e.request_overhead_ms + gpu.request_delay_ms})
         gpu = gpu.gpu
@@ -197,7 +202,7 @@ def _scalar_inputs(model, gpu, engine, precision, kv_precision, input_tokens, ou
     if tp > 1 and not g.interconnect_gb_s:
         raise InvalidInputError(f"{g.id} has no interconnect bandwidth in the catalog, so tp={tp} cannot be timed; "
                                 "register the GPU with interconnect_gb_s")
-    return m, g, e, p, kv, isl, osl, tp
+    return m, g, e, p, kv, isl, osl, tp, borrowed
 
 
 def estimate(model: ModelLike, gpu: GpuLike, *, precision: str = "fp16", kv_precision: str | None = None,
@@ -205,20 +210,20 @@ def estimate(model: ModelLike, gpu: GpuLike, *, precision: str = "fp16", kv_prec
              engine: EngineLike = "vllm") -> EstimateReport:
     """Latency and throughput of a static batch of `batch` requests of `input_tokens` prompt and
     `output_tokens` generated tokens, tensor-parallel over `tp` GPUs."""
-    m, g, e, p, kv, isl, osl, tp = _scalar_inputs(model, gpu, engine, precision, kv_precision, input_tokens,
-                                                  output_tokens, tp)
+    m, g, e, p, kv, isl, osl, tp, borrowed = _scalar_inputs(model, gpu, engine, precision, kv_precision,
+                                                            input_tokens, output_tokens, tp)
     batch = scalar_count("batch", batch)
     row = estimate_many(m, g, precision=p, kv_precision=kv, batch=batch, input_tokens=isl, output_tokens=osl, tp=tp,
                         engine=e).row(0)
-    return _report(m, g, e, p, kv, row, isl, osl, tp)
+    return _report(m, g, e, p, kv, row, isl, osl, tp, borrowed)
 
 
 def max_throughput(model: ModelLike, gpu: GpuLike, *, precision: str = "fp16", kv_precision: str | None = None,
                    input_tokens: int, output_tokens: int, tp: int = 1, engine: EngineLike = "vllm") -> EstimateReport:
     """The estimate at the batch giving the most output tokens/s that still fits in memory.
     Raises when not even one request fits."""
-    m, g, e, p, kv, isl, osl, tp = _scalar_inputs(model, gpu, engine, precision, kv_precision, input_tokens,
-                                                  output_tokens, tp)
+    m, g, e, p, kv, isl, osl, tp, borrowed = _scalar_inputs(model, gpu, engine, precision, kv_precision,
+                                                            input_tokens, output_tokens, tp)
     row = max_throughput_many(m, g, precision=p, kv_precision=kv, input_tokens=isl, output_tokens=osl, tp=tp,
                               engine=e).row(0)
     if row["batch"] < 1:
@@ -227,7 +232,7 @@ def max_throughput(model: ModelLike, gpu: GpuLike, *, precision: str = "fp16", k
             f"{m.id} ({p}) does not fit on {tp}x {g.id} even at batch 1 with {isl + osl} tokens of context: "
             f"{one.total_bytes / 1e9:.1f} GB per GPU needed, {one.capacity_bytes / 1e9:.1f} GB usable; "
             "try more GPUs (tp), a smaller precision or a larger GPU")
-    return _report(m, g, e, p, kv, row, isl, osl, tp)
+    return _report(m, g, e, p, kv, row, isl, osl, tp, borrowed)
 
 
 __all__ = ["BOUNDS", "ESTIMATE_COLUMNS", "EstimateReport", "EstimateResults", "PhaseTime", "estimate",
