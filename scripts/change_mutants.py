@@ -116,8 +116,8 @@ M = [
  # issue 16: a run's own tokens per forward pass (llama-bench's -b), Argonne's llama.cpp rows
  ("python/gpuopt/estimation/calibration.py", "        if r.max_batched_tokens is not None:", "        if False:",
   "tests/test_calibration.py -k forward_pass"),
- ("python/gpuopt/estimation/calibration.py", "engine=engine if engine is not None and not any(r.max_batched_tokens for r in sel)",
-  "engine=engine if engine is not None", "tests/test_calibration.py -k forward_pass"),
+ ("python/gpuopt/estimation/calibration.py", "            engine=[engines[i] for i in idx],",
+  "            engine=engine if engine is not None else [engines[i] for i in idx],", "tests/test_calibration.py -k forward_pass"),
  ("python/gpuopt/estimation/calibration.py", "built = catalog.engine_on(catalog.engine(e), catalog.gpu(r.gpu))",
   "built = catalog.engine(e)", "tests/test_calibration.py -k forward_pass"),
  ("python/gpuopt/estimation/public.py", "batch, chunk = 1, min(batch, LLAMA_CPP_UBATCH)", "chunk = min(batch, LLAMA_CPP_UBATCH)",

@@ -209,13 +209,18 @@ def stack_of(gpu: Accelerator) -> str:
     return next((stack for vendor, stack in STACKS if name.startswith(vendor)), "cuda")
 
 
+def _stack_at(where: Any) -> str:
+    """The stack of a GPU, or of a slot of one (its physical GPU decides)."""
+    return stack_of(gpu(where.parent if hasattr(where, "parent") else where))
+
+
 def timing_borrowed(e: EngineProfile, where: Any) -> Optional[str]:
     """The stack of `where` (a GPU, or a slot of one) where a shipped engine runs with no build fitted
     on it (its timing figures are then the CUDA build's, fitted on other hardware), else None.
     Timing figures the user gave or fitted are the user's word."""
     from gpuopt.estimation.calibration import FITTED   # calibration reads the catalog: imported when asked
 
-    stack = stack_of(gpu(where.parent if hasattr(where, "parent") else where))
+    stack = _stack_at(where)
     shipped = _shipped_engines().get(e.id)
     if stack in FITTED_STACKS or e.id in _user_engines or shipped is None:
         return None
@@ -227,7 +232,7 @@ def engine_on(e: EngineProfile, where: Any) -> EngineProfile:
     decides): a shipped engine with a build of its own for that stack (vllm on an AMD GPU:
     vllm-rocm, its kernels and its fitted timing) becomes that build. A profile the user gave or
     registered is kept as it is."""
-    stack = stack_of(gpu(where.parent if hasattr(where, "parent") else where))
+    stack = _stack_at(where)
     if stack == "cuda" or e.id in _user_engines or _shipped_engines().get(e.id) != e:
         return e
     return _shipped_engines().get(f"{e.id}-{stack}", e)

@@ -150,8 +150,7 @@ def predict(measurements: Sequence[Measurement], engine: EngineLike | None = Non
         sel = [rows[i] for i in idx]
         kw = dict(
             model=[r.model for r in sel], gpu=[r.gpu for r in sel],
-            engine=engine if engine is not None and not any(r.max_batched_tokens for r in sel)
-            else [engines[i] for i in idx],
+            engine=[engines[i] for i in idx],
             precision=[r.precision for r in sel],
             kv_precision=[r.kv_precision or "fp16" for r in sel],
             input_tokens=[r.isl for r in sel], output_tokens=[r.osl for r in sel], tp=[r.n_gpu for r in sel])

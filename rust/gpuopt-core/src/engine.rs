@@ -112,30 +112,32 @@ impl EngineProfile {
                 ENGINE_FIELDS.join(", ")
             ));
         }
-        let f = |i: usize| (ENGINE_FIELDS[i], row[i]);
+        // each field checked under its own name: a share in (0, 1], or a finite count >= 0
+        let share_at = |i: usize| share(ENGINE_FIELDS[i], row[i]);
+        let non_negative_at = |i: usize| non_negative(ENGINE_FIELDS[i], row[i]);
         let memory = EngineMemory {
-            memory_utilization: share(f(0).0, f(0).1)?,
-            overhead_bytes: non_negative(f(1).0, f(1).1)?,
-            max_batched_tokens: non_negative(f(2).0, f(2).1)?,
-            logits_bytes_per_entry: non_negative(f(3).0, f(3).1)?,
-            comm_buffer_bytes: non_negative(f(4).0, f(4).1)?,
-            reserved_seqs: non_negative(f(5).0, f(5).1)?,
+            memory_utilization: share_at(0)?,
+            overhead_bytes: non_negative_at(1)?,
+            max_batched_tokens: non_negative_at(2)?,
+            logits_bytes_per_entry: non_negative_at(3)?,
+            comm_buffer_bytes: non_negative_at(4)?,
+            reserved_seqs: non_negative_at(5)?,
         };
         if memory.max_batched_tokens < 1.0 {
             return invalid(format!("max_batched_tokens = {} must be >= 1", row[2]));
         }
         let timing = EngineTiming {
-            compute_efficiency: share(f(6).0, f(6).1)?,
-            memory_efficiency: share(f(7).0, f(7).1)?,
-            activation_traffic: non_negative(f(8).0, f(8).1)?,
-            step_overhead_ms: non_negative(f(9).0, f(9).1)?,
-            request_overhead_ms: non_negative(f(10).0, f(10).1)?,
-            comm_efficiency: share(f(11).0, f(11).1)?,
-            allreduce_latency_us: non_negative(f(12).0, f(12).1)?,
-            attention_efficiency: share(f(13).0, f(13).1)?,
-            seq_overhead_us: non_negative(f(14).0, f(14).1)?,
-            paged_attention_split_items: non_negative(f(15).0, f(15).1)?,
-            unsplit_attention_efficiency: share(f(16).0, f(16).1)?,
+            compute_efficiency: share_at(6)?,
+            memory_efficiency: share_at(7)?,
+            activation_traffic: non_negative_at(8)?,
+            step_overhead_ms: non_negative_at(9)?,
+            request_overhead_ms: non_negative_at(10)?,
+            comm_efficiency: share_at(11)?,
+            allreduce_latency_us: non_negative_at(12)?,
+            attention_efficiency: share_at(13)?,
+            seq_overhead_us: non_negative_at(14)?,
+            paged_attention_split_items: non_negative_at(15)?,
+            unsplit_attention_efficiency: share_at(16)?,
         };
         Ok(EngineProfile { memory, timing })
     }
