@@ -8,6 +8,7 @@ import pytest
 
 import gpuopt
 from gpuopt import _core
+from benches.bench_sweep import BENCH_MODELS
 from gpuopt.estimation.estimate import _prepare
 from tests import reference
 from gpuopt.estimation.columns import Categorical, precision_codes, tables
@@ -20,7 +21,7 @@ REFERENCE_ROWS = 20_000
 
 def _configs(n: int = N, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
-    models, gpus = list(gpuopt.models()), [g for g in gpuopt.gpus()]
+    models, gpus = BENCH_MODELS, [g for g in gpuopt.gpus()]
     return dict(
         model=Categorical(models, rng.integers(0, len(models), n)),
         gpu=Categorical(gpus, rng.integers(0, len(gpus), n)),

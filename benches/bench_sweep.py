@@ -21,6 +21,10 @@ MIX_SECONDS_GATE = 3.0
 GATE_MAX_GPUS = 11
 
 # the 14 accelerators the gates were set on: a fixed list, so adding one to the catalog keeps the sizes
+# the catalog's models when the benchmarks' figures were first measured: the benchmarks' size stays put as
+# the catalog grows
+BENCH_MODELS = ['llama-2-7b', 'llama-2-13b', 'llama-2-70b', 'llama-3-8b', 'llama-3.1-8b', 'llama-3-70b', 'mistral-7b',
+                'mixtral-8x7b']
 BENCH_GPUS = ['h100-sxm', 'h100-pcie', 'h200', 'a100-sxm-80gb', 'a100-pcie-80gb', 'a100-40gb', 'l40s', 'l4', 't4', 'a10g', 'rtx-4090', 'mi300x', 'tpu-v5e', 'inferentia2']
 AXES = dict(precisions=list(gpuopt.PRECISIONS), tps=[1, 2, 4, 8], batches=[1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
             input_tokens=[128, 512, 2048, 8192], output_tokens=[16, 128, 512, 1024], sharing="mig")
@@ -28,7 +32,7 @@ REFERENCE_ROWS = 60_000
 
 
 def _sweep():
-    return sweep(list(gpuopt.models()), BENCH_GPUS, **AXES)
+    return sweep(BENCH_MODELS, BENCH_GPUS, **AXES)
 
 
 # The gate's grid, small enough for the Python reference: a dense and a mixture-of-experts model

@@ -10,6 +10,7 @@ from gpuopt import InvalidInputError, UnknownNameError, catalog
 PUBLISHED = {
     "llama-2-7b": 6.738, "llama-2-13b": 13.016, "llama-2-70b": 68.977, "llama-3-8b": 8.030,
     "llama-3-70b": 70.554, "mistral-7b": 7.242, "mixtral-8x7b": 46.703,
+    "qwen2-7b": 7.616, "qwen2-72b": 72.706, "qwen1.5-7b": 7.721, "llama-7b": 6.738,
 }
 DESIGN_GPU_IDS = ["h100-sxm", "a100-sxm-80gb", "a100-pcie-80gb", "a100-40gb", "l40s", "l4", "t4", "a10g",
                   "rtx-4090", "h100-pcie", "h200", "mi300x"]

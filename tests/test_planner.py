@@ -350,7 +350,7 @@ def test_the_planner_says_what_it_plans_and_how(caplog):
 
 
 def test_a_decomposed_plan_is_optimal_only_within_the_gap_asked_for():
-    scn = gpuopt.synthetic_fleet(8, 3, 4, 1, seed=1)
+    scn = gpuopt.synthetic_fleet(8, 3, 4, 1, seed=3)   # seed 1 now closes its gap (the profiles refitted)
     p = plan(scn, baselines=False, method="decompose", threads=1)
     assert p.status == "feasible" and 0 < p.gap < 0.1 and "Benders" in p.solver and p.solve_s > 0
     assert p.gap == pytest.approx((p.cost_per_hour - p.lower_bound_per_hour) / p.cost_per_hour)

@@ -179,10 +179,10 @@ def test_a_pareto_sweep_of_18_million_configurations_stays_under_300_mb():
 
     # VmHWM, the peak of this process's own memory: ru_maxrss also counts the parent's (pytest's),
     # which the kernel carries over into the child across exec
-    code = ("import sys; sys.path.insert(0, '.')\nimport gpuopt\nfrom benches.bench_sweep import BENCH_GPUS, AXES\n"
+    code = ("import sys; sys.path.insert(0, '.')\nimport gpuopt\nfrom benches.bench_sweep import BENCH_GPUS, BENCH_MODELS, AXES\n"
             "axes = dict(AXES, batches=list(range(1, 141)))\n"
-            "r = gpuopt.sweep(list(gpuopt.models()), BENCH_GPUS, keep='pareto', **axes)\n"
-            "n = len(list(gpuopt.models())) * len(gpuopt.estimation.sweep.expand_slots(BENCH_GPUS, 'mig', 4)) * 5 * 4 * 140 * 16\n"
+            "r = gpuopt.sweep(BENCH_MODELS, BENCH_GPUS, keep='pareto', **axes)\n"
+            "n = len(BENCH_MODELS) * len(gpuopt.estimation.sweep.expand_slots(BENCH_GPUS, 'mig', 4)) * 5 * 4 * 140 * 16\n"
             "peak = next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM'))\n"
             "print(n, r.size, peak)\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

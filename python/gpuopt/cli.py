@@ -220,7 +220,8 @@ def calibrate_cmd(
 def validate_cmd(
     csv: Optional[str] = typer.Argument(None, help="measurements CSV/YAML/JSON (default: the shipped public ones)"),
     loo: str = typer.Option("source", help="held-out estimates: 'source' (fit without the row's source), "
-                                           "'row' (without the row; small files) or 'none'"),
+                                           "'model' (without the row's model), 'row' (without the row; "
+                                           "small files) or 'none'"),
     rows: bool = typer.Option(False, "--rows", help="every row, not only the engine x GPU x source summary"),
     plot: Optional[str] = typer.Option(None, help="write estimate against measured, log-log, as a PNG"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),

@@ -301,7 +301,7 @@ class Validation(BaseModel):
     model_config = ConfigDict(frozen=True)
     rows: list[ValidationRow]
     mape: float = Field(description="in-sample mean absolute percentage error")
-    loo: str = Field(description="what each held-out estimate was fitted without: 'source', 'row' or 'none'")
+    loo: str = Field(description="what each held-out estimate was fitted without: 'source', 'model', 'row' or 'none'")
     loo_mape: Optional[float] = Field(description="mean absolute percentage error of the held-out estimates")
     worst_ratio: float = Field(description="largest max(estimate/measured, measured/estimate), in-sample or held out")
     groups: list[ValidationGroup] = Field(default_factory=list, description="per engine x GPU x source")
@@ -316,7 +316,8 @@ def validate(measurements: Union[Sequence[Measurement], str, Path, None] = None,
     """For each measurement: the estimate of the engine profile fitted on all rows of its engine
     (in-sample) and a held-out one: fitted on the engine's rows from every other source
     (loo='source' or True: leave-one-source-out, the engine's hand-set prior where no other
-    source has rows), or on every other row (loo='row', up to MAX_LOO_ROWS rows); loo=False: none.
+    source has rows), on its rows of every other model (loo='model': leave-one-model-out, what a
+    model nobody has benchmarked on that engine gets), or on every other row (loo='row', up to MAX_LOO_ROWS rows); loo=False: none.
     None validates every shipped public row (gpuopt.estimation.public.shipped)."""
     if measurements is None:
         from gpuopt.estimation.public import shipped
@@ -324,8 +325,8 @@ def validate(measurements: Union[Sequence[Measurement], str, Path, None] = None,
     else:
         rows = _rows_of(measurements)
     mode = ("source" if loo else "none") if isinstance(loo, bool) else loo
-    if mode not in ("source", "row", "none"):
-        raise InvalidInputError(f"loo must be 'source', 'row', True or False, got {loo!r}")
+    if mode not in ("source", "model", "row", "none"):
+        raise InvalidInputError(f"loo must be 'source', 'model', 'row', True or False, got {loo!r}")
     if mode == "row" and len(rows) > MAX_LOO_ROWS:
         raise InvalidInputError(f"loo='row' refits once per row: {len(rows)} rows is more than {MAX_LOO_ROWS}; "
                                 "use loo='source'")
@@ -342,10 +343,11 @@ def validate(measurements: Union[Sequence[Measurement], str, Path, None] = None,
             for k, i in enumerate(idx):
                 one = calibrate(group[:k] + group[k + 1:], engine=name, start=full.profile)
                 held[i] = predict([rows[i]], one.profile)[0]
-        elif mode == "source":
-            for source in sorted({r.source for r in group}):
-                out_idx = [i for i in idx if rows[i].source == source]
-                rest = [r for r in group if r.source != source]
+        elif mode in ("source", "model"):
+            key = (lambda r: r.source) if mode == "source" else (lambda r: r.model)
+            for value in sorted({key(r) for r in group}):
+                out_idx = [i for i in idx if key(rows[i]) == value]
+                rest = [r for r in group if key(r) != value]
                 profile = calibrate(rest, engine=name).profile if rest else _prior_of(name)
                 held[out_idx] = predict([rows[i] for i in out_idx], profile)
     measured = np.array([r.value for r in rows])

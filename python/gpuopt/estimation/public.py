@@ -47,6 +47,8 @@ MODELS = {
     "meta-llama/Llama-2-7b-hf": "llama-2-7b", "meta-llama/Llama-2-70b-hf": "llama-2-70b",
     "meta-llama/Meta-Llama-3-8B": "llama-3-8b", "meta-llama/Meta-Llama-3-70B": "llama-3-70b",
     "mistralai/Mistral-7B-v0.1": "mistral-7b", "mistralai/Mixtral-8x7B-v0.1": "mixtral-8x7b",
+    "Qwen/Qwen2-7B": "qwen2-7b", "Qwen/Qwen2-72B": "qwen2-72b", "Qwen/Qwen1.5-7B": "qwen1.5-7b",
+    "huggyllama/llama-7b": "llama-7b",
 }
 WHY_NOT = {
     "hardware": "hardware gpuopt has no specification for (Intel PVC and Max 1550, SambaNova SN40L)",
@@ -57,7 +59,11 @@ WHY_NOT = {
     "framework": "a framework gpuopt has no profile for (DeepSpeed-MII, DeepSpeed, sambaflow)",
     "layers": "llama.cpp over several GPUs (its layers split between them: one sequence passes through each in "
               "turn, which gpuopt does not model)",
-    "model": "a model not in gpuopt's catalog",
+    "memory": "faster than the GPUs' memory can feed it (each forward pass must read the weights and the prompts' "
+              "KV cache at least once): a failed run timed, e.g. lengths past the model's context or the engine's "
+              "build limits (Qwen2 7B at 2,048 + 2,048 tokens on TensorRT-LLM, LLaMA 7B past its 2,048 on vLLM)",
+    "model": "a model whose architecture gpuopt's catalog does not describe (GPT-J, OPT, BLOOM: a two-matrix MLP "
+             "and other position encodings; DeciLM: a different number of KV heads per layer; Aquila)",
 }
 
 
@@ -94,11 +100,23 @@ def argonne() -> PublicRows:
                 out.skipped["layers"] += 1
                 continue
             batch, chunk = 1, min(batch, LLAMA_CPP_UBATCH)
-        out.rows.append(Measurement(model=model, gpu=hw[0], n_gpu=n_gpu, precision="fp16", engine=engine,
-                                    batch=batch, isl=length, osl=length, metric="out_tok_s_static",
-                                    value=batch * length / latency_s, source=ARGONNE_SOURCE,
-                                    max_batched_tokens=chunk))
+        row = Measurement(model=model, gpu=hw[0], n_gpu=n_gpu, precision="fp16", engine=engine, batch=batch,
+                          isl=length, osl=length, metric="out_tok_s_static", value=batch * length / latency_s,
+                          source=ARGONNE_SOURCE, max_batched_tokens=chunk)
+        if row.value > memory_bound_tok_s(row):
+            out.skipped["memory"] += 1
+            continue
+        out.rows.append(row)
     return out
+
+
+def memory_bound_tok_s(row: Measurement) -> float:
+    """The most output tokens/s a static batch can reach on its GPUs' datasheet bandwidth: every
+    decode step reads the active weights (fp16 here) and at least the prompts' KV cache, and the
+    prefill only adds time. A measurement above it was not the run it claims to be."""
+    m, g = catalog.model(row.model), catalog.gpu(row.gpu)
+    step_bytes = 2 * m.active_params + row.batch * row.isl * m.kv_bytes_per_token
+    return row.batch * row.n_gpu * g.mem_bw_gb_s * 1e9 / step_bytes
 
 
 def shipped() -> list[Measurement]:
@@ -107,4 +125,4 @@ def shipped() -> list[Measurement]:
     return load_measurements() + argonne().rows
 
 
-__all__ = ["ARGONNE_SOURCE", "PublicRows", "argonne", "shipped"]
+__all__ = ["ARGONNE_SOURCE", "PublicRows", "argonne", "memory_bound_tok_s", "shipped"]

@@ -85,7 +85,8 @@ def _num(v: float) -> str:
 
 def validation_table(v: Validation, *, rows: bool = False) -> Table:
     """Per engine x GPU x source: rows, MAPE in-sample and held out; with `rows`, every row too."""
-    held = {"source": "leave-one-source-out", "row": "leave-one-out", "none": "none"}[v.loo]
+    held = {"source": "leave-one-source-out", "model": "leave-one-model-out", "row": "leave-one-out",
+            "none": "none"}[v.loo]
     if rows:
         t = new_table("Estimates against public measurements (error = estimate / measured - 1)")
         t.add_column("configuration")
