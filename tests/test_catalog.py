@@ -71,7 +71,8 @@ def test_gpu_fields():
     assert (m.memory_bytes, m.mem_bw_gb_s, m.fp16_tflops, m.int8_tops) == (64e9, 1638, 181, 181)
     assert (g.memory_bytes, g.mem_bw_gb_s, g.tdp_w) == (96e9, 2450, 600) and "fp16_tflops" in g.unconfirmed
     assert catalog.stack_of(x) == catalog.stack_of(m) == "rocm" and not x.mig and not g.mig
-    assert gpuopt.estimate("llama-3-8b", "mi250x", batch=8, input_tokens=512, output_tokens=128).engine == "vllm-rocm"
+    assert gpuopt.estimate("llama-3-8b", "mi250x", batch=8, input_tokens=512, output_tokens=128).engine == "vllm-rocm-cdna2"
+    assert catalog.build_target(x) == catalog.build_target(m) == "cdna2" and catalog.build_target(gpuopt.gpu("mi300x")) is None
     # on a stack no engine build was fitted on, an estimate says whose efficiencies it borrows
     kw = dict(batch=4, input_tokens=256, output_tokens=64)
     for where in ("gaudi2", gpuopt.fraction("gaudi2", 2), "tpu-v5e"):

@@ -200,6 +200,9 @@ def engine(spec: EngineLike) -> EngineProfile:
 # accelerators' names (their vendor's first words) -> the software stack engines run on there
 STACKS = (("AMD", "rocm"), ("INTEL GAUDI", "gaudi"), ("GOOGLE CLOUD TPU", "tpu"), ("AWS INFERENTIA", "neuron"))
 FITTED_STACKS = ("cuda", "rocm")   # stacks with engine builds fitted to public measurements
+# GPU families whose builds compile for a target of their own, with their own kernels and their own
+# shares of the peaks: the MI200 series (gfx90a; the ROCm builds' default fits are the MI300X's, gfx942)
+BUILD_TARGETS = (("AMD INSTINCT MI2", "cdna2"),)
 
 
 def stack_of(gpu: Accelerator) -> str:
@@ -209,33 +212,48 @@ def stack_of(gpu: Accelerator) -> str:
     return next((stack for vendor, stack in STACKS if name.startswith(vendor)), "cuda")
 
 
-def _stack_at(where: Any) -> str:
-    """The stack of a GPU, or of a slot of one (its physical GPU decides)."""
-    return stack_of(gpu(where.parent if hasattr(where, "parent") else where))
+def build_target(gpu: Accelerator) -> Optional[str]:
+    """The architecture a build for `gpu` is compiled for where it has builds of its own ('cdna2'
+    for the MI200 series), else None."""
+    name = gpu.name.upper()
+    return next((target for family, target in BUILD_TARGETS if name.startswith(family)), None)
+
+
+def _stack_at(where: Any) -> tuple[str, Optional[str]]:
+    """The stack and build target of a GPU, or of a slot of one (its physical GPU decides)."""
+    g = gpu(where.parent if hasattr(where, "parent") else where)
+    return stack_of(g), build_target(g)
 
 
 def timing_borrowed(e: EngineProfile, where: Any) -> Optional[str]:
-    """The stack of `where` (a GPU, or a slot of one) where a shipped engine runs with no build fitted
-    on it (its timing figures are then the CUDA build's, fitted on other hardware), else None.
-    Timing figures the user gave or fitted are the user's word."""
+    """Why a shipped engine's timing on `where` (a GPU, or a slot of one) is borrowed, else None: its
+    stack has no fitted build (the CUDA build's figures are used), or its GPU's build target has none
+    (llama.cpp on an MI250: the ROCm build's MI300X figures). Figures the user gave or fitted are the
+    user's word."""
     from gpuopt.estimation.calibration import FITTED   # calibration reads the catalog: imported when asked
 
-    stack = _stack_at(where)
+    stack, target = _stack_at(where)
     shipped = _shipped_engines().get(e.id)
-    if stack in FITTED_STACKS or e.id in _user_engines or shipped is None:
+    if e.id in _user_engines or shipped is None or any(getattr(e, f) != getattr(shipped, f) for f in FITTED):
         return None
-    return stack if all(getattr(e, f) == getattr(shipped, f) for f in FITTED) else None
+    if stack not in FITTED_STACKS:
+        return f"{stack}: the timing uses the efficiencies fitted on NVIDIA GPUs"
+    if target is not None and not e.id.endswith(f"-{target}"):
+        return f"{stack} for {target}: the timing uses the efficiencies its {stack} build reached on other GPUs"
+    return None
 
 
 def engine_on(e: EngineProfile, where: Any) -> EngineProfile:
     """`e` as it runs on the software stack of `where` (a GPU, or a slot of one: its physical GPU
     decides): a shipped engine with a build of its own for that stack (vllm on an AMD GPU:
     vllm-rocm, its kernels and its fitted timing) becomes that build. A profile the user gave or
-    registered is kept as it is."""
-    stack = _stack_at(where)
-    if stack == "cuda" or e.id in _user_engines or _shipped_engines().get(e.id) != e:
+    registered is kept as it is. A build for the GPU's target comes first (vllm on an MI250:
+    vllm-rocm-cdna2), then the stack's."""
+    stack, target = _stack_at(where)
+    builds = _shipped_engines()
+    if stack == "cuda" or e.id in _user_engines or builds.get(e.id) != e:
         return e
-    return _shipped_engines().get(f"{e.id}-{stack}", e)
+    return builds.get(f"{e.id}-{stack}-{target}") or builds.get(f"{e.id}-{stack}", e)
 
 
 def precision(name: str, *, what: str = "precision") -> str:

@@ -171,8 +171,8 @@ def _report(m, g, e, p: str, kv: str, row: dict, input_tokens: int, output_token
     if p == "fp8" and not g.fp8_tflops:
         warnings.append(f"{g.id} has no fp8 tensor cores: fp8 weights are dequantised and computed at 16 bits")
     if borrowed is not None:
-        warnings.append(f"no {e.id} build is fitted on {g.id}'s software ({borrowed}): the timing uses the "
-                        "efficiencies fitted on NVIDIA GPUs; calibrate it with measurements of your own (gpuopt.calibrate)")
+        warnings.append(f"no {e.id} build is fitted on {g.id}'s software ({borrowed}); calibrate it with "
+                        "measurements of your own (gpuopt.calibrate)")
     if "fp16_tflops" in g.unconfirmed or "mem_bw_gb_s" in g.unconfirmed:
         warnings.append(f"{g.id}'s peak figures are unconfirmed ({', '.join(g.unconfirmed)})")
     e2e_s = row["e2e_ms"] / 1e3

@@ -35,13 +35,18 @@ HARDWARE = {
     "Nvidia H100 GPU": ("h100-sxm", "cuda"),      # SXM, 80 GB HBM3
     "Nvidia GH200 GPU": ("gh200", "cuda"),        # JLSE GH200, 96 GB HBM3
     "AMD MI300X GPU": ("mi300x", "rocm"),         # vLLM 0.6.1 built from Dockerfile.rocm; llama.cpp with HIP
+    "AMD MI250 GPU": ("mi250", "rocm"),           # the same builds for gfx90a; counted in modules (GCDS)
     "Habana Gaudi2": ("gaudi2", "gaudi"),         # DeepSpeed only
 }
-# hardware gpuopt has a specification for but whose rows it does not fit (the reason's key)
-NOT_FITTED = {"AMD MI250 GPU": "cdna2"}
-# (framework, stack) -> gpuopt engine
-ENGINES = {("vLLM", "cuda"): "vllm", ("vLLM", "rocm"): "vllm-rocm", ("TensorRT-LLM", "cuda"): "trtllm",
-           ("llama.cpp", "cuda"): "llama.cpp", ("llama.cpp", "rocm"): "llama.cpp-rocm"}
+# GPUs per counted device: the benchmark counts MI250 modules, ROCm (and gpuopt's mi250) each module's
+# two GCDs - its scripts run vLLM at --tensor-parallel-size 2, 4, 8 (vLLM/MI250/run-throughput-bench.sh:
+# 4 and 8 for its 2 and 4) and llama.cpp on CUDA_VISIBLE_DEVICES "0,1", "0,1,2,3", "0,...,7" for 1, 2, 4;
+# a 70B model in fp16 (138 GB) fits on "2" only as four 64 GB GCDs
+GCDS = {"AMD MI250 GPU": 2}
+# (framework, stack) -> the framework's engine, on the stacks gpuopt has builds of it for; the build
+# for the row's GPU is catalog.engine_on's (vllm on an MI300X: vllm-rocm; on an MI250: vllm-rocm-cdna2)
+ENGINES = {("vLLM", "cuda"): "vllm", ("vLLM", "rocm"): "vllm", ("TensorRT-LLM", "cuda"): "trtllm",
+           ("llama.cpp", "cuda"): "llama.cpp", ("llama.cpp", "rocm"): "llama.cpp"}
 LLAMA_CPP_UBATCH = 512   # llama.cpp's default n_ubatch: a forward pass takes at most this many tokens
 MODELS = {
     "meta-llama/Llama-2-7b-hf": "llama-2-7b", "meta-llama/Llama-2-70b-hf": "llama-2-70b",
@@ -52,10 +57,6 @@ MODELS = {
 }
 WHY_NOT = {
     "hardware": "hardware gpuopt has no specification for (Intel PVC and Max 1550, SambaNova SN40L)",
-    "cdna2": "MI250 (gpuopt's mi250 is one GCD): the ROCm builds reach shares of its peaks that their MI300X fits do "
-             "not carry to CDNA2 (llama.cpp-rocm's predicts its one-GCD rows 46 % too slow; vllm-rocm fitted on both "
-             "GPUs: 18 % on MI250 and 19 % on MI300X, against 9.7 % on MI300X alone), and gpuopt's profiles are per "
-             "engine and stack, not per GPU architecture",
     "framework": "a framework gpuopt has no profile for (DeepSpeed-MII, DeepSpeed, sambaflow)",
     "layers": "llama.cpp over several GPUs (its layers split between them: one sequence passes through each in "
               "turn, which gpuopt does not model)",
@@ -83,9 +84,6 @@ def argonne() -> PublicRows:
     """Argonne's LLM-Inference-Bench rows as out_tok_s_static Measurements (source ARGONNE_SOURCE)."""
     out = PublicRows(rows=[])
     for r in csv.DictReader(io.StringIO(catalog._data_text(ARGONNE_FILE))):
-        if r["Hardware"] in NOT_FITTED:
-            out.skipped[NOT_FITTED[r["Hardware"]]] += 1
-            continue
         hw = HARDWARE.get(r["Hardware"])
         engine = ENGINES.get((r["Framework"], hw[1])) if hw else None
         model = MODELS.get(r["Model"])
@@ -93,8 +91,9 @@ def argonne() -> PublicRows:
         if why:
             out.skipped[why] += 1
             continue
+        engine = catalog.engine_on(catalog.engine(engine), hw[0]).id
         length, batch, latency_s = int(r["Input Output Length"]), int(r["Batch Size"]), float(r["Latency"])
-        n_gpu, chunk = int(r["Num of Hardware"]), None
+        n_gpu, chunk = int(r["Num of Hardware"]) * GCDS.get(r["Hardware"], 1), None
         if engine.startswith("llama.cpp"):   # one sequence; Batch Size is its prompt's tokens per forward pass
             if n_gpu > 1:
                 out.skipped["layers"] += 1
