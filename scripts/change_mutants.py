@@ -5,7 +5,7 @@ diagnosis out of time; the simulator's tournament trees and finishing buckets, t
 the per-run caches, floor and ceil, the name encoding, the trace check; node limits on the
 decomposition's windows and dive; paged attention's reads and kernels; vLLM's memory reserve; a run's tokens per forward pass and
 Argonne's llama.cpp rows; the MI250(X) and Gaudi 2, stacks without a fitted build; MI250 modules and their
-CDNA2 build, rows past the memory bound, leave-one-model-out), each run against the
+CDNA2 build, rows past the memory bound, leave-one-model-out; PagedAttention for a quantized KV cache), each run against the
 tests that should catch it; prints KILLED or SURVIVED (a fault in a .rs file rebuilds the extension):
 
     .venv/bin/python scripts/change_mutants.py [N ...]     # from the repository root; N: only these
@@ -144,6 +144,20 @@ M = [
   "    step_bytes = 2 * m.active_params", "tests/test_public_data.py -k memory"),
  ("python/gpuopt/estimation/calibration.py", 'key = (lambda r: r.source) if mode == "source" else (lambda r: r.model)',
   "key = lambda r: r.source", "tests/test_public_data.py -k holds_out_models"),
+ # issue 16: vLLM's PagedAttention for a quantized KV cache, Argonne's quantization rows
+ ("rust/gpuopt-core/src/engine.rs", "        if kv_bytes < 2.0 && self.quantized_kv_split_items > 0.0 {",
+  "        if false {", "tests/test_public_data.py -k quantized"),
+ ("rust/gpuopt-core/src/estimate.rs", "            paged_split_items: split_items,",
+  "            paged_split_items: t.paged_attention_split_items,", "tests/test_public_data.py -k quantized"),
+ ("python/gpuopt/schema.py", "            return self.quantized_kv_split_items\n", "            pass\n",
+  "tests/test_public_data.py -k quantized"),
+ ("python/gpuopt/estimation/public.py", '        if kv == "fp8" and not catalog.gpu(gpu).fp8_tflops:', "        if False:",
+  "tests/test_public_data.py -k quantized"),
+ ("python/gpuopt/estimation/estimate.py", '    if kv == "fp8" and not g.fp8_tflops:', "    if False:",
+  "tests/test_public_data.py -k quantized"),
+ ("python/gpuopt/estimation/calibration.py",
+  "    paged = profile.paged_attention_split_items > 0 or profile.quantized_kv_split_items > 0",
+  "    paged = profile.paged_attention_split_items > 0", "tests/test_calibration.py -k shipped_profiles"),
 ]
 
 

@@ -210,6 +210,7 @@ class Engine(NamedTuple):
     seq_overhead_us: float
     paged_attention_split_items: float
     unsplit_attention_efficiency: float
+    quantized_kv_split_items: float
 
     @classmethod
     def from_row(cls, row: Sequence[float]) -> "Engine":
@@ -238,7 +239,10 @@ class Roofline:
         self.bw = g.mem_bw * e.memory_efficiency
         self.kv_bw = g.mem_bw * e.attention_efficiency
         self.kv_bw_unsplit = g.mem_bw * e.unsplit_attention_efficiency
-        self.heads_per_rank, self.paged_split_items = a.heads / tp, e.paged_attention_split_items
+        # an 8-bit KV cache may be decoded by another kernel (vLLM 0.6 on CUDA: PagedAttention)
+        quantized = KV_BYTES[kv] < 2.0 and e.quantized_kv_split_items > 0.0
+        split = e.quantized_kv_split_items if quantized else e.paged_attention_split_items
+        self.heads_per_rank, self.paged_split_items = a.heads / tp, split
         lm_head_bytes = a.vocab * a.hidden * 2.0
         moe = a.experts > 1.0
         dense_mlp, self.expert_bytes = (0.0, p["mlp"] * wb / tp) if moe else (p["mlp"] * wb, 0.0)
@@ -258,7 +262,7 @@ class Roofline:
         kv_heads = max(float(math.ceil(a.kv_heads / tp)), 1.0)
         self.kv_per_token = 2.0 * a.layers * kv_heads * a.head_dim * KV_BYTES[kv]
         # paged attention reads a GQA group's KV once per query head
-        paged = e.paged_attention_split_items > 0.0
+        paged = split > 0.0
         self.kv_read_per_token = 2.0 * a.layers * (a.heads / tp) * a.head_dim * KV_BYTES[kv] if paged else self.kv_per_token
         self.act_per_token = e.activation_traffic * a.layers * a.hidden * 2.0
         self.step_overhead_ms = e.step_overhead_ms

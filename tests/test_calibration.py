@@ -39,11 +39,13 @@ def test_shipped_profiles_are_what_the_fit_script_writes():
     assert refit == shipped   # exactly: the fit is deterministic and the file holds its rounded figures
     for engine in refit:
         assert gpuopt.engine(engine).calibration.startswith("fitted on")
-        paged = gpuopt.engine(engine).paged_attention_split_items > 0
+        e = gpuopt.engine(engine)
+        paged = e.paged_attention_split_items > 0 or e.quantized_kv_split_items > 0   # for some KV cache
         # every figure the engine's estimates depend on, and none they do not
         assert set(refit[engine]) - {"calibration"} == set(FITTED) - (set() if paged else set(PAGED_ONLY))
     assert gpuopt.engine("vllm-rocm").paged_attention_split_items == 512   # vLLM's PagedAttention v1/v2 rule
     assert gpuopt.engine("vllm").paged_attention_split_items == 0          # the CUDA build: FlashAttention
+    assert gpuopt.engine("vllm").quantized_kv_split_items == 512           # but PagedAttention for an fp8 cache
 
 
 def _synthetic(profile, n=12, seed=0):

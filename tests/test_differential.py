@@ -41,7 +41,8 @@ engines = st.builds(
     st.sampled_from([0.0, 1.92e9]), st.sampled_from([0, 0, 1, 256]),
     st.tuples(st.floats(0.05, 1.0), st.floats(0.05, 1.0), st.floats(0.0, 100.0), st.floats(0.0, 10.0),
               st.floats(0.0, 50.0), st.floats(0.05, 1.0), st.floats(0.0, 50.0), st.floats(0.05, 1.0),
-              st.floats(0.0, 200.0), st.sampled_from([0.0, 0.0, 16.0, 512.0]), st.floats(0.05, 1.0)))
+              st.floats(0.0, 200.0), st.sampled_from([0.0, 0.0, 16.0, 512.0]), st.floats(0.05, 1.0),
+              st.sampled_from([0.0, 0.0, 16.0, 512.0])))   # quantized_kv_split_items
 
 
 def gpu_row(memory: float) -> list[float]:

@@ -197,8 +197,20 @@ class EngineProfile(_Frozen):
     unsplit_attention_efficiency: Share = Field(
         0.8, description="share of the memory bandwidth paged attention's unsplit (v1) kernel reaches reading the "
                          "KV cache (default: attention_efficiency)")
+    quantized_kv_split_items: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] = Field(
+        0.0, description="0: a quantized (fp8, int8, int4) KV cache is decoded by the same kernels as a 16-bit one; > 0: the "
+                         "engine decodes it with vLLM's PagedAttention (read once per query head), whose v1 kernel "
+                         "runs past this many work items - vLLM 0.6 on CUDA: FlashAttention-2 takes no fp8 KV cache, "
+                         "so it selects XFormers' backend")
     source: str = "user"
     calibration: str = Field("not calibrated: generic defaults", description="where the timing figures come from")
+
+    def paged_split_items(self, kv_precision: str = "fp16") -> float:
+        """PagedAttention's v1/v2 switch (work items) for a KV cache of `kv_precision`; 0 where the
+        engine decodes it with GQA-aware kernels that split contexts (the core's EngineTiming::paged_split_items)."""
+        if kv_precision not in ("fp16", "bf16") and self.quantized_kv_split_items > 0:   # fewer than 16 bits
+            return self.quantized_kv_split_items
+        return self.paged_attention_split_items
 
     @model_validator(mode="before")
     @classmethod
@@ -218,7 +230,7 @@ class EngineProfile(_Frozen):
 TIMING_FIELDS: tuple[str, ...] = ("compute_efficiency", "memory_efficiency", "activation_traffic", "step_overhead_ms",
                                   "request_overhead_ms", "comm_efficiency", "allreduce_latency_us",
                                   "attention_efficiency", "seq_overhead_us", "paged_attention_split_items",
-                                  "unsplit_attention_efficiency")
+                                  "unsplit_attention_efficiency", "quantized_kv_split_items")
 
 
 class Price(_Frozen):

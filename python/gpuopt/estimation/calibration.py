@@ -32,7 +32,7 @@ FITTED = ("compute_efficiency", "memory_efficiency", "activation_traffic", "step
           "seq_overhead_us", "unsplit_attention_efficiency")
 SHARES = {"compute_efficiency", "memory_efficiency", "comm_efficiency", "attention_efficiency",
           "unsplit_attention_efficiency"}
-PAGED_ONLY = ("unsplit_attention_efficiency",)  # figures only paged attention uses (paged_attention_split_items > 0)
+PAGED_ONLY = ("unsplit_attention_efficiency",)  # figures only paged attention uses (for some KV cache)
 PRIOR_WEIGHT = 0.1  # a prior residual of 1 (e-fold / logit unit) weighs like a 10 % error on one row
 
 
@@ -188,7 +188,8 @@ def _from_x(name: str, x: float) -> float:
 def figures_of(profile: EngineProfile, fit: Sequence[str] = FITTED) -> tuple[str, ...]:
     """The figures of `fit` that `profile`'s estimates depend on: the unsplit kernel's share only
     where the engine decodes with paged attention."""
-    return tuple(f for f in fit if profile.paged_attention_split_items > 0 or f not in PAGED_ONLY)
+    paged = profile.paged_attention_split_items > 0 or profile.quantized_kv_split_items > 0
+    return tuple(f for f in fit if paged or f not in PAGED_ONLY)
 
 
 def _prior_of(engine: EngineLike) -> EngineProfile:

@@ -141,11 +141,11 @@ def _phase(row: dict, prefix: str) -> PhaseTime:
                                                           "overhead_ms")})
 
 
-def decode_attention(m, e, batch: int, tp: int) -> str:
+def decode_attention(m, e, batch: int, tp: int, kv_precision: str = "fp16") -> str:
     """Which decode attention path the roofline's KV reads take (the core's Roofline::kv_s) for a
-    step of `batch` sequences: for paged attention, the kernel and the KV read once per query
-    head; '' for engines whose kernels split contexts and read a GQA group's KV once."""
-    limit = e.paged_attention_split_items
+    step of `batch` sequences over a `kv_precision` cache: for paged attention, the kernel and the
+    KV read once per query head; '' for kernels that split contexts and read a GQA group's KV once."""
+    limit = e.paged_split_items(kv_precision)
     if limit <= 0:
         return ""
     heads = m.heads / tp
@@ -170,6 +170,10 @@ def _report(m, g, e, p: str, kv: str, row: dict, input_tokens: int, output_token
                         f"{fit_report.capacity_bytes / 1e9:.1f} GB usable; the timing is hypothetical")
     if p == "fp8" and not g.fp8_tflops:
         warnings.append(f"{g.id} has no fp8 tensor cores: fp8 weights are dequantised and computed at 16 bits")
+    if kv == "fp8" and not g.fp8_tflops:
+        warnings.append(f"{g.id} has no fp8: an fp8 KV cache is converted in software, which this estimate leaves "
+                        "out (measured 2-7x slower than an fp16 cache at long contexts on A100 with vLLM and "
+                        "TensorRT-LLM, Argonne's LLM-Inference-Bench)")
     if borrowed is not None:
         warnings.append(f"no {e.id} build is fitted on {g.id}'s software ({borrowed}); calibrate it with "
                         "measurements of your own (gpuopt.calibrate)")
@@ -184,7 +188,7 @@ def _report(m, g, e, p: str, kv: str, row: dict, input_tokens: int, output_token
         prefill=_phase(row, "prefill"), decode=_phase(row, "decode"), fit=fit_report,
         engine_calibration=e.calibration, warnings=tuple(warnings),
         # the first wave's batch, whose steps the report's decode times are
-        decode_attention=decode_attention(m, e, min(batch, max(fit_report.max_batch, 1)), tp))
+        decode_attention=decode_attention(m, e, min(batch, max(fit_report.max_batch, 1)), tp, kv))
 
 
 def _scalar_inputs(model, gpu, engine, precision, kv_precision, input_tokens, output_tokens, tp):

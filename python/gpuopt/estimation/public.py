@@ -27,6 +27,10 @@ from gpuopt import catalog
 from gpuopt.estimation.calibration import Measurement, load_measurements
 
 ARGONNE_FILE = "argonne_llm_inference_bench.csv"
+# Plots/Fig_3/A100_H100_quant_all_results.csv at the same commit: the same benchmark with quantized weights
+# or KV caches (Llama 3 8B, one GPU). Its fp16-weight, fp16-KV rows are left out of the shipped file: they
+# repeat conditions of All_results.csv, some of whose rows were withheld to check gpuopt.
+QUANTIZATION_FILE = "argonne_quantization.csv"
 ARGONNE_SOURCE = "Argonne LLM-Inference-Bench (arXiv:2411.00136)"
 
 # the benchmark's hardware names -> gpuopt ids, and the vendor stack its frameworks ran on
@@ -47,6 +51,7 @@ GCDS = {"AMD MI250 GPU": 2}
 # for the row's GPU is catalog.engine_on's (vllm on an MI300X: vllm-rocm; on an MI250: vllm-rocm-cdna2)
 ENGINES = {("vLLM", "cuda"): "vllm", ("vLLM", "rocm"): "vllm", ("TensorRT-LLM", "cuda"): "trtllm",
            ("llama.cpp", "cuda"): "llama.cpp", ("llama.cpp", "rocm"): "llama.cpp"}
+BYTES = {"fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}   # per weight or KV element
 LLAMA_CPP_UBATCH = 512   # llama.cpp's default n_ubatch: a forward pass takes at most this many tokens
 MODELS = {
     "meta-llama/Llama-2-7b-hf": "llama-2-7b", "meta-llama/Llama-2-70b-hf": "llama-2-70b",
@@ -63,6 +68,8 @@ WHY_NOT = {
     "memory": "faster than the GPUs' memory can feed it (each forward pass must read the weights and the prompts' "
               "KV cache at least once): a failed run timed, e.g. lengths past the model's context or the engine's "
               "build limits (Qwen2 7B at 2,048 + 2,048 tokens on TensorRT-LLM, LLaMA 7B past its 2,048 on vLLM)",
+    "fp8 emulated": "an fp8 KV cache on a GPU without fp8 (A100): the engines convert it in software, 2-7x "
+                    "slower than fp16 at long contexts, which gpuopt does not model",
     "model": "a model whose architecture gpuopt's catalog does not describe (GPT-J, OPT, BLOOM: a two-matrix MLP "
              "and other position encodings; DeciLM: a different number of KV heads per layer; Aquila)",
 }
@@ -109,19 +116,42 @@ def argonne() -> PublicRows:
     return out
 
 
+def argonne_quantization() -> PublicRows:
+    """Argonne's quantization rows (QUANTIZATION_FILE) as out_tok_s_static Measurements with their
+    weight and KV precisions (source ARGONNE_SOURCE: the same benchmark and scripts)."""
+    out = PublicRows(rows=[])
+    for r in csv.DictReader(io.StringIO(catalog._data_text(QUANTIZATION_FILE))):
+        gpu, stack = HARDWARE[r["Hardware"]]
+        weights, kv = (part.split("=")[1].strip() for part in r["kv_cache_dtype"].split(","))
+        if kv == "fp8" and not catalog.gpu(gpu).fp8_tflops:
+            out.skipped["fp8 emulated"] += 1
+            continue
+        engine = catalog.engine_on(catalog.engine(ENGINES[(r["Framework"], stack)]), gpu).id
+        length, batch = int(r["Input Output Length"]), int(r["Batch Size"])
+        row = Measurement(model=MODELS[r["Model"]], gpu=gpu, n_gpu=int(r["Num of Hardware"]), precision=weights,
+                          kv_precision=kv, engine=engine, batch=batch, isl=length, osl=length,
+                          metric="out_tok_s_static", value=batch * length / float(r["latency"]), source=ARGONNE_SOURCE)
+        if row.value > memory_bound_tok_s(row):
+            out.skipped["memory"] += 1
+            continue
+        out.rows.append(row)
+    return out
+
+
 def memory_bound_tok_s(row: Measurement) -> float:
     """The most output tokens/s a static batch can reach on its GPUs' datasheet bandwidth: every
-    decode step reads the active weights (fp16 here) and at least the prompts' KV cache, and the
+    decode step reads the active weights and at least the prompts' KV cache, and the
     prefill only adds time. A measurement above it was not the run it claims to be."""
     m, g = catalog.model(row.model), catalog.gpu(row.gpu)
-    step_bytes = 2 * m.active_params + row.batch * row.isl * m.kv_bytes_per_token
+    kv_bytes = m.kv_bytes_per_token * BYTES[row.kv_precision or "fp16"] / BYTES["fp16"]
+    step_bytes = BYTES[row.precision] * m.active_params + row.batch * row.isl * kv_bytes
     return row.batch * row.n_gpu * g.mem_bw_gb_s * 1e9 / step_bytes
 
 
 def shipped() -> list[Measurement]:
     """Every shipped public measurement gpuopt can model: data/measured_calibration.csv and the
     Argonne rows (what scripts/fit_engine_profiles.py fits the shipped profiles on)."""
-    return load_measurements() + argonne().rows
+    return load_measurements() + argonne().rows + argonne_quantization().rows
 
 
-__all__ = ["ARGONNE_SOURCE", "PublicRows", "argonne", "memory_bound_tok_s", "shipped"]
+__all__ = ["ARGONNE_SOURCE", "PublicRows", "argonne", "argonne_quantization", "memory_bound_tok_s", "shipped"]

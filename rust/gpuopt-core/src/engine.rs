@@ -3,7 +3,7 @@
 use crate::error::{invalid, CoreError};
 
 /// Column order of an engine row as it crosses the Python boundary.
-pub const ENGINE_FIELDS: [&str; 17] = [
+pub const ENGINE_FIELDS: [&str; 18] = [
     "memory_utilization",
     "overhead_bytes",
     "max_batched_tokens",
@@ -21,6 +21,7 @@ pub const ENGINE_FIELDS: [&str; 17] = [
     "seq_overhead_us",
     "paged_attention_split_items",
     "unsplit_attention_efficiency",
+    "quantized_kv_split_items",
 ];
 
 /// How a serving engine spends memory beyond weights and KV cache.
@@ -78,6 +79,23 @@ pub struct EngineTiming {
     /// Share of the memory bandwidth paged attention's unsplit (v1) kernel reaches reading the KV
     /// cache: a work item walks its whole context alone, so long contexts read slower.
     pub unsplit_attention_efficiency: f64,
+    /// 0: a quantized (under 16 bits) KV cache is read by the same decode kernels. > 0: the engine decodes
+    /// a quantized KV cache with PagedAttention, whose v1/v2 switch is this many work items (vLLM
+    /// 0.6 on CUDA: FlashAttention-2 takes no fp8 KV cache, so it selects XFormers' backend,
+    /// whose decode is PagedAttention).
+    pub quantized_kv_split_items: f64,
+}
+
+impl EngineTiming {
+    /// PagedAttention's v1/v2 switch (work items) for a KV cache of `kv_bytes` per element, 0 where
+    /// the engine decodes it with a GQA-aware split kernel.
+    pub fn paged_split_items(&self, kv_bytes: f64) -> f64 {
+        if kv_bytes < 2.0 && self.quantized_kv_split_items > 0.0 {
+            self.quantized_kv_split_items
+        } else {
+            self.paged_attention_split_items
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -138,6 +156,7 @@ impl EngineProfile {
             seq_overhead_us: non_negative_at(14)?,
             paged_attention_split_items: non_negative_at(15)?,
             unsplit_attention_efficiency: share_at(16)?,
+            quantized_kv_split_items: non_negative_at(17)?,
         };
         Ok(EngineProfile { memory, timing })
     }
@@ -147,7 +166,7 @@ impl EngineProfile {
 pub(crate) mod tests {
     use super::*;
 
-    pub const ROW: [f64; 17] = [0.9, 0.8e9, 2048.0, 8.0, 1.5e9, 256.0, 0.6, 0.8, 40.0, 0.5, 3.0, 0.7, 10.0, 0.6, 20.0, 0.0, 0.6];
+    pub const ROW: [f64; 18] = [0.9, 0.8e9, 2048.0, 8.0, 1.5e9, 256.0, 0.6, 0.8, 40.0, 0.5, 3.0, 0.7, 10.0, 0.6, 20.0, 0.0, 0.6, 0.0];
 
     #[test]
     fn parses_and_validates() {
@@ -155,7 +174,7 @@ pub(crate) mod tests {
         assert_eq!(e.memory.max_batched_tokens, 2048.0);
         assert_eq!(e.timing.request_overhead_ms, 3.0);
         assert_eq!((e.memory.comm_buffer_bytes, e.memory.reserved_seqs), (1.5e9, 256.0));
-        for (i, bad) in [(0, 1.5), (1, -1.0), (2, 0.5), (4, -1.0), (5, -1.0), (6, 0.0), (8, f64::NAN), (11, 2.0), (13, 0.0), (13, 1.5), (14, -1.0), (15, -1.0), (16, 0.0), (16, 1.5)] {
+        for (i, bad) in [(0, 1.5), (1, -1.0), (2, 0.5), (4, -1.0), (5, -1.0), (6, 0.0), (8, f64::NAN), (11, 2.0), (13, 0.0), (13, 1.5), (14, -1.0), (15, -1.0), (16, 0.0), (16, 1.5), (17, -1.0), (17, f64::INFINITY)] {
             let mut row = ROW;
             row[i] = bad;
             let err = EngineProfile::from_row(&row).unwrap_err().to_string();

@@ -166,7 +166,7 @@ pub struct Roofline {
     bw: f64,
     /// Bandwidth the attention kernels reach reading and writing the KV cache.
     kv_bw: f64,
-    /// Paged attention (EngineTiming::paged_attention_split_items > 0): KV bytes a step reads per
+    /// Paged attention (EngineTiming::paged_split_items > 0 for this KV precision): KV bytes a step reads per
     /// cached token (once per query head), the bandwidth of the unsplit kernel, and past how many
     /// work items (sequences x `heads_per_rank`) it runs.
     kv_read_per_token: f64,
@@ -186,7 +186,8 @@ impl Roofline {
         let (dense_mlp, expert_bytes) = if m.is_moe() { (0.0, p.mlp * wb / tp) } else { (p.mlp * wb, 0.0) };
         let allreduces = 2.0 * m.layers;
         let kv_per_token = 2.0 * m.layers * m.kv_heads_per_rank(tp) * m.head_dim * kv.kv_bytes();
-        let paged = t.paged_attention_split_items > 0.0;
+        let split_items = t.paged_split_items(kv.kv_bytes());
+        let paged = split_items > 0.0;
         let (comm_ms_per_token, comm_ms_fixed) = if tp > 1.0 {
             let ring = 2.0 * (tp - 1.0) / tp * m.hidden * 2.0 / (gpu.link_bw * t.comm_efficiency);
             (allreduces * ring * 1e3, allreduces * t.allreduce_latency_us * 1e-3)
@@ -212,7 +213,7 @@ impl Roofline {
             kv_read_per_token: if paged { 2.0 * m.layers * (m.heads / tp) * m.head_dim * kv.kv_bytes() } else { kv_per_token },
             kv_bw_unsplit: gpu.mem_bw * t.unsplit_attention_efficiency,
             heads_per_rank: m.heads / tp,
-            paged_split_items: t.paged_attention_split_items,
+            paged_split_items: split_items,
             timing: t,
         }
     }
@@ -713,6 +714,23 @@ mod tests {
         assert_eq!((c[0], *c.last().unwrap()), (1.0, 1000.0));
         assert!(c.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(throughput_candidates(1.0), vec![1.0]);
+    }
+
+    #[test]
+    fn a_quantized_kv_cache_switches_to_paged_attention_where_the_engine_says() {
+        // vLLM 0.6 on CUDA decodes an fp8 KV cache with PagedAttention: a GQA group's KV (mixtral: 32
+        // query heads over 8 KV heads) is read once per query head, 4x what FlashAttention reads
+        let m = mixtral();
+        let gpu = GpuSpec::from_row(&[85.9e9, 989.0, 1979.0, 3350.0, 900.0]).unwrap();
+        let flash = EngineProfile::from_row(&ROW).unwrap();
+        let mut row = ROW;
+        row[17] = 512.0;
+        let paged = EngineProfile::from_row(&row).unwrap();
+        let q1 = |e: &EngineProfile, kv: Precision| Roofline::new(&m, &m.params(), &gpu, e, Precision::Fp16, kv, 1.0).decode_lines(1.0).3;
+        assert!((q1(&paged, Precision::Fp8) / q1(&flash, Precision::Fp8) - 4.0).abs() < 1e-12);
+        assert_eq!(q1(&paged, Precision::Fp16), q1(&flash, Precision::Fp16));   // a 16-bit cache keeps its kernel
+        assert_eq!((paged.timing.paged_split_items(1.0), paged.timing.paged_split_items(2.0)), (512.0, 0.0));
+        assert_eq!(flash.timing.paged_split_items(1.0), 0.0);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use gpuopt_core::gpu::{GpuSpec, GPU_FIELDS};
 use gpuopt_core::{Precision, PRECISION_NAMES};
 
 const GPU: [f64; 5] = [80e9, 989.0, 1979.0, 3350.0, 900.0];
-const ENGINE: [f64; 17] = [0.9, 0.8e9, 2048.0, 8.0, 1.5e9, 256.0, 0.6, 0.8, 40.0, 0.5, 3.0, 0.7, 10.0, 0.6, 20.0, 512.0, 0.3];
+const ENGINE: [f64; 18] = [0.9, 0.8e9, 2048.0, 8.0, 1.5e9, 256.0, 0.6, 0.8, 40.0, 0.5, 3.0, 0.7, 10.0, 0.6, 20.0, 512.0, 0.3, 0.0];
 
 fn err(r: Result<impl std::fmt::Debug, gpuopt_core::CoreError>) -> String {
     r.expect_err("refused").to_string()
@@ -73,7 +73,7 @@ fn engine_rows_take_shares_in_zero_one_and_non_negative_amounts() {
     assert!(EngineProfile::from_row(&row).is_ok());
     row[2] = 0.999;
     assert!(err(EngineProfile::from_row(&row)).contains("max_batched_tokens"));
-    assert!(err(EngineProfile::from_row(&ENGINE[..12])).contains("expected 17"));
+    assert!(err(EngineProfile::from_row(&ENGINE[..12])).contains("expected 18"));
 }
 
 #[test]
