@@ -82,6 +82,13 @@ class PublicRows:
     rows: list[Measurement]
     skipped: Counter = field(default_factory=Counter)
 
+    def add(self, row: Measurement) -> None:
+        """Keeps `row`, or counts it under 'memory' where it is faster than its GPUs' memory allows."""
+        if row.value > memory_bound_tok_s(row):
+            self.skipped["memory"] += 1
+        else:
+            self.rows.append(row)
+
     def summary(self) -> str:
         left = "; ".join(f"{n} rows: {WHY_NOT[why]}" for why, n in sorted(self.skipped.items()))
         return f"{len(self.rows)} rows used" + (f"; left out {left}" if left else "")
@@ -106,13 +113,9 @@ def argonne() -> PublicRows:
                 out.skipped["layers"] += 1
                 continue
             batch, chunk = 1, min(batch, LLAMA_CPP_UBATCH)
-        row = Measurement(model=model, gpu=hw[0], n_gpu=n_gpu, precision="fp16", engine=engine, batch=batch,
-                          isl=length, osl=length, metric="out_tok_s_static", value=batch * length / latency_s,
-                          source=ARGONNE_SOURCE, max_batched_tokens=chunk)
-        if row.value > memory_bound_tok_s(row):
-            out.skipped["memory"] += 1
-            continue
-        out.rows.append(row)
+        out.add(Measurement(model=model, gpu=hw[0], n_gpu=n_gpu, precision="fp16", engine=engine, batch=batch,
+                            isl=length, osl=length, metric="out_tok_s_static", value=batch * length / latency_s,
+                            source=ARGONNE_SOURCE, max_batched_tokens=chunk))
     return out
 
 
@@ -128,13 +131,10 @@ def argonne_quantization() -> PublicRows:
             continue
         engine = catalog.engine_on(catalog.engine(ENGINES[(r["Framework"], stack)]), gpu).id
         length, batch = int(r["Input Output Length"]), int(r["Batch Size"])
-        row = Measurement(model=MODELS[r["Model"]], gpu=gpu, n_gpu=int(r["Num of Hardware"]), precision=weights,
-                          kv_precision=kv, engine=engine, batch=batch, isl=length, osl=length,
-                          metric="out_tok_s_static", value=batch * length / float(r["latency"]), source=ARGONNE_SOURCE)
-        if row.value > memory_bound_tok_s(row):
-            out.skipped["memory"] += 1
-            continue
-        out.rows.append(row)
+        out.add(Measurement(model=MODELS[r["Model"]], gpu=gpu, n_gpu=int(r["Num of Hardware"]), precision=weights,
+                            kv_precision=kv, engine=engine, batch=batch, isl=length, osl=length,
+                            metric="out_tok_s_static", value=batch * length / float(r["latency"]),
+                            source=ARGONNE_SOURCE))
     return out
 
 
