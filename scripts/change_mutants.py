@@ -140,8 +140,8 @@ M = [
   "tests/test_public_data.py -k mi250"),
  ("python/gpuopt/estimation/public.py", "        if row.value > memory_bound_tok_s(row):", "        if False:",
   "tests/test_public_data.py -k memory"),
- ("python/gpuopt/estimation/public.py", "    step_bytes = 2 * m.active_params + row.batch * row.isl * m.kv_bytes_per_token",
-  "    step_bytes = 2 * m.active_params", "tests/test_public_data.py -k memory"),
+ ("python/gpuopt/estimation/public.py", "    step_bytes = BYTES[row.precision] * m.active_params + row.batch * row.isl * kv_bytes",
+  "    step_bytes = BYTES[row.precision] * m.active_params", "tests/test_public_data.py -k memory"),
  ("python/gpuopt/estimation/calibration.py", 'key = (lambda r: r.source) if mode == "source" else (lambda r: r.model)',
   "key = lambda r: r.source", "tests/test_public_data.py -k holds_out_models"),
  # issue 16: vLLM's PagedAttention for a quantized KV cache, Argonne's quantization rows

@@ -198,8 +198,9 @@ class EngineProfile(_Frozen):
         0.8, description="share of the memory bandwidth paged attention's unsplit (v1) kernel reaches reading the "
                          "KV cache (default: attention_efficiency)")
     quantized_kv_split_items: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] = Field(
-        0.0, description="0: a quantized (fp8, int8, int4) KV cache is decoded by the same kernels as a 16-bit one; > 0: the "
-                         "engine decodes it with vLLM's PagedAttention (read once per query head), whose v1 kernel "
+        0.0, description="0: a quantized (fp8, int8, int4) KV cache is decoded by the same kernels as a 16-bit "
+                         "one; > 0: the engine decodes it with vLLM's PagedAttention (read once per query head), "
+                         "whose v1 kernel "
                          "runs past this many work items - vLLM 0.6 on CUDA: FlashAttention-2 takes no fp8 KV cache, "
                          "so it selects XFormers' backend")
     source: str = "user"
@@ -207,7 +208,8 @@ class EngineProfile(_Frozen):
 
     def paged_split_items(self, kv_precision: str = "fp16") -> float:
         """PagedAttention's v1/v2 switch (work items) for a KV cache of `kv_precision`; 0 where the
-        engine decodes it with GQA-aware kernels that split contexts (the core's EngineTiming::paged_split_items)."""
+        engine decodes it with GQA-aware kernels that split contexts (the core's
+        EngineTiming::paged_split_items)."""
         if kv_precision not in ("fp16", "bf16") and self.quantized_kv_split_items > 0:   # fewer than 16 bits
             return self.quantized_kv_split_items
         return self.paged_attention_split_items

@@ -318,7 +318,8 @@ def validate(measurements: Union[Sequence[Measurement], str, Path, None] = None,
     (in-sample) and a held-out one: fitted on the engine's rows from every other source
     (loo='source' or True: leave-one-source-out, the engine's hand-set prior where no other
     source has rows), on its rows of every other model (loo='model': leave-one-model-out, what a
-    model nobody has benchmarked on that engine gets), or on every other row (loo='row', up to MAX_LOO_ROWS rows); loo=False: none.
+    model nobody has benchmarked on that engine gets), or on every other row (loo='row', up to
+    MAX_LOO_ROWS rows); loo=False: none.
     None validates every shipped public row (gpuopt.estimation.public.shipped)."""
     if measurements is None:
         from gpuopt.estimation.public import shipped
