@@ -233,14 +233,14 @@ def timing_borrowed(e: EngineProfile, where: Any) -> Optional[str]:
     from gpuopt.estimation.calibration import FITTED   # calibration reads the catalog: imported when asked
 
     stack, target = _stack_at(where)
+    if stack in FITTED_STACKS and (target is None or e.id.endswith(f"-{target}")):
+        return None   # the engine's build for this GPU is a fitted one
     shipped = _shipped_engines().get(e.id)
     if e.id in _user_engines or shipped is None or any(getattr(e, f) != getattr(shipped, f) for f in FITTED):
         return None
     if stack not in FITTED_STACKS:
         return f"{stack}: the timing uses the efficiencies fitted on NVIDIA GPUs"
-    if target is not None and not e.id.endswith(f"-{target}"):
-        return f"{stack} for {target}: the timing uses the efficiencies its {stack} build reached on other GPUs"
-    return None
+    return f"{stack} for {target}: the timing uses the efficiencies its {stack} build reached on other GPUs"
 
 
 def engine_on(e: EngineProfile, where: Any) -> EngineProfile:
@@ -253,7 +253,7 @@ def engine_on(e: EngineProfile, where: Any) -> EngineProfile:
     builds = _shipped_engines()
     if stack == "cuda" or e.id in _user_engines or builds.get(e.id) != e:
         return e
-    return builds.get(f"{e.id}-{stack}-{target}") or builds.get(f"{e.id}-{stack}", e)
+    return (target and builds.get(f"{e.id}-{stack}-{target}")) or builds.get(f"{e.id}-{stack}", e)
 
 
 def precision(name: str, *, what: str = "precision") -> str:
