@@ -22,6 +22,7 @@ DIVE_TESTS = "tests/test_dive.py"
 SIMULATE, SWEEP = "python/gpuopt/estimation/simulate.py", "python/gpuopt/estimation/sweep.py"
 SIM_TESTS = "tests/test_simulate.py"
 KEEP_TESTS = "tests/test_sweep.py"
+GAP_SCRIPT, GAP_TESTS = "scripts/small_fleet_gap.py", "tests/test_small_fleet_gap.py"
 ESTIMATE_TESTS = ["tests/test_estimate.py", "tests/test_sweep.py", "tests/test_differential.py"]
 PLANNER_TESTS = ["tests/test_dive.py", "tests/test_planner.py", "-k",
                  "dive or outlast or diagnosis or auto or infeasib or windows"]
@@ -158,6 +159,16 @@ M = [
  ("python/gpuopt/estimation/calibration.py",
   "    paged = profile.paged_attention_split_items > 0 or profile.quantized_kv_split_items > 0",
   "    paged = profile.paged_attention_split_items > 0", "tests/test_calibration.py -k shipped_profiles"),
+ # issue 19, 2026-12-08: scripts/small_fleet_gap.py, where a small fleet's gap lies
+ (GAP_SCRIPT, "        mip = r.bound - sum(fm.offset.values())", "        mip = r.bound", GAP_TESTS),
+ (GAP_SCRIPT, "work_targets={}, buy_more=False)\n        fm.add_services", "work_targets={})\n        fm.add_services",
+  GAP_TESTS),
+ (GAP_SCRIPT, "                total += share * rented * rent_cost_per_hour(site, o)", "                pass", GAP_TESTS),
+ (GAP_SCRIPT, "    share = next(p.hours_per_day for p in scn.periods if p.name == period) / scn.cycle_hours",
+  "    share = 1.0", GAP_TESTS),
+ (GAP_SCRIPT, "        lp_sum += gen.lagrange", "        lp_sum += gen.lagrange / 2", GAP_TESTS),
+ (GAP_SCRIPT, "    trained = {p for job in scn.training for p in (job.periods or [q.name for q in scn.periods])}",
+  "    trained = set()", GAP_TESTS),
 ]
 
 
