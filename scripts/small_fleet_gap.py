@@ -6,9 +6,10 @@ plans synthetic_fleet(services, 8, 24, 4, seed) (threads=1, no baselines, no ver
 on the plan's own purchases, solves every period no training job may use twice: its column
 generation LP (the relaxation the Benders bound is made of, to a 1e-6 tolerance) and its exact MIP
 (every candidate, nothing more bought, to a 1e-6 gap or --period-seconds; its dual bound is what
-counts), beside what the plan itself spends there (LP <= MIP <= the plan's). Such periods depend on nothing but the purchases, so the sum of (MIP bound - LP) over them
-is integrality that the Benders bound misses even where the purchases are right. Prints one JSON
-line per period, then a summary ($/hour).
+counts), beside what the plan itself spends there (LP <= MIP <= the plan's). Such periods depend
+on nothing but the purchases, so the sum of (MIP bound - LP) over them is integrality that the
+Benders bound misses even where the purchases are right. Prints one JSON line per period, then a
+summary ($/hour).
 """
 
 from __future__ import annotations
